@@ -1,0 +1,3 @@
+from netwarden.cli import main
+
+main()

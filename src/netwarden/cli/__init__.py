@@ -1,0 +1,58 @@
+"""The ``netwarden`` command: thin, it parses, calls the library and prints.
+
+Each command group lives in its own module under ``netwarden.cli`` and registers itself on
+:data:`app`; exit codes: 0 ok, 1 a findings problem (for example a verification failed),
+2 usage or input error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+
+import typer
+
+from netwarden import __version__
+from netwarden.errors import InputError
+
+app = typer.Typer(
+    name="netwarden",
+    help="Audit a provider's network for known illegal content and prove each instance.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_COMMAND_MODULES = ("hash", "bank", "audit", "ledger", "bundle", "key")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"netwarden {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Audit a provider's network for known illegal content and prove each instance."""
+
+
+def _load_commands() -> None:
+    for name in _COMMAND_MODULES:
+        module = f"netwarden.cli.{name}"
+        if importlib.util.find_spec(module) is not None:
+            importlib.import_module(module)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    _load_commands()
+    try:
+        app()
+    except InputError as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        sys.exit(2)

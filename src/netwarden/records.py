@@ -1,0 +1,190 @@
+"""The records the pipeline stages exchange: the only shared vocabulary (DESIGN.md §3).
+
+Each stage takes records and emits records; nothing else crosses a stage boundary. Every record
+is a pydantic model with a ``record_type`` literal so that a ledger entry says what it is, and
+:meth:`Record.entry` gives the plain JSON object that is canonicalised (RFC 8785) into a ledger
+leaf. Field names are snake_case and documented in ``docs/records.md``.
+
+Records never carry content bytes: only names, sizes, digests and distances.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+def utc_now() -> datetime:
+    """Current time in UTC, microsecond precision (what every record stores)."""
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    """A fresh record identifier (random, 32 hex digits)."""
+    return uuid.uuid4().hex
+
+
+class EvidenceLevel(StrEnum):
+    """How strong an observation is (DESIGN.md §4). Only ``served`` counts as distribution."""
+
+    LISTED = "listed"
+    CONTACTED = "contacted"
+    SERVED = "served"
+
+
+class Outcome(StrEnum):
+    """How an attempt to observe an item or endpoint ended."""
+
+    OK = "ok"  # the item was seen (and, where applicable, its bytes digested)
+    REFUSED = "refused"  # target outside the authorized scope: never contacted
+    ERROR = "error"  # the endpoint failed: timeout, reset, refused connection, protocol error
+    DENIED = "denied"  # the endpoint refused us: permission, authentication
+    SKIPPED = "skipped"  # a limit of ours stopped it: too large, listing too long, bad name
+
+
+class Record(BaseModel):
+    """Base of every pipeline record."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    record_type: str
+    id: str = Field(default_factory=new_id)
+    run_id: str
+
+    def entry(self) -> dict[str, Any]:
+        """The JSON object of this record, as it is canonicalised into a ledger leaf."""
+        return self.model_dump(mode="json")
+
+
+class Endpoint(BaseModel):
+    """A network endpoint as contacted: protocol, host (IP literal) and port."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    protocol: str
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.protocol}://{host}:{self.port}"
+
+
+class Observation(Record):
+    """At time T, endpoint E offered item L (or an attempt to see it ended with an outcome).
+
+    ``digests`` maps an algorithm name (``md5``, ``sha1``, ``sha256``, ``ed2k``, ``tth``,
+    ``btih``...) to its lowercase hex (base32 for ``tth``, as DC clients print it). An
+    observation whose digests were computed over the bytes the endpoint sent us has
+    ``bytes_from_endpoint`` true: a match on such a full digest is ``served`` evidence.
+    """
+
+    record_type: Literal["observation"] = "observation"
+    observed_at: datetime = Field(default_factory=utc_now)
+    monotonic_ns: int = Field(default_factory=time.monotonic_ns)
+    endpoint: Endpoint
+    location: str  # URL of the item (ftp://host:port/path, http://...)
+    name: str | None = None  # the item's name as listed, decoded
+    size: int | None = None
+    digests: dict[str, str] = Field(default_factory=dict)
+    level: EvidenceLevel = EvidenceLevel.LISTED
+    bytes_from_endpoint: bool = False
+    method: str  # how it was seen: "ftp-retr", "http-get", "ftp-list", ...
+    outcome: Outcome = Outcome.OK
+    reason: str | None = None  # for any outcome but ok: what happened, in words
+    service: str | None = None  # the scope service URL this came from
+    operator_infrastructure: bool = False  # endpoint is one of the operator's own hosts
+    details: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("observed_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("observed_at must carry a time zone")
+        return value.astimezone(UTC)
+
+
+class Match(Record):
+    """An observation's digest equals (or is within ``distance`` of) a bank reference."""
+
+    record_type: Literal["match"] = "match"
+    observation_id: str
+    observation_leaf: str | None = None  # ledger leaf hash (hex) of the observation
+    bank: str
+    category: str
+    reference_id: str
+    title: str | None = None
+    algorithm: str  # the digest that matched: "sha256", "md5", "tth", "pdq", ...
+    method: Literal["exact", "perceptual"] = "exact"
+    distance: int = 0
+    matched_value: str
+
+
+class Verification(Record):
+    """Bytes received from the endpoint were checked against the reference."""
+
+    record_type: Literal["verification"] = "verification"
+    match_id: str
+    match_leaf: str | None = None
+    method: str  # "full-content-digest", "bt-piece-sha1", "tth-segment", ...
+    result: Literal["verified", "failed", "not_attempted"]
+    level: EvidenceLevel
+    checked: str  # what was checked, in words: "sha256 of 1048576 bytes received over FTP"
+    verified_at: datetime = Field(default_factory=utc_now)
+
+
+class Refusal(Record):
+    """A target the scope does not cover was seen and deliberately not contacted."""
+
+    record_type: Literal["refusal"] = "refusal"
+    seen_at: datetime = Field(default_factory=utc_now)
+    target: str  # URL or host:port as it was found
+    found_in: str  # where it was found: a redirect from URL, a link in a listing, a peer list
+    reason: str
+
+
+PENDING = "pending"
+
+
+class Finding(BaseModel):
+    """One line of ``findings.jsonl``: the chain Observation → Match → Verification → ...
+
+    Fields not yet produced by a stage that has not run say ``"pending"``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    run_id: str
+    check_id: str
+    operator: str
+    category: str
+    bank: str
+    reference: str
+    title: str | None
+    match_method: str
+    match_algorithm: str
+    match_distance: int
+    location: str
+    endpoint: str
+    host: str
+    port: int
+    protocol: str
+    name: str | None
+    size: int | None
+    digests: dict[str, str]
+    observed_at: datetime
+    evidence_level: EvidenceLevel
+    verification: dict[str, Any] | str
+    attribution: dict[str, Any] | str = PENDING
+    assessment: dict[str, Any] | str = PENDING
+    operator_infrastructure: bool
+    observation_id: str
+    match_id: str
+    verification_id: str | None
+    ledger: dict[str, Any] | str = PENDING
