@@ -1,0 +1,201 @@
+"""The one extension point for provider logs: a :class:`LogSource` yields typed intervals.
+
+Every log format (FreeRADIUS detail, ISC dhcpd.leases, Kea lease CSV, CGNAT port-block syslog)
+is one subclass that streams its file and yields :class:`Interval` records: *who* (an account,
+or for NAT the private address) held *which address* (and which port range) *from when to when*,
+and *which lines* of *which file* say so. Everything downstream (the index, the resolver, the
+evidence) speaks only in these intervals, so adding a format is adding one module.
+
+Log files are hostile input: lines may be garbage, truncated, absurdly long, or carry local
+times. A source never crashes on a line; it records a :class:`LogProblem` (file, line, problem)
+and goes on. Only problems that make the *whole* file unusable (missing file, a local time with
+no configured time zone) raise :class:`~netwarden.errors.InputError`, because silently
+attributing on guessed clocks would be worse than refusing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from netwarden.errors import InputError
+
+MAX_LINE = 64 * 1024  # longest log line we read; longer ones are cut and recorded
+MAX_PROBLEMS_KEPT = 10_000  # problems stored per file (the count goes on)
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """One holding of an address: ``account`` had ``ip`` (ports ``port_lo``-``port_hi``).
+
+    ``start``/``end`` are POSIX seconds (UTC). ``end_kind`` says how the end is known:
+    ``stop`` (an explicit Stop / release record), ``lease_end`` (the lease's own end),
+    ``estimated`` (no Stop record: last Interim-Update + the interim interval, or the next
+    Start on the same address), ``open`` (nothing ends it: the end is the log's last time).
+    For ``kind == "nat"`` the ``account`` is the *private* address behind the public one.
+    """
+
+    kind: str  # radius | dhcpd | kea | nat
+    account: str
+    ip: str
+    start: float
+    end: float
+    source: str  # the log file
+    line_first: int
+    line_last: int
+    end_kind: str = "stop"
+    port_lo: int = 0
+    port_hi: int = 65535
+    session_id: str = ""
+    note: str = ""
+
+    def where(self) -> str:
+        """``file:first-last`` of the records this interval was built from."""
+        if self.line_first == self.line_last:
+            return f"{self.source}:{self.line_first}"
+        return f"{self.source}:{self.line_first}-{self.line_last}"
+
+
+@dataclass(frozen=True, slots=True)
+class LogProblem:
+    """A line (or record) that could not be used, and why. Recorded, never fatal."""
+
+    source: str
+    line: int
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}: {self.problem}"
+
+
+@dataclass
+class LogSource(ABC):
+    """A provider log file: streams it once and yields :class:`Interval` records.
+
+    Subclasses set ``kind`` and implement :meth:`intervals`. ``timezone`` is the zone the
+    operator declared for a log whose times carry no offset; without it such a time is an
+    error naming the file and line. ``options`` holds format-specific settings; they are part
+    of the index cache key so changing them rebuilds the index.
+    """
+
+    kind: ClassVar[str] = "?"
+    path: Path
+    timezone: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    problems: list[LogProblem] = field(default_factory=list, init=False)
+    problem_count: int = field(default=0, init=False)
+    lines_read: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        self._tz: tzinfo | None = None
+        if self.timezone is not None:
+            try:
+                self._tz = ZoneInfo(self.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise InputError(str(self.path), f"unknown time zone {self.timezone!r} "
+                                 "(use an IANA name such as 'Europe/Moscow' or 'UTC')",
+                                 "timezone") from None
+
+    @property
+    def name(self) -> str:
+        return str(self.path)
+
+    def cache_params(self) -> dict[str, Any]:
+        """Everything besides the file itself that changes what :meth:`intervals` yields."""
+        return {"kind": self.kind, "timezone": self.timezone, "options": self.options}
+
+    @abstractmethod
+    def intervals(self) -> Iterator[Interval]:
+        """Stream the file once and yield every interval it proves."""
+
+    # -- helpers for subclasses ------------------------------------------------------------
+    def problem(self, line: int, text: str) -> None:
+        """Record an unusable line and go on."""
+        self.problem_count += 1
+        if len(self.problems) < MAX_PROBLEMS_KEPT:
+            self.problems.append(LogProblem(self.name, line, text))
+
+    def local_time(self, naive: datetime, line: int) -> float:
+        """A time written without offset: valid only with the source's declared time zone."""
+        if self._tz is None:
+            raise InputError(self.name, f"time {naive.isoformat(sep=' ')} has no UTC offset and "
+                             "no timezone is configured for this log; local times are ambiguous "
+                             "as evidence (set timezone = \"Area/City\" for this source)",
+                             f"line {line}")
+        return naive.replace(tzinfo=self._tz).timestamp()
+
+    def lines(self) -> Iterator[tuple[int, str]]:
+        """Numbered lines of the file, each at most :data:`MAX_LINE` bytes, never all at once.
+
+        Undecodable bytes are replaced (and recorded); an over-long line is recorded and its
+        rest skipped, so one hostile line cannot exhaust memory.
+        """
+        try:
+            handle = self.path.open("rb")
+        except FileNotFoundError:
+            raise InputError(self.name, "log file not found") from None
+        except OSError as exc:
+            raise InputError(self.name, f"cannot be read: {exc.strerror}") from None
+        number = 0
+        with handle:
+            readline = handle.readline
+            while True:
+                raw = readline(MAX_LINE)
+                if not raw:
+                    break
+                number += 1
+                if len(raw) == MAX_LINE and not raw.endswith(b"\n"):
+                    self.problem(number, f"line longer than {MAX_LINE} bytes: skipped")
+                    while True:  # skip to the end of the over-long line, bounded reads
+                        rest = readline(MAX_LINE)
+                        if not rest or rest.endswith(b"\n"):
+                            break
+                    continue
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    text = raw.decode("utf-8", errors="replace")
+                    self.problem(number, "bytes that are not UTF-8 (replaced)")
+                yield number, text
+        self.lines_read = number
+
+
+def normalize_ip(text: str) -> str:
+    """The canonical text of an IP address (raises ValueError on anything else)."""
+    return str(ipaddress.ip_address(text.strip().strip("[]")))
+
+
+def utc_seconds(moment: datetime) -> float:
+    """POSIX seconds of an aware datetime (naive ones are refused: no guessing)."""
+    if moment.tzinfo is None:
+        raise ValueError("time without a time zone")
+    return moment.timestamp()
+
+
+def from_seconds(seconds: float) -> datetime:
+    """The UTC datetime of POSIX seconds."""
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def parse_offset_time(text: str) -> datetime | None:
+    """An ISO 8601 time *with* an offset (``Z`` or ``+03:00``), or None if it has none."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def duration_seconds(value: Any, source: str, key: str) -> float:
+    """``"10m"``, ``"2s"``, ``"1h"`` or a number of seconds (via the scope's parser)."""
+    from netwarden.scope import parse_duration
+
+    delta: timedelta = parse_duration(value, source, key)
+    return delta.total_seconds()

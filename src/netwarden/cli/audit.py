@@ -1,0 +1,110 @@
+"""``netwarden audit`` and ``netwarden demo``."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from netwarden.cli import app
+from netwarden.cli._ui import audit_progress, console, summary_tables
+from netwarden.errors import InputError
+from netwarden.pipeline import RunResult, run_audit
+from netwarden.scope import load_scope
+from netwarden.store import Store, open_store
+
+
+def _open_ledger(store: Store, create_key: bool) -> Any:
+    from netwarden.ledger import Ledger
+    from netwarden.ledger.keys import KeyMissingError, init_key
+
+    try:
+        return Ledger.open(store)
+    except KeyMissingError:
+        if not create_key:
+            raise InputError("signing key", "no ledger signing key: run `netwarden key init` "
+                             "first (checkpoints must be signed)") from None
+        init_key()
+        return Ledger.open(store)
+
+
+def _print_result(result: RunResult, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(result.summary, indent=2, ensure_ascii=False))
+        return
+    for table in summary_tables(result.summary):
+        console.print(table)
+    console.print(f"Run directory: [bold]{result.out_dir}[/] (findings.jsonl, summary.json, "
+                  "report.html, run.log)")
+
+
+@app.command()
+def audit(
+    scope: Path = typer.Option(..., "--scope", help="The scope file (scope.toml)."),
+    out: Path = typer.Option(..., "--out", help="Run directory to write."),
+    db: str | None = typer.Option(None, "--db", help="Database URL (default: the "
+                                  "installation's SQLite file, or $NETWARDEN_DB)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress."),
+) -> None:
+    """Audit the services of a scope file and write the run directory."""
+    loaded = load_scope(scope)
+    store = open_store(db)
+    try:
+        from netwarden.banks import BankStore
+
+        ledger = _open_ledger(store, create_key=False)
+        with audit_progress(len(loaded.services), progress and not as_json) as hook:
+            result = run_audit(loaded, out, BankStore(store), ledger=ledger, store=store,
+                               progress=hook)
+        _print_result(result, as_json)
+    finally:
+        store.close()
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("demo-run"), "--out", help="Run directory to write."),
+    db: str | None = typer.Option(None, "--db", help="Database URL (default: the "
+                                  "installation's SQLite file, or $NETWARDEN_DB)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Start a loopback operator network, import a generated bank, audit it, report.
+
+    Everything is synthetic and on 127.77.0.0/16; the servers stop when the demo ends.
+    """
+    from netwarden.banks import BankStore
+    from netwarden.testbed import DemoNetwork
+
+    store = open_store(db)
+    try:
+        bank_store = BankStore(store)
+        ledger = _open_ledger(store, create_key=True)
+        with tempfile.TemporaryDirectory(prefix="netwarden-demo-") as work, \
+                DemoNetwork(Path(work)) as net:
+            names = []
+            for name, category, fmt, path in net.banks:
+                report = bank_store.import_file(name, category, fmt, path)
+                names.append(name)
+                if not as_json:
+                    console.print(f"bank [bold]{name}[/] ({category}, {fmt}): "
+                                  f"{report.added} added, {report.duplicates} already there")
+            scope = load_scope(net.scope_path)
+            with audit_progress(len(scope.services), not as_json) as hook:
+                result = run_audit(scope, out, bank_store, ledger=ledger, store=store,
+                                   banks=names, progress=hook)
+            found = {(f.host, f.location, f.reference) for f in result.findings
+                     if f.evidence_level.value == "served"}
+            expected = set(net.expected)
+        _print_result(result, as_json)
+        if not as_json:
+            console.print(f"Planted copies found: [bold]{len(found & expected)}[/] of "
+                          f"{len(expected)}; unexpected findings: {len(found - expected)}")
+            console.print(f"Open [bold]{out / 'report.html'}[/] in a browser.")
+        if found != expected:
+            raise typer.Exit(1)
+    finally:
+        store.close()

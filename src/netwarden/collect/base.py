@@ -1,0 +1,180 @@
+"""The collector interface: one async generator of records per service, one module per protocol.
+
+A collector walks one service of the scope and yields :class:`~netwarden.records.Observation`
+and :class:`~netwarden.records.Refusal` records; it never raises for anything an endpoint does
+(timeouts, resets, refusals, lies), because hostile input is normal and a crash would lose
+what the rest of the run would have seen. Every connection goes through
+:meth:`CollectContext.check` first, so the scope (the authorization) is enforced in one place.
+
+Concurrency is bounded by the scope's limits through semaphores shared by every collector of a
+run: one for the whole run and one per host, so two services on one host share its budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+from urllib.parse import quote
+
+from netwarden.errors import InputError
+from netwarden.records import Endpoint, EvidenceLevel, Observation, Outcome, Refusal
+from netwarden.scope import Decision, Limits, Scope, Service
+
+ProgressKind = Literal["file", "bytes", "dir", "problem", "refusal"]
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """A tick for a progress bar: ``n`` files/bytes/directories done on ``service``.
+
+    ``total`` is set when the collector knows how many bytes a file will have (for a bytes bar).
+    """
+
+    kind: ProgressKind
+    service: str
+    n: int = 1
+    total: int | None = None
+
+
+@dataclass
+class CollectContext:
+    """What every collector of one run shares: the scope, the run id, limits and slots."""
+
+    scope: Scope
+    run_id: str
+    limits: Limits
+    progress: Callable[[ProgressEvent], None] | None = None
+    _total: asyncio.Semaphore | None = field(default=None, init=False, repr=False)
+    _hosts: dict[str, asyncio.Semaphore] = field(default_factory=dict, init=False, repr=False)
+
+    def check(self, host: str, port: int) -> Decision:
+        """Ask the scope whether ``host``:``port`` may be contacted now (before EVERY connection)."""
+        return self.scope.check(host, port)
+
+    def emit(self, kind: ProgressKind, service: str, n: int = 1, total: int | None = None) -> None:
+        """Report progress; a failing progress callback must not stop collection."""
+        if self.progress is None:
+            return
+        try:
+            self.progress(ProgressEvent(kind, service, n, total))
+        except Exception:  # a display problem is not an audit problem
+            pass
+
+    @asynccontextmanager
+    async def slot(self, host: str) -> AsyncIterator[None]:
+        """Hold one connection slot for ``host`` and one of the run's total (host first).
+
+        Taking the host slot first and the total slot second, always in that order and
+        releasing both, cannot deadlock.
+        """
+        if self._total is None:
+            self._total = asyncio.Semaphore(self.limits.total_concurrency)
+        host_sem = self._hosts.get(host)
+        if host_sem is None:
+            host_sem = self._hosts[host] = asyncio.Semaphore(self.limits.per_host_concurrency)
+        async with host_sem, self._total:
+            yield
+
+
+class Collector(ABC):
+    """Walks one service and yields what it saw. Subclasses set ``schemes`` and ``collect``."""
+
+    schemes: ClassVar[tuple[str, ...]] = ()
+    protocol: ClassVar[str] = ""
+
+    def __init__(self, service: Service, ctx: CollectContext) -> None:
+        self.service = service
+        self.ctx = ctx
+        self.limits = ctx.limits
+        self.endpoint = Endpoint(protocol=self.protocol or service.scheme, host=service.host,
+                                 port=service.port)
+        self.infrastructure = ctx.scope.is_infrastructure(service.host)
+
+    @abstractmethod
+    def collect(self) -> AsyncIterator[Observation | Refusal]:
+        """Yield observations and refusals for this service (an async generator)."""
+
+    # -- helpers shared by the protocol modules ------------------------------------------------
+    def observation(self, location: str, *, method: str, outcome: Outcome = Outcome.OK,
+                    reason: str | None = None, name: str | None = None,
+                    size: int | None = None, digests: dict[str, str] | None = None,
+                    level: EvidenceLevel = EvidenceLevel.LISTED,
+                    bytes_from_endpoint: bool = False,
+                    details: dict[str, Any] | None = None) -> Observation:
+        """An observation of this service's endpoint with the run's id filled in."""
+        return Observation(
+            run_id=self.ctx.run_id, endpoint=self.endpoint, location=location, name=name,
+            size=size, digests=digests or {}, level=level,
+            bytes_from_endpoint=bytes_from_endpoint, method=method, outcome=outcome,
+            reason=reason, service=self.service.url,
+            operator_infrastructure=self.infrastructure, details=details or {},
+        )
+
+    def refusal(self, target: str, found_in: str, reason: str) -> Refusal:
+        """A target seen but not contacted because the scope does not cover it."""
+        self.ctx.emit("refusal", self.service.url)
+        return Refusal(run_id=self.ctx.run_id, target=target, found_in=found_in, reason=reason)
+
+
+_REGISTRY: dict[str, type[Collector]] = {}
+
+
+def register(cls: type[Collector]) -> type[Collector]:
+    """Class decorator: make ``cls`` the collector for each URL scheme in ``cls.schemes``."""
+    if not cls.schemes:
+        raise ValueError(f"{cls.__name__} declares no URL schemes")
+    for scheme in cls.schemes:
+        _REGISTRY[scheme.lower()] = cls
+    return cls
+
+
+def collector_for(service: Service) -> type[Collector]:
+    """The collector class for a service's URL scheme; :class:`InputError` when there is none."""
+    try:
+        return _REGISTRY[service.scheme.lower()]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY)) or "none"
+        raise InputError(service.url, f"no collector for scheme {service.scheme!r} "
+                         f"(collectors exist for: {known})", "services.url") from None
+
+
+def registered_schemes() -> tuple[str, ...]:
+    """URL schemes that have a collector."""
+    return tuple(sorted(_REGISTRY))
+
+
+# Characters left unescaped in the path of a location URL; everything else (spaces, non-ASCII
+# bytes, '%', '?', '#') is percent-encoded so that the URL names the exact bytes of the path.
+_PATH_SAFE = "/-._~!$&'()*+,;=:@"
+
+
+def location_url(scheme: str, host: str, port: int, raw_path: bytes) -> str:
+    """The canonical location of an item: ``scheme://host:port/percent-encoded-raw-path``.
+
+    The path is encoded from the raw bytes the server uses (UTF-8 or a legacy code page such as
+    cp1251), so the URL identifies the item exactly and lets anyone fetch it again; the decoded
+    name goes into the observation's ``name``.
+    """
+    host_part = f"[{host}]" if ":" in host else host
+    if not raw_path.startswith(b"/"):
+        raw_path = b"/" + raw_path
+    return f"{scheme}://{host_part}:{port}{quote(raw_path, safe=_PATH_SAFE)}"
+
+
+def unsafe_name_reason(name: str) -> str | None:
+    """Why a name from a listing must not be followed, or None when it is an ordinary name.
+
+    A listing is written by the server; a name that is empty, ``.``/``..``, or contains a path
+    separator or NUL would make us request something other than the entry itself.
+    """
+    if name in ("", ".", ".."):
+        return f"unsafe name {name!r}: not an entry of this directory"
+    if "/" in name or "\\" in name or "\x00" in name:
+        return f"unsafe name {name!r}: contains a path separator or NUL (path traversal)"
+    if any(ord(c) < 32 for c in name):
+        return f"unsafe name {name!r}: contains control characters"
+    return None

@@ -1,0 +1,64 @@
+"""Identify: observations × reference banks → matches.
+
+Exact identification only looks up the digests an observation carries; it never sees bytes.
+When several digests of one observation hit the same reference (md5 *and* sha256, say), one
+match is made, on the strongest algorithm, so that a finding is counted once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from netwarden.records import Match, Observation, Outcome
+
+# Strongest first: a SHA-256 match outranks an MD5 match of the same reference.
+ALGORITHM_STRENGTH = ("sha256", "btmh", "sha1", "btih", "tth", "ed2k", "md5")
+
+
+class ReferenceLike(Protocol):
+    bank: str
+    category: str
+    reference_id: str
+    title: str | None
+    algorithm: str
+    value: str
+
+
+class ExactIndex(Protocol):
+    """What identification needs from the banks: a batched exact look-up."""
+
+    def lookup_many(self, digests: dict[str, str]) -> list[ReferenceLike]: ...
+
+
+def _strength(algorithm: str) -> int:
+    try:
+        return ALGORITHM_STRENGTH.index(algorithm)
+    except ValueError:
+        return len(ALGORITHM_STRENGTH)
+
+
+def identify(observation: Observation, index: ExactIndex, observation_leaf: str | None = None,
+             banks: Iterable[str] | None = None) -> list[Match]:
+    """Exact matches of one observation, one per (bank, reference), strongest algorithm first.
+
+    ``banks`` restricts the look-up to the banks the scope names (``[banks] use``).
+    """
+    if observation.outcome is not Outcome.OK or not observation.digests:
+        return []
+    allowed = set(banks) if banks else None
+    best: dict[tuple[str, str], ReferenceLike] = {}
+    for ref in index.lookup_many(dict(observation.digests)):
+        if allowed is not None and ref.bank not in allowed:
+            continue
+        key = (ref.bank, ref.reference_id)
+        current = best.get(key)
+        if current is None or _strength(ref.algorithm) < _strength(current.algorithm):
+            best[key] = ref
+    return [
+        Match(run_id=observation.run_id, observation_id=observation.id,
+              observation_leaf=observation_leaf, bank=ref.bank, category=ref.category,
+              reference_id=ref.reference_id, title=ref.title, algorithm=ref.algorithm,
+              method="exact", distance=0, matched_value=ref.value)
+        for ref in sorted(best.values(), key=lambda r: (r.bank, r.reference_id))
+    ]

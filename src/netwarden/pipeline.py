@@ -1,0 +1,337 @@
+"""One audit run, stage by stage: scope → collect → identify → verify → ledger → findings.
+
+Stages talk only through the records of :mod:`netwarden.records`. Collectors run concurrently
+(one task per service, bounded by the scope's limits inside each collector); everything they
+emit goes through one consumer that appends to the ledger, identifies and verifies, so the
+ledger's order is the order in which facts were learnt. Nothing below this module imports the
+CLI or the web application.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import platform
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import rfc8785
+
+from netwarden import __version__
+from netwarden.collect import CollectContext, collector_for
+from netwarden.identify import ExactIndex, identify
+from netwarden.records import (
+    PENDING,
+    Endpoint,
+    EvidenceLevel,
+    Finding,
+    Match,
+    Observation,
+    Outcome,
+    Record,
+    Refusal,
+    Verification,
+    new_id,
+    utc_now,
+)
+from netwarden.scope import Scope
+from netwarden.verify import verify_match
+
+log = logging.getLogger("netwarden.pipeline")
+
+
+class LeafRefLike(Protocol):
+    index: int
+    leaf_hash: bytes
+
+
+class LedgerLike(Protocol):
+    def append(self, entry: dict[str, Any]) -> LeafRefLike: ...
+
+
+@dataclass
+class RunResult:
+    """What an audit produced: the run directory's content, in memory."""
+
+    run_id: str
+    out_dir: Path
+    scope: Scope
+    started_at: datetime
+    finished_at: datetime
+    findings: list[Finding]
+    observations: int
+    outcomes: dict[str, int]
+    refusals: list[Refusal]
+    problems: list[Observation]
+    checkpoint: str | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+ProgressHook = Callable[[str, dict[str, Any]], None]
+
+
+def scope_digest(scope: Scope) -> str:
+    """SHA-256 of the scope's canonical JSON: which authorization this run acted under."""
+    return hashlib.sha256(rfc8785.dumps(json.loads(json.dumps(scope.raw, default=str)))
+                          ).hexdigest()
+
+
+class _Recorder:
+    """The single consumer: ledger append, identify, verify, build findings."""
+
+    def __init__(self, scope: Scope, run_id: str, index: ExactIndex, ledger: LedgerLike | None,
+                 banks: Iterable[str] | None, findings_file: Any) -> None:
+        self.scope, self.run_id, self.index, self.ledger = scope, run_id, index, ledger
+        # Findings are written (and flushed) as they are made, so an interrupted run keeps
+        # every finding it had; summary and report are written at the end.
+        self.findings_file = findings_file
+        self.banks = list(banks) if banks else None
+        self.findings: list[Finding] = []
+        self.refusals: list[Refusal] = []
+        self.problems: list[Observation] = []
+        self.outcomes: dict[str, int] = {}
+        self.observations = 0
+        self.bytes_digested = 0
+
+    def leaf(self, record: Record | dict[str, Any]) -> dict[str, Any] | None:
+        if self.ledger is None:
+            return None
+        entry = record.entry() if isinstance(record, Record) else record
+        ref = self.ledger.append(entry)
+        return {"index": ref.index, "leaf_hash": ref.leaf_hash.hex()}
+
+    def take(self, record: Observation | Refusal) -> None:
+        if isinstance(record, Refusal):
+            self.refusals.append(record)
+            self.leaf(record)
+            log.info("refused %s (found in %s): %s", record.target, record.found_in,
+                     record.reason)
+            return
+        self.observations += 1
+        self.outcomes[record.outcome.value] = self.outcomes.get(record.outcome.value, 0) + 1
+        if record.bytes_from_endpoint and record.size:
+            self.bytes_digested += record.size
+        obs_leaf = self.leaf(record)
+        if record.outcome is not Outcome.OK:
+            self.problems.append(record)
+            log.info("%s %s: %s", record.outcome.value, record.location, record.reason)
+            return
+        for match in identify(record, self.index,
+                              obs_leaf["leaf_hash"] if obs_leaf else None, self.banks):
+            self._finding(record, obs_leaf, match)
+
+    def _finding(self, obs: Observation, obs_leaf: dict[str, Any] | None, match: Match) -> None:
+        match_leaf = self.leaf(match)
+        verification: Verification = verify_match(obs, match,
+                                                  match_leaf["leaf_hash"] if match_leaf else None)
+        ver_leaf = self.leaf(verification)
+        log.info("match %s %s → %s/%s (%s), %s", obs.location, match.algorithm, match.bank,
+                 match.reference_id, verification.result, verification.level.value)
+        ledger_refs: dict[str, Any] | str = PENDING
+        if obs_leaf and match_leaf and ver_leaf:
+            ledger_refs = {"observation": obs_leaf, "match": match_leaf,
+                           "verification": ver_leaf}
+        self.findings.append(Finding(
+            id=match.id, run_id=self.run_id, check_id=self.scope.check_id,
+            operator=self.scope.operator_name, category=match.category, bank=match.bank,
+            reference=match.reference_id, title=match.title, match_method=match.method,
+            match_algorithm=match.algorithm, match_distance=match.distance,
+            location=obs.location, endpoint=str(obs.endpoint), host=obs.endpoint.host,
+            port=obs.endpoint.port, protocol=obs.endpoint.protocol, name=obs.name,
+            size=obs.size, digests=obs.digests, observed_at=obs.observed_at,
+            evidence_level=verification.level,
+            verification={"result": verification.result, "method": verification.method,
+                          "checked": verification.checked,
+                          "verified_at": verification.verified_at.isoformat()},
+            operator_infrastructure=obs.operator_infrastructure, observation_id=obs.id,
+            match_id=match.id, verification_id=verification.id, ledger=ledger_refs,
+        ))
+        self.findings_file.write(self.findings[-1].model_dump_json() + "\n")
+        self.findings_file.flush()
+
+
+def _run_record(scope: Scope, run_id: str, started: datetime, extra: dict[str, Any]
+                ) -> dict[str, Any]:
+    return {
+        "record_type": "run", "id": run_id, "run_id": run_id, "check_id": scope.check_id,
+        "authorization": scope.authorization, "operator": scope.operator_name,
+        "jurisdiction": scope.jurisdiction, "scope_sha256": scope_digest(scope),
+        "started_at": started.isoformat(), "software": f"netwarden {__version__}",
+        "host": platform.node(), "python": platform.python_version(), **extra,
+    }
+
+
+async def _collect_all(scope: Scope, run_id: str, recorder: _Recorder,
+                       progress: ProgressHook | None) -> None:
+    ctx = CollectContext(scope=scope, run_id=run_id, limits=scope.limits,
+                         progress=(lambda event: progress("collect", {"event": event}))
+                         if progress else None)
+    queue: asyncio.Queue[Observation | Refusal | None] = asyncio.Queue(maxsize=1000)
+
+    async def run_service(service: Any) -> None:
+        try:
+            decision = scope.check(service.host, service.port)
+            if not decision:
+                await queue.put(Refusal(run_id=run_id, target=service.url, found_in="scope",
+                                        reason=decision.reason))
+                return
+            collector = collector_for(service)(service, ctx)
+            async for record in collector.collect():
+                await queue.put(record)
+        except Exception as exc:  # a collector bug must not lose what others recorded
+            log.exception("collector for %s failed", service.url)
+            await queue.put(Observation(
+                run_id=run_id, endpoint=Endpoint(protocol=service.scheme, host=service.host,
+                                                 port=service.port),
+                location=service.url, method="collect", outcome=Outcome.ERROR,
+                reason=f"collector failed: {type(exc).__name__}: {exc}", service=service.url,
+                operator_infrastructure=scope.is_infrastructure(service.host)))
+        finally:
+            await queue.put(None)
+
+    tasks = [asyncio.create_task(run_service(s)) for s in scope.services]
+    remaining = len(tasks)
+    while remaining:
+        record = await queue.get()
+        if record is None:
+            remaining -= 1
+            if progress:
+                progress("service_done", {})
+            continue
+        recorder.take(record)
+        if progress and isinstance(record, Observation):
+            progress("observation", {"observation": record,
+                                     "findings": len(recorder.findings)})
+    await asyncio.gather(*tasks)
+
+
+def summarize(result: RunResult) -> dict[str, Any]:
+    """``summary.json``: counts by category, host and evidence level, plus run facts."""
+    by_category: dict[str, dict[str, int]] = {}
+    by_host: dict[str, dict[str, int]] = {}
+    by_level: dict[str, int] = {level.value: 0 for level in EvidenceLevel}
+    for f in result.findings:
+        level = f.evidence_level.value
+        by_level[level] += 1
+        by_category.setdefault(f.category, {lv.value: 0 for lv in EvidenceLevel})[level] += 1
+        by_host.setdefault(f.host, {lv.value: 0 for lv in EvidenceLevel})[level] += 1
+    return {
+        "run_id": result.run_id, "check_id": result.scope.check_id,
+        "operator": result.scope.operator_name, "jurisdiction": result.scope.jurisdiction,
+        "authorization": result.scope.authorization,
+        "started_at": result.started_at.isoformat(),
+        "finished_at": result.finished_at.isoformat(),
+        "services": [s.url for s in result.scope.services],
+        "observations": result.observations, "outcomes": result.outcomes,
+        "refused": len(result.refusals), "findings": len(result.findings),
+        "distribution": by_level[EvidenceLevel.SERVED.value],
+        "by_level": by_level, "by_category": by_category, "by_host": by_host,
+        "infrastructure_findings": sum(1 for f in result.findings if f.operator_infrastructure),
+        "checkpoint": result.checkpoint,
+        "software": f"netwarden {__version__}",
+    }
+
+
+def write_run_dir(result: RunResult) -> None:
+    """Write ``findings.jsonl``, ``summary.json`` and ``report.html`` into the run directory."""
+    from netwarden.report.html import render_report
+
+    out = result.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    if not (out / "findings.jsonl").exists():
+        with (out / "findings.jsonl").open("w", encoding="utf-8") as fh:
+            for finding in result.findings:
+                fh.write(finding.model_dump_json() + "\n")
+    result.summary = summarize(result)
+    (out / "summary.json").write_text(json.dumps(result.summary, indent=2, ensure_ascii=False)
+                                      + "\n", encoding="utf-8")
+    (out / "report.html").write_text(render_report(result), encoding="utf-8")
+
+
+def _attach_log(out_dir: Path) -> logging.Handler:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(out_dir / "run.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger("netwarden")
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    return handler
+
+
+def _record_run(store: Any | None, run_id: str, **values: Any) -> None:
+    """Insert or update this run's row in the installation database (if there is one)."""
+    if store is None:
+        return
+    from netwarden.store.models_runs import RunRow
+
+    with store.session() as session:
+        row = session.get(RunRow, run_id)
+        if row is None:
+            if "check_id" in values:  # a run that failed before it was recorded has no row
+                session.add(RunRow(id=run_id, **values))
+        else:
+            for key, value in values.items():
+                setattr(row, key, value)
+
+
+def run_audit(scope: Scope, out_dir: Path, index: ExactIndex, *, ledger: Any | None = None,
+              store: Any | None = None, banks: Iterable[str] | None = None,
+              progress: ProgressHook | None = None,
+              run_metadata: dict[str, Any] | None = None) -> RunResult:
+    """Audit every service of ``scope`` and write the run directory ``out_dir``.
+
+    Refuses to start outside the authorization window. ``banks`` defaults to the scope's
+    ``[banks] use``; when both are empty every bank is used.
+    """
+    scope.require_window()
+    out_dir = Path(out_dir)
+    handler = _attach_log(out_dir)
+    run_id = new_id()
+    started = utc_now()
+    banks = list(banks or scope.banks) or None
+    findings_file = (out_dir / "findings.jsonl").open("w", encoding="utf-8")
+    recorder = _Recorder(scope, run_id, index, ledger, banks, findings_file)
+    try:
+        log.info("run %s: check %s, operator %s, %d services", run_id, scope.check_id,
+                 scope.operator_name, len(scope.services))
+        recorder.leaf(_run_record(scope, run_id, started, run_metadata or {}))
+        _record_run(store, run_id, check_id=scope.check_id, operator=scope.operator_name,
+                    jurisdiction=scope.jurisdiction, scope_sha256=scope_digest(scope),
+                    out_dir=str(out_dir.resolve()), started_at=started, status="running",
+                    observations=0, findings=0, served=0)
+        asyncio.run(_collect_all(scope, run_id, recorder, progress))
+        finished = utc_now()
+        recorder.leaf({"record_type": "run_end", "id": new_id(), "run_id": run_id,
+                       "finished_at": finished.isoformat(),
+                       "observations": recorder.observations,
+                       "findings": len(recorder.findings), "refused": len(recorder.refusals)})
+        checkpoint = None
+        if ledger is not None and hasattr(ledger, "checkpoint"):
+            checkpoint = str(ledger.checkpoint())
+        findings_file.close()
+        result = RunResult(run_id=run_id, out_dir=out_dir, scope=scope, started_at=started,
+                           finished_at=finished, findings=recorder.findings,
+                           observations=recorder.observations, outcomes=recorder.outcomes,
+                           refusals=recorder.refusals, problems=recorder.problems,
+                           checkpoint=checkpoint)
+        write_run_dir(result)
+        _record_run(store, run_id, finished_at=finished, status="finished",
+                    observations=recorder.observations, findings=len(recorder.findings),
+                    served=result.summary["distribution"])
+        log.info("run %s finished: %d observations, %d findings (%d served), %d refused",
+                 run_id, recorder.observations, len(recorder.findings),
+                 result.summary["distribution"], len(recorder.refusals))
+        return result
+    except BaseException:
+        _record_run(store, run_id, finished_at=utc_now(), status="failed",
+                    observations=recorder.observations, findings=len(recorder.findings))
+        raise
+    finally:
+        findings_file.close()
+        logging.getLogger("netwarden").removeHandler(handler)
+        handler.close()

@@ -1,0 +1,1 @@
+"""Reports for people: the run's HTML report (and, later, per-operator and campaign reports)."""

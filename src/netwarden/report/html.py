@@ -1,0 +1,48 @@
+"""The run directory's ``report.html``: one self-contained page a reader can open anywhere.
+
+It shows only names, sizes, digests and evidence references — never content. Leads (listed,
+contacted) are shown apart from verified distribution (served), as DESIGN.md §4 requires.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from netwarden import __version__
+
+if TYPE_CHECKING:
+    from netwarden.pipeline import RunResult
+
+_env = Environment(loader=PackageLoader("netwarden.report", "templates"),
+                   autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+
+
+def _human_size(n: int | None) -> str:
+    if n is None:
+        return "—"
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+_env.filters["human_size"] = _human_size
+
+
+def render_report(result: RunResult) -> str:
+    """Render the report of one run (needs ``result.summary`` filled)."""
+    findings = sorted(result.findings, key=lambda f: (
+        {"served": 0, "contacted": 1, "listed": 2}[f.evidence_level.value], f.category, f.host,
+        f.location))
+    served = [f for f in findings if f.evidence_level.value == "served"]
+    leads = [f for f in findings if f.evidence_level.value != "served"]
+    context: dict[str, Any] = {
+        "r": result, "s": result.summary, "scope": result.scope, "served": served,
+        "leads": leads, "problems": result.problems, "refusals": result.refusals,
+        "version": __version__,
+    }
+    return _env.get_template("run_report.html").render(**context)

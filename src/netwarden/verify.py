@@ -1,0 +1,45 @@
+"""Verify: was the matched content really served by the endpoint?
+
+For collectors that digest every byte they receive (FTP, HTTP, SMB), the observation's full
+content digest *is* a verification: the bytes came from the endpoint and their digest equals
+the reference. Protocols that only claim content (tracker lists, hub file lists) get their
+verification from their own protocol checks (a piece or segment hash) and carry it in the
+observation's level; without bytes the result is ``not_attempted`` and the level stays below
+``served`` (DESIGN.md §4).
+"""
+
+from __future__ import annotations
+
+from netwarden.records import EvidenceLevel, Match, Observation, Verification
+
+FULL_DIGESTS = frozenset({"md5", "sha1", "sha256", "ed2k", "tth"})
+
+
+def verify_match(observation: Observation, match: Match, match_leaf: str | None = None
+                 ) -> Verification:
+    """The verification of one match, from what the collector recorded."""
+    full = (match.method == "exact" and match.algorithm in FULL_DIGESTS
+            and observation.bytes_from_endpoint and observation.size is not None)
+    if full and observation.digests.get(match.algorithm) == match.matched_value:
+        return Verification(
+            run_id=match.run_id, match_id=match.id, match_leaf=match_leaf,
+            method="full-content-digest", result="verified", level=EvidenceLevel.SERVED,
+            checked=(f"{match.algorithm} of all {observation.size} bytes received from "
+                     f"{observation.endpoint} equals reference {match.reference_id} "
+                     f"of bank {match.bank}"),
+        )
+    if observation.level is EvidenceLevel.SERVED and observation.details.get("verified"):
+        return Verification(
+            run_id=match.run_id, match_id=match.id, match_leaf=match_leaf,
+            method=str(observation.details.get("verification_method", "protocol")),
+            result="verified", level=EvidenceLevel.SERVED,
+            checked=str(observation.details.get("verification", "protocol check")),
+        )
+    level = (EvidenceLevel.CONTACTED if observation.level is EvidenceLevel.SERVED
+             else observation.level)
+    return Verification(
+        run_id=match.run_id, match_id=match.id, match_leaf=match_leaf, method="none",
+        result="not_attempted", level=level,
+        checked=f"no bytes of {match.reference_id} were received and checked; "
+                f"the observation is a lead at level {level.value}",
+    )
