@@ -24,7 +24,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_COMMAND_MODULES = ("hash", "bank", "audit", "ledger", "bundle", "key")
+# command (first argument) -> module that registers it. Only the module of the command being
+# run is imported, so a quick command such as `hash` does not pay for SQLAlchemy and the
+# collectors at start-up; `--help` and unknown commands import them all.
+_COMMANDS = {"hash": "hash", "bank": "bank", "audit": "audit", "demo": "audit",
+             "ledger": "ledger", "bundle": "bundle", "key": "key"}
+_COMMAND_MODULES = tuple(dict.fromkeys(_COMMANDS.values()))
 
 
 def _version(value: bool) -> None:
@@ -41,8 +46,11 @@ def _root(
     """Audit a provider's network for known illegal content and prove each instance."""
 
 
-def _load_commands() -> None:
-    for name in _COMMAND_MODULES:
+def _load_commands(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    first = next((a for a in argv if not a.startswith("-")), None)
+    names = [_COMMANDS[first]] if first in _COMMANDS else list(_COMMAND_MODULES)
+    for name in names:
         module = f"netwarden.cli.{name}"
         if importlib.util.find_spec(module) is not None:
             importlib.import_module(module)

@@ -22,6 +22,7 @@ values so a hash never depends on re-encoding.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -152,7 +153,7 @@ def decode_prefix(data: bytes | bytearray | memoryview, *, start: int = 0,
                 raise BencodeError("truncated string", n)
             value = data[pos:pos + length]
             pos += length
-        elif byte == _LIST or byte == _DICT:
+        elif byte in (_LIST, _DICT):
             if len(stack) >= max_depth:
                 raise BencodeError(f"nesting deeper than {max_depth}", pos)
             stack.append(_Frame([] if byte == _LIST else {}, pos))
@@ -247,7 +248,7 @@ def encode(value: Any, *, max_depth: int = DEFAULT_MAX_DEPTH) -> bytes:
             if depth >= max_depth:
                 raise ValueError(f"nesting deeper than {max_depth}")
             pairs = sorted(((_encode_key(k), v) for k, v in item.items()), key=_first)
-            for (a, _), (b, _) in zip(pairs, pairs[1:], strict=False):
+            for (a, _), (b, _) in itertools.pairwise(pairs):
                 if a == b:
                     raise ValueError(f"duplicate dictionary key {a!r}")
             out.append(b"d")

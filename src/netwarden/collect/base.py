@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 from urllib.parse import quote
 
 from netwarden.errors import InputError
 from netwarden.records import Endpoint, EvidenceLevel, Observation, Outcome, Refusal
 from netwarden.scope import Decision, Limits, Scope, Service
+
+T = TypeVar("T")  # a work item
+S = TypeVar("S")  # a worker's state
+R = TypeVar("R")  # a record
 
 ProgressKind = Literal["file", "bytes", "dir", "problem", "refusal"]
 
@@ -48,21 +52,22 @@ class CollectContext:
     run_id: str
     limits: Limits
     progress: Callable[[ProgressEvent], None] | None = None
+    # the banks' references for protocols that ask by digest (BitTorrent, DC++): see
+    # netwarden.collect.references; None when the run has no banks
+    references: Any = None
     _total: asyncio.Semaphore | None = field(default=None, init=False, repr=False)
     _hosts: dict[str, asyncio.Semaphore] = field(default_factory=dict, init=False, repr=False)
 
     def check(self, host: str, port: int) -> Decision:
-        """Ask the scope whether ``host``:``port`` may be contacted now (before EVERY connection)."""
+        """May ``host``:``port`` be contacted now? Asked before EVERY connection."""
         return self.scope.check(host, port)
 
     def emit(self, kind: ProgressKind, service: str, n: int = 1, total: int | None = None) -> None:
         """Report progress; a failing progress callback must not stop collection."""
         if self.progress is None:
             return
-        try:
+        with suppress(Exception):  # a display problem is not an audit problem
             self.progress(ProgressEvent(kind, service, n, total))
-        except Exception:  # a display problem is not an audit problem
-            pass
 
     @asynccontextmanager
     async def slot(self, host: str) -> AsyncIterator[None]:
@@ -104,14 +109,21 @@ class Collector(ABC):
                     size: int | None = None, digests: dict[str, str] | None = None,
                     level: EvidenceLevel = EvidenceLevel.LISTED,
                     bytes_from_endpoint: bool = False,
-                    details: dict[str, Any] | None = None) -> Observation:
-        """An observation of this service's endpoint with the run's id filled in."""
+                    details: dict[str, Any] | None = None,
+                    endpoint: Endpoint | None = None) -> Observation:
+        """An observation with the run's id filled in, of this service's endpoint by default.
+
+        ``endpoint`` is another (in-scope) endpoint the service redirected us to.
+        """
+        endpoint = endpoint or self.endpoint
+        infrastructure = (self.infrastructure if endpoint is self.endpoint
+                          else self.ctx.scope.is_infrastructure(endpoint.host))
         return Observation(
-            run_id=self.ctx.run_id, endpoint=self.endpoint, location=location, name=name,
+            run_id=self.ctx.run_id, endpoint=endpoint, location=location, name=name,
             size=size, digests=digests or {}, level=level,
             bytes_from_endpoint=bytes_from_endpoint, method=method, outcome=outcome,
             reason=reason, service=self.service.url,
-            operator_infrastructure=self.infrastructure, details=details or {},
+            operator_infrastructure=infrastructure, details=details or {},
         )
 
     def refusal(self, target: str, found_in: str, reason: str) -> Refusal:
@@ -178,3 +190,64 @@ def unsafe_name_reason(name: str) -> str | None:
     if any(ord(c) < 32 for c in name):
         return f"unsafe name {name!r}: contains control characters"
     return None
+
+
+class WorkQueue(Generic[T, S]):
+    """Breadth-first walk with ``n`` workers: items may add items; records come out in order.
+
+    Why: every collector walks a tree (directories → entries) with bounded concurrency and must
+    yield records as they are made, keep going after any one item fails, and stop its workers
+    when the consumer stops early. ``handle(state, item, add)`` returns the item's records and
+    calls ``add`` for new items; ``failed(item, exc)`` turns an unexpected exception into a
+    record; each worker has its own ``state`` (an FTP session, say), closed by ``close``.
+    """
+
+    def __init__(self, n: int, make_state: Callable[[], S],
+                 handle: Callable[[S, T, Callable[[T], None]], Awaitable[list[R]]],
+                 failed: Callable[[S, T, Exception], R],
+                 close: Callable[[S], Awaitable[None]] | None = None) -> None:
+        self.n, self.make_state, self.handle = max(1, n), make_state, handle
+        self.failed, self.close = failed, close
+
+    async def run(self, initial: list[T]) -> AsyncIterator[R]:
+        work: asyncio.Queue[T] = asyncio.Queue()
+        out: asyncio.Queue[Any] = asyncio.Queue()
+        done = object()
+        for item in initial:
+            work.put_nowait(item)
+
+        async def worker() -> None:
+            state = self.make_state()
+            try:
+                while True:
+                    item = await work.get()
+                    try:
+                        try:
+                            records = await self.handle(state, item, work.put_nowait)
+                        except Exception as exc:  # one bad item must not stop the walk
+                            records = [self.failed(state, item, exc)]
+                        for record in records:
+                            out.put_nowait(record)
+                    finally:
+                        work.task_done()  # after the records, so "done" comes after them
+            finally:
+                if self.close is not None:
+                    await self.close(state)
+
+        async def finish() -> None:
+            await work.join()
+            out.put_nowait(done)
+
+        tasks = [asyncio.create_task(worker()) for _ in range(self.n)]
+        finisher = asyncio.create_task(finish())
+        try:
+            while True:
+                record = await out.get()
+                if record is done:
+                    break
+                yield record
+        finally:
+            finisher.cancel()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(finisher, *tasks, return_exceptions=True)

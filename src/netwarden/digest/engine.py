@@ -80,6 +80,9 @@ class MultiDigest:
 
     ``update`` may be called with chunks of any size, split anywhere: the result depends only on
     the concatenated bytes. Nothing is kept but hash states (and one 20-byte digest per piece).
+    ``update`` costs about 7 ms per MiB of CPU with the GIL released; asyncio code should call
+    it through ``asyncio.to_thread`` so that the loop stays responsive and other cores help.
+    One instance is not meant to be fed from several threads at once.
     """
 
     def __init__(self, piece_length: int | None = None) -> None:
@@ -236,8 +239,12 @@ def hash_file(path: str | os.PathLike[str], piece_length: int | None = None, *,
     except OSError as exc:
         raise InputError(name, _open_problem(exc)) from exc
     with fh:
-        result = hash_stream(fh, piece_length, max_size=st.st_size, source=name,
-                             progress=progress)
+        try:
+            result = hash_stream(fh, piece_length, max_size=st.st_size, source=name,
+                                 progress=progress)
+        except SizeLimitExceeded as exc:
+            raise InputError(name, f"grew while being read (beyond the {st.st_size} bytes it "
+                                   "had at the start); digest discarded") from exc
     if result.size != st.st_size:
         raise InputError(name, f"changed size while being read ({st.st_size} bytes at the "
                                f"start, {result.size} read); digest discarded")

@@ -1,0 +1,429 @@
+"""(IP[, port], UTC time) → operator host, subscriber pseudonym, or *nobody* with the reason.
+
+The rule is strict because a wrong name in a court file is worse than none:
+
+* the session (or lease, or NAT port block) used must *contain* the observation time, and
+  must go on containing it for the whole clock-skew window ``[t - skew, t + skew]``: a session
+  that starts or ends within the skew of the observation gives ``session_edge``;
+* two different accounts holding the address at that time give ``two_candidates``;
+* a CGNAT public address seen without a port gives ``shared_address_without_port``;
+* a time the logs do not cover gives ``no_log_coverage``; a covered time with no session on
+  the address gives ``no_session``;
+* an address in the scope's ``operator.infrastructure`` is the operator's own host.
+
+Every answer names the log records it rests on (``file:first-last line``), so the evidence
+can be checked against the original logs, and never the raw account: only its keyed pseudonym.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from netwarden.attribute.asn import AsnDatabase, AsnInfo, open_asn_database
+from netwarden.attribute.base import Interval, LogProblem, LogSource, from_seconds, normalize_ip
+from netwarden.attribute.cgnat import DeterministicNat, JuniperPbaSource
+from netwarden.attribute.dhcpd import DhcpdLeasesSource
+from netwarden.attribute.index import IntervalIndex, open_index
+from netwarden.attribute.kea import KeaLeaseSource
+from netwarden.attribute.pseudonym import Pseudonymizer, Reveal, reveal
+from netwarden.attribute.radius import RadiusDetailSource
+from netwarden.errors import InputError
+
+SUBSCRIBER = "subscriber"
+OPERATOR_HOST = "operator_host"
+NONE = "none"
+
+# reason codes (stable: they appear in findings.jsonl; see docs/attribution.md)
+ATTRIBUTED = "attributed"
+OPERATOR_INFRASTRUCTURE = "operator_infrastructure"
+NO_LOGS = "no_logs_configured"
+NO_LOG_COVERAGE = "no_log_coverage"
+NO_SESSION = "no_session"
+SESSION_EDGE = "session_edge"
+TWO_CANDIDATES = "two_candidates"
+SHARED_WITHOUT_PORT = "shared_address_without_port"
+NO_NAT_MAPPING = "no_nat_mapping"
+NAT_TWO_CANDIDATES = "nat_two_candidates"
+NAT_EDGE = "nat_block_edge"
+
+DEFAULT_SKEW = 2.0
+DEFAULT_INTERIM = "1h"
+
+
+@dataclass(frozen=True)
+class SubscriberAttribution:
+    """The answer for one observation. ``as_dict()`` is what goes into findings and the ledger."""
+
+    status: str  # subscriber | operator_host | none
+    reason_code: str
+    reason: str
+    ip: str
+    port: int | None
+    observed_at: datetime
+    pseudonym: str | None = None
+    log_kind: str | None = None  # radius | dhcpd | kea
+    interval_start: datetime | None = None
+    interval_end: datetime | None = None
+    end_estimated: bool = False
+    source: tuple[str, ...] = ()  # file:first-last of the log records used or considered
+    notes: tuple[str, ...] = ()
+    nat: dict[str, Any] | None = None
+    operator: str | None = None
+    operator_asn: int | None = None
+    operator_holder: str | None = None
+    asn_prefix: str | None = None
+    clock_skew_s: float = DEFAULT_SKEW
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (times as ISO 8601 UTC)."""
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() if value is not None else None
+
+        return {
+            "status": self.status, "reason_code": self.reason_code, "reason": self.reason,
+            "ip": self.ip, "port": self.port, "observed_at": iso(self.observed_at),
+            "pseudonym": self.pseudonym, "log_kind": self.log_kind,
+            "interval_start": iso(self.interval_start), "interval_end": iso(self.interval_end),
+            "end_estimated": self.end_estimated, "source": list(self.source),
+            "notes": list(self.notes), "nat": self.nat, "operator": self.operator,
+            "operator_asn": self.operator_asn, "operator_holder": self.operator_holder,
+            "asn_prefix": self.asn_prefix, "clock_skew_s": self.clock_skew_s,
+        }
+
+
+@dataclass
+class _Decision:
+    account: str | None
+    code: str
+    reason: str
+    used: list[Interval] = field(default_factory=list)
+
+
+def decide(candidates: Sequence[Interval], moment: float, skew: float, what: str) -> _Decision:
+    """Apply the containment/ambiguity rule to the intervals near ``moment``.
+
+    ``what`` names the thing held ("session", "port block") for the reason text.
+    """
+    if not candidates:
+        return _Decision(None, NO_SESSION, f"no {what} near that time")
+    accounts = {c.account for c in candidates}
+    ordered = sorted(candidates, key=lambda c: (c.start, c.end))
+    if len(accounts) > 1:
+        containing = {c.account for c in ordered if c.start <= moment <= c.end}
+        if len(containing) > 1:
+            return _Decision(None, TWO_CANDIDATES,
+                             f"{len(containing)} different accounts hold the address at that "
+                             f"time (overlapping {what}s)", ordered)
+        return _Decision(None, SESSION_EDGE,
+                         f"a {what} of another account starts or ends within the clock skew "
+                         f"of {skew:g}s of the observation", ordered)
+    covered_to = moment - skew
+    for interval in ordered:
+        if interval.start > covered_to:
+            break
+        covered_to = max(covered_to, interval.end)
+    if covered_to < moment + skew:
+        inside = [c for c in ordered if c.start <= moment <= c.end]
+        where = "contains the observation but starts or ends" if inside else "ends or starts"
+        return _Decision(None, SESSION_EDGE,
+                         f"the {what} {where} within the clock skew of {skew:g}s of the "
+                         "observation", ordered)
+    used = [c for c in ordered if c.start - skew <= moment <= c.end + skew]
+    return _Decision(accounts.pop(), ATTRIBUTED, f"one {what} contains the observation time "
+                     f"with at least {skew:g}s to spare on both sides", used)
+
+
+class Attributor:
+    """Attributes observations using the logs, NAT data and ASN data the scope names."""
+
+    def __init__(self, *, sessions: Sequence[IntervalIndex] = (),
+                 nat_logs: Sequence[IntervalIndex] = (),
+                 deterministic: Sequence[DeterministicNat] = (),
+                 pseudonymizer: Pseudonymizer | None = None, clock_skew: float = DEFAULT_SKEW,
+                 asn_dbs: Sequence[AsnDatabase] = (),
+                 infrastructure: Iterable[str] = (), operator: str | None = None,
+                 operator_asns: Sequence[int] = ()) -> None:
+        if clock_skew < 0:
+            raise ValueError("clock skew must not be negative")
+        self.sessions = list(sessions)
+        self.nat_logs = list(nat_logs)
+        self.deterministic = list(deterministic)
+        self.pseudonymizer = pseudonymizer
+        self.clock_skew = float(clock_skew)
+        self.asn_dbs = list(asn_dbs)
+        self.infrastructure = frozenset(normalize_ip(a) for a in infrastructure)
+        self.operator = operator
+        self.operator_asns = tuple(operator_asns)
+
+    # -- construction from the scope -------------------------------------------------------
+    @classmethod
+    def from_scope(cls, scope: Any, cache_dir: Path) -> Attributor:
+        """Build from ``scope.attribution`` (see docs/attribution.md); indexes logs as needed."""
+        config: dict[str, Any] = dict(getattr(scope, "attribution", {}) or {})
+        source = str(getattr(scope, "source", "<scope>"))
+        base = Path(source).parent if source and not source.startswith("<") else Path.cwd()
+        from netwarden.attribute.base import duration_seconds
+
+        known = {"radius", "dhcp", "kea", "cgnat", "clock_skew", "pseudonym_key", "asn_db",
+                 "interim_interval"}
+        for key in config:
+            if key not in known:
+                raise InputError(source, f"unknown key (known: {', '.join(sorted(known))})",
+                                 f"attribution.{key}")
+        skew = duration_seconds(config.get("clock_skew", "2s"), source, "attribution.clock_skew")
+        interim = duration_seconds(config.get("interim_interval", DEFAULT_INTERIM), source,
+                                   "attribution.interim_interval")
+        cache_dir = Path(cache_dir)
+        sessions: list[IntervalIndex] = []
+        kinds: dict[str, type[LogSource]] = {"radius": RadiusDetailSource,
+                                             "dhcp": DhcpdLeasesSource, "kea": KeaLeaseSource}
+        for key, kind in kinds.items():
+            for i, entry in enumerate(_entries(config.get(key, []), source, key)):
+                log = _make_source(kind, entry, base, source, f"attribution.{key}[{i}]", interim)
+                sessions.append(open_index(log, cache_dir))
+        nat_logs: list[IntervalIndex] = []
+        deterministic: list[DeterministicNat] = []
+        for i, entry in enumerate(_entries(config.get("cgnat", []), source, "cgnat")):
+            where = f"attribution.cgnat[{i}]"
+            if not isinstance(entry, dict):
+                raise InputError(source, "must be a table with format = \"juniper-pba\" or "
+                                 "\"rfc7422\"", where)
+            fmt = entry.get("format")
+            if fmt == "rfc7422":
+                deterministic.append(DeterministicNat.from_config(entry, source, where))
+            elif fmt == "juniper-pba":
+                log = _make_source(JuniperPbaSource, entry, base, source, where, interim)
+                nat_logs.append(open_index(log, cache_dir))
+            else:
+                raise InputError(source, f"unknown CGNAT format {fmt!r} (known: juniper-pba, "
+                                 "rfc7422)", f"{where}.format")
+        pseudonymizer = None
+        key_path = config.get("pseudonym_key")
+        if key_path is not None:
+            if not isinstance(key_path, str) or not key_path.strip():
+                raise InputError(source, "must be the path of a key file",
+                                 "attribution.pseudonym_key")
+            pseudonymizer = Pseudonymizer.from_file(_resolve(base, key_path))
+        elif sessions:
+            raise InputError(source, "subscriber logs are configured but no pseudonym_key: "
+                             "accounts may only appear as keyed pseudonyms",
+                             "attribution.pseudonym_key")
+        asn_dbs = [open_asn_database(_resolve(base, p)) for p in
+                   _entries(config.get("asn_db", []), source, "asn_db")]
+        infrastructure = [str(a) for a in getattr(scope, "infrastructure", ())]
+        return cls(sessions=sessions, nat_logs=nat_logs, deterministic=deterministic,
+                   pseudonymizer=pseudonymizer, clock_skew=skew, asn_dbs=asn_dbs,
+                   infrastructure=infrastructure,
+                   operator=getattr(scope, "operator_name", None),
+                   operator_asns=tuple(getattr(scope, "asn", ())))
+
+    # -- the question ------------------------------------------------------------------------
+    def attribute(self, ip: str, port: int | None, at: datetime) -> SubscriberAttribution:
+        """Who was behind ``ip``:``port`` at ``at`` (an aware datetime)?"""
+        if at.tzinfo is None:
+            raise InputError("attribution", "observation time has no time zone", "at")
+        try:
+            address = normalize_ip(ip)
+        except ValueError:
+            raise InputError("attribution", f"{ip!r} is not an IP address", "ip") from None
+        if port is not None and not 0 <= port <= 65535:
+            raise InputError("attribution", f"port {port} is out of range", "port")
+        at = at.astimezone(UTC)
+        moment = at.timestamp()
+        base: dict[str, Any] = {"ip": address, "port": port, "observed_at": at,
+                                "clock_skew_s": self.clock_skew, **self._operator(address)}
+
+        if address in self.infrastructure:
+            return SubscriberAttribution(
+                OPERATOR_HOST, OPERATOR_INFRASTRUCTURE,
+                f"{address} is listed in the scope's operator.infrastructure: the operator's "
+                "own host", **base)
+
+        target, nat, failure = self._through_nat(address, port, moment)
+        if failure is not None:
+            return SubscriberAttribution(NONE, failure.code, failure.reason, nat=nat,
+                                         source=tuple(i.where() for i in failure.used), **base)
+        return self._subscriber(target, moment, base, nat)
+
+    def _through_nat(self, address: str, port: int | None, moment: float
+                     ) -> tuple[str, dict[str, Any] | None, _Decision | None]:
+        """Map a CGNAT public address (and port) to the private address, if it is one."""
+        for det in self.deterministic:
+            if not det.covers(address):
+                continue
+            if port is None:
+                return address, None, _Decision(None, SHARED_WITHOUT_PORT,
+                                                f"{address} is a CGNAT public address "
+                                                f"({det.label}) shared by "
+                                                f"{det.per_address} subscribers; the "
+                                                "observation has no port")
+            hit = det.reverse(address, port)
+            if hit is None:
+                return address, None, _Decision(None, NO_NAT_MAPPING,
+                                                f"port {port} of {address} is in no "
+                                                f"subscriber's block under {det.label}")
+            private, lo, hi = hit
+            return private, {"private_ip": private, "public_ip": address, "port_lo": lo,
+                             "port_hi": hi, "method": det.label, "source": []}, None
+        nat_indexes = [ix for ix in self.nat_logs if ix.has_address(address)]
+        if not nat_indexes:
+            return address, None, None
+        near = [iv for ix in nat_indexes for iv in ix.lookup(address, moment, self.clock_skew)]
+        if port is None:
+            return address, None, _Decision(None, SHARED_WITHOUT_PORT,
+                                            f"{address} is a CGNAT public address (port blocks "
+                                            "in the NAT log); the observation has no port", near)
+        near = [iv for iv in near if iv.port_lo <= port <= iv.port_hi]
+        decision = decide(near, moment, self.clock_skew, "port block")
+        if decision.account is None:
+            code = {NO_SESSION: NO_NAT_MAPPING, TWO_CANDIDATES: NAT_TWO_CANDIDATES,
+                    SESSION_EDGE: NAT_EDGE}[decision.code]
+            return address, None, _Decision(None, code, f"CGNAT {address}:{port}: "
+                                            f"{decision.reason}", decision.used)
+        used = decision.used
+        return decision.account, {
+            "private_ip": decision.account, "public_ip": address,
+            "port_lo": min(i.port_lo for i in used), "port_hi": max(i.port_hi for i in used),
+            "method": "juniper-pba", "end_estimated": any(i.end_kind == "estimated"
+                                                          for i in used),
+            "source": [i.where() for i in used]}, None
+
+    def _subscriber(self, address: str, moment: float, base: dict[str, Any],
+                    nat: dict[str, Any] | None) -> SubscriberAttribution:
+        nat_sources = tuple(nat["source"]) if nat else ()
+        via = f" (behind CGNAT: private address {address})" if nat else ""
+        if not self.sessions:
+            return SubscriberAttribution(NONE, NO_LOGS, "no subscriber logs (radius, dhcp, kea)"
+                                         f" are configured in the scope{via}", nat=nat,
+                                         source=nat_sources, **base)
+        near = [iv for ix in self.sessions for iv in ix.lookup(address, moment,
+                                                                 self.clock_skew)]
+        decision = decide(near, moment, self.clock_skew, "session")
+        sources = nat_sources + tuple(i.where() for i in decision.used)
+        if decision.account is None:
+            code, reason = decision.code, decision.reason
+            if code == NO_SESSION:
+                covering = [ix for ix in self.sessions
+                            if ix.coverage is not None and ix.coverage.contains(moment)]
+                if not covering:
+                    code = NO_LOG_COVERAGE
+                    spans = ", ".join(
+                        f"{ix.source}: {from_seconds(ix.coverage.first).isoformat()} to "
+                        f"{from_seconds(ix.coverage.last).isoformat()}"
+                        for ix in self.sessions if ix.coverage is not None) or "no records"
+                    reason = f"no subscriber log covers that time ({spans})"
+                else:
+                    reason = (f"the logs cover that time but no session, lease or binding "
+                              f"holds {address}")
+            return SubscriberAttribution(NONE, code, reason + via, nat=nat, source=sources,
+                                         **base)
+        if self.pseudonymizer is None:
+            raise InputError("attribution", "no pseudonym key configured",
+                             "attribution.pseudonym_key")
+        used = decision.used
+        containing = [i for i in used if i.start <= moment <= i.end] or used
+        estimated = any(i.end_kind == "estimated" for i in containing)
+        notes = tuple(dict.fromkeys(i.note for i in used if i.note))
+        reason = decision.reason + via
+        if estimated:
+            reason += "; the session has no Stop record, its end is estimated (see notes)"
+        start = min(i.start for i in containing)
+        end = max(i.end for i in containing)
+        return SubscriberAttribution(
+            SUBSCRIBER, ATTRIBUTED, reason, pseudonym=self.pseudonymizer.pseudonym(
+                decision.account), log_kind=containing[0].kind,
+            interval_start=from_seconds(start),
+            interval_end=from_seconds(end) if math.isfinite(end) else None,
+            end_estimated=estimated, source=sources, notes=notes, nat=nat, **base)
+
+    def _operator(self, address: str) -> dict[str, Any]:
+        info: AsnInfo | None = None
+        for db in self.asn_dbs:
+            info = db.lookup(address)
+            if info is not None:
+                break
+        if info is None:
+            asn = self.operator_asns[0] if len(self.operator_asns) == 1 else None
+            return {"operator": self.operator, "operator_asn": asn, "operator_holder": None,
+                    "asn_prefix": None}
+        return {"operator": self.operator, "operator_asn": info.asn,
+                "operator_holder": info.holder, "asn_prefix": info.prefix}
+
+    # -- reveal and housekeeping -------------------------------------------------------------
+    def reveal(self, pseudonym: str, basis: str) -> Reveal:
+        """The account behind ``pseudonym`` (needs a legal basis; the caller ledgers it)."""
+        if self.pseudonymizer is None:
+            raise InputError("reveal", "no pseudonym key configured",
+                             "attribution.pseudonym_key")
+        pairs = ((account, ix.source) for ix in self.sessions for account in ix.accounts())
+        return reveal(self.pseudonymizer, pseudonym, basis, pairs)
+
+    def problems(self, limit: int = 1000) -> list[LogProblem]:
+        """Lines of the logs that could not be used (recorded while indexing)."""
+        found: list[LogProblem] = []
+        for ix in [*self.sessions, *self.nat_logs]:
+            found.extend(ix.problems(limit))
+        return found[:limit]
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Per log: file, kind, lines, intervals, problems, time covered (for run.log)."""
+        out = []
+        for ix in [*self.sessions, *self.nat_logs]:
+            cov = ix.coverage
+            out.append({"source": ix.source, "kind": ix.kind, "lines": ix.lines,
+                        "intervals": ix.rows, "problems": ix.problem_count,
+                        "first": from_seconds(cov.first).isoformat() if cov else None,
+                        "last": from_seconds(cov.last).isoformat() if cov else None})
+        return out
+
+    def close(self) -> None:
+        for ix in [*self.sessions, *self.nat_logs]:
+            ix.close()
+        for db in self.asn_dbs:
+            db.close()
+
+
+def _entries(value: Any, source: str, key: str) -> list[Any]:
+    if isinstance(value, str | dict):
+        return [value]
+    if not isinstance(value, list):
+        raise InputError(source, "must be a path, a table or a list of them",
+                         f"attribution.{key}")
+    return value
+
+
+def _resolve(base: Path, path: str) -> Path:
+    candidate = Path(path).expanduser()
+    return candidate if candidate.is_absolute() else base / candidate
+
+
+def _make_source(kind: type[LogSource], entry: Any, base: Path, source: str, where: str,
+                 interim: float) -> LogSource:
+    from netwarden.attribute.base import duration_seconds
+
+    if isinstance(entry, str):
+        entry = {"path": entry}
+    if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+        raise InputError(source, "must be a path or a table with a 'path'", where)
+    timezone = entry.get("timezone")
+    if timezone is not None and not isinstance(timezone, str):
+        raise InputError(source, "must be an IANA time zone name", f"{where}.timezone")
+    options: dict[str, Any] = {}
+    if kind in (RadiusDetailSource, JuniperPbaSource):
+        options["interim_interval"] = duration_seconds(
+            entry.get("interim_interval", interim), source, f"{where}.interim_interval")
+    for name in ("account_key", "year"):
+        if name in entry:
+            options[name] = entry[name]
+    known = {"path", "timezone", "interim_interval", "account_key", "year", "format"}
+    for name in entry:
+        if name not in known:
+            raise InputError(source, f"unknown key (known: {', '.join(sorted(known))})",
+                             f"{where}.{name}")
+    return kind(_resolve(base, entry["path"]), timezone=timezone, options=options)
+

@@ -1,0 +1,86 @@
+"""``netwarden bundle export|verify``: evidence a third party checks offline."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+import typer
+
+from netwarden.cli import app
+from netwarden.errors import InputError
+from netwarden.ledger import Ledger
+from netwarden.ledger.bundle import BundleError, export_bundle, verify_bundle
+from netwarden.ledger.keys import parse_vkey
+from netwarden.ledger.select import finding_indices, operator_indices, run_dir_indices
+from netwarden.store import open_store
+
+bundle_app = typer.Typer(help="Evidence bundles (zip) for offline verification.",
+                         no_args_is_help=True)
+app.add_typer(bundle_app, name="bundle")
+
+OUT = typer.Option(..., "--out", help="The zip file to write.")
+RUN = typer.Option(None, "--run", help="All findings of a run directory (its findings.jsonl).")
+KEY_DIR = typer.Option(None, "--key-dir", help="Key directory (default: $NETWARDEN_HOME/keys).")
+FILE = typer.Argument(..., help="The bundle zip.")
+
+
+@bundle_app.command("export")
+def export_command(
+    out: Path = OUT,
+    reason: str = typer.Option(..., "--reason", help="Why it is exported (custody record)."),
+    finding: str | None = typer.Option(None, "--finding", help="Match id of one finding."),
+    operator: str | None = typer.Option(None, "--operator", help="All findings of this "
+                                        "operator's runs."),
+    run: Path | None = RUN,
+    by: str | None = typer.Option(None, "--by", help="Who exports (default: the OS user)."),
+    db: str | None = typer.Option(None, "--db", help="Database URL."),
+    key_dir: Path | None = KEY_DIR,
+) -> None:
+    """Export findings with proofs; the export itself is appended as a custody leaf."""
+    chosen = [x for x in (finding, operator, run) if x is not None]
+    if len(chosen) != 1:
+        raise InputError("bundle export", "give exactly one of --finding, --operator, --run")
+    if not reason.strip():
+        raise InputError("--reason", "must say why the bundle is exported")
+    store = open_store(db)
+    try:
+        ledger = Ledger.open(store, key_dir)
+        if finding is not None:
+            indices, what = finding_indices(ledger, finding), f"finding {finding}"
+        elif operator is not None:
+            indices, what = operator_indices(ledger, operator), f"operator {operator}"
+        else:
+            assert run is not None
+            indices, what = run_dir_indices(ledger, run), f"run directory {run.name}"
+        result = export_bundle(ledger, indices, out, reason=reason,
+                               by=by or getpass.getuser(), what=what)
+    finally:
+        store.close()
+    typer.echo(f"wrote {result.path} ({result.entries} entries, checkpoint size "
+               f"{result.checkpoint_size}, custody leaf {result.custody_index})")
+    typer.echo(f"sha256 {result.sha256}")
+
+
+@bundle_app.command("verify")
+def verify_command(
+    file: Path = FILE,
+    key: str | None = typer.Option(None, "--key", help="Expected verifier key "
+                                   "(name+id+base64); default: trust keys.txt in the bundle."),
+) -> None:
+    """Check a bundle offline: signatures, proofs, links, custody, container. Exit 1 if bad."""
+    if not file.is_file():
+        raise InputError(str(file), "no such file")
+    pinned = parse_vkey(key, "--key") if key else None
+    try:
+        report = verify_bundle(file, pinned)
+    except BundleError as exc:
+        typer.secho(f"bundle REJECTED: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    for check in report.checks:
+        typer.echo(f"ok  {check}")
+    for ts in report.timestamps:
+        typer.echo(f"ok  RFC 3161 time {ts}")
+    if pinned is None:
+        typer.echo(f"note: compare the key with the one the operator published: {report.key}")
+    typer.secho("bundle VERIFIED", fg=typer.colors.GREEN)

@@ -1,0 +1,443 @@
+"""FTP collector: walk a server with MLSD (LIST as fallback) and digest every file once.
+
+Why ftplib in worker threads rather than an asyncio FTP client: ftplib is the standard
+library's well-tested client, every blocking call on it is bounded by socket timeouts, and
+hashing in a thread releases the GIL, so several transfers are digested on several cores.
+Each worker owns one control connection (``per_host_concurrency`` workers per service).
+
+Names are handled as bytes end to end: the control connection is latin-1, which maps every byte
+to one character and back, so a cp1251 or UTF-8 name is sent back to the server exactly as it
+was listed; names are decoded only for display (see :mod:`netwarden.collect.names`).
+
+Passive mode uses the control connection's peer address whatever address the server puts in
+its PASV reply (ftplib's default), so a server cannot make us connect elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ftplib
+import logging
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from netwarden.collect.base import (
+    CollectContext,
+    Collector,
+    WorkQueue,
+    location_url,
+    register,
+    unsafe_name_reason,
+)
+from netwarden.collect.ftp_list import ListEntry, parse_list_line, parse_mlsd_line
+from netwarden.collect.names import decode_name, legacy_encoding
+from netwarden.digest import MultiDigest
+from netwarden.records import EvidenceLevel, Observation, Outcome, Refusal
+from netwarden.scope import Limits, Service
+
+log = logging.getLogger("netwarden.collect.ftp")
+
+# A listing must arrive within this many read timeouts, however slowly it drips.
+LISTING_DEADLINE_READ_TIMEOUTS = 10
+# A multi-line control reply longer than this is hostile (an endless banner).
+MAX_REPLY_LINES = 1000
+CHUNK = 1 << 20
+
+
+class _BoundedFTP(ftplib.FTP):
+    """ftplib.FTP whose multi-line replies are bounded in lines (each line is bounded by ftplib)."""
+
+    def getmultiline(self) -> str:
+        line = self.getline()
+        if line[3:4] == "-":
+            code = line[:3]
+            for _ in range(MAX_REPLY_LINES):
+                nextline = self.getline()
+                line = line + ("\n" + nextline)
+                if nextline[:3] == code and nextline[3:4] != "-":
+                    return line
+            raise ftplib.error_proto(f"reply longer than {MAX_REPLY_LINES} lines")
+        return line
+
+
+def _wire(raw: bytes) -> str:
+    """Raw path bytes as the latin-1 string ftplib sends back unchanged."""
+    return raw.decode("latin-1")
+
+
+class _LimitExceeded(Exception):
+    """A file is (or turned out to be) larger than a limit or than announced: not digested."""
+
+    def __init__(self, reason: str, outcome: Outcome = Outcome.SKIPPED,
+                 level: EvidenceLevel = EvidenceLevel.LISTED, size: int | None = None) -> None:
+        super().__init__(reason)
+        self.outcome, self.level, self.size = outcome, level, size
+
+
+@dataclass
+class _Listing:
+    entries: list[ListEntry]
+    command: str
+    nbytes: int
+    lines: int
+    unparsed: int
+    truncated: str | None  # why the listing was cut short, in words
+
+
+@dataclass
+class _Fetched:
+    size: int
+    digests: dict[str, str]
+    announced: int | None
+
+
+class _Session:
+    """One control connection, used by one worker at a time (from a worker thread)."""
+
+    def __init__(self, service: Service, limits: Limits) -> None:
+        self.service = service
+        self.limits = limits
+        self.ftp: _BoundedFTP | None = None
+        self.utf8 = False
+        self.mlsd = True
+        self.welcome: str | None = None
+
+    # -- connection ---------------------------------------------------------------------------
+    def ensure(self) -> _BoundedFTP:
+        if self.ftp is not None:
+            return self.ftp
+        ftp = _BoundedFTP(encoding="latin-1")
+        try:
+            self.welcome = ftp.connect(self.service.host, self.service.port,
+                                       timeout=self.limits.connect_timeout)
+            # From here on every read, control or data, waits at most read_timeout.
+            ftp.timeout = self.limits.read_timeout
+            if ftp.sock is not None:
+                ftp.sock.settimeout(self.limits.read_timeout)
+            user = self.service.username or "anonymous"
+            password = self.service.password if self.service.username else "anonymous@"
+            ftp.login(user, password or "")
+            try:
+                ftp.sendcmd("OPTS UTF8 ON")
+                self.utf8 = True
+            except ftplib.Error:
+                self.utf8 = False
+            ftp.voidcmd("TYPE I")
+        except BaseException:
+            _close_quietly(ftp)
+            raise
+        self.ftp = ftp
+        return ftp
+
+    def close(self) -> None:
+        """Drop the connection (after an error or abort its state is unknown)."""
+        if self.ftp is not None:
+            _close_quietly(self.ftp)
+            self.ftp = None
+
+    def quit(self) -> None:
+        if self.ftp is not None:
+            with contextlib.suppress(OSError, EOFError, ftplib.Error):
+                self.ftp.quit()
+            self.close()
+
+    # -- operations ----------------------------------------------------------------------------
+    def list_dir(self, raw_path: bytes) -> _Listing:
+        ftp = self.ensure()
+        ftp.voidcmd("CWD " + _wire(raw_path))
+        conn = None
+        command = "MLSD"
+        if self.mlsd:
+            try:
+                conn = ftp.transfercmd("MLSD")
+            except ftplib.error_perm as exc:
+                if str(exc)[:3] not in ("500", "501", "502", "504"):
+                    raise
+                self.mlsd = False
+        if conn is None:
+            command = "LIST"
+            conn = ftp.transfercmd("LIST")
+        parse = parse_mlsd_line if command == "MLSD" else parse_list_line
+        lines, nbytes, truncated = self._read_lines(conn)
+        if truncated:
+            self.close()  # the server may still be sending: abandon this connection
+        else:
+            ftp.voidresp()
+        entries = []
+        unparsed = 0
+        for line in lines:
+            entry = parse(line)
+            if entry is None:
+                unparsed += 1
+            else:
+                entries.append(entry)
+        return _Listing(entries, command, nbytes, len(lines), unparsed, truncated)
+
+    def _read_lines(self, conn: socket.socket) -> tuple[list[bytes], int, str | None]:
+        limits = self.limits
+        deadline = time.monotonic() + LISTING_DEADLINE_READ_TIMEOUTS * limits.read_timeout
+        lines: list[bytes] = []
+        buf = b""
+        nbytes = 0
+        truncated = None
+        try:
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    break
+                nbytes += len(data)
+                if nbytes > limits.max_listing_bytes:
+                    truncated = f"listing longer than {limits.max_listing_bytes} bytes"
+                    break
+                buf += data
+                *complete, buf = buf.split(b"\n")
+                lines.extend(line for line in complete if line.strip())
+                if len(lines) > limits.max_listing_entries:
+                    del lines[limits.max_listing_entries:]
+                    truncated = f"listing longer than {limits.max_listing_entries} entries"
+                    break
+                if time.monotonic() > deadline:
+                    truncated = (f"listing not finished after "
+                                 f"{LISTING_DEADLINE_READ_TIMEOUTS * limits.read_timeout:g} s")
+                    break
+        finally:
+            conn.close()
+        if not truncated and buf.strip():
+            lines.append(buf)
+        return lines, nbytes, truncated
+
+    def retrieve(self, raw_path: bytes, listed_size: int | None) -> _Fetched:
+        """Stream one file through the digest engine; raise _LimitExceeded when it is too big."""
+        ftp = self.ensure()
+        limit = self.limits.max_file_size
+        announced = None
+        try:
+            announced = ftp.size(_wire(raw_path))
+        except (ftplib.error_perm, ValueError):
+            announced = None  # SIZE not supported or refused: RETR will tell
+        expected = announced if announced is not None else listed_size
+        if expected is not None and expected > limit:
+            raise _LimitExceeded(
+                f"{'SIZE' if announced is not None else 'listed size'} {expected} bytes is "
+                f"larger than the limit of {limit} bytes; not downloaded", size=expected,
+                level=EvidenceLevel.CONTACTED if announced is not None else EvidenceLevel.LISTED)
+        digest = MultiDigest()
+        buffer = bytearray(CHUNK)
+        view = memoryview(buffer)
+        received = 0
+        conn = ftp.transfercmd("RETR " + _wire(raw_path))
+        try:
+            while True:
+                n = conn.recv_into(buffer, CHUNK)
+                if n == 0:
+                    break
+                received += n
+                if received > limit:
+                    self.close()
+                    raise _LimitExceeded(f"server sent more than the limit of {limit} bytes; "
+                                         "transfer stopped")
+                if announced is not None and received > announced:
+                    self.close()
+                    raise _LimitExceeded(f"server sent more than the {announced} bytes it "
+                                         "announced; transfer stopped", Outcome.ERROR)
+                digest.update(view[:n])
+        finally:
+            conn.close()
+        ftp.voidresp()
+        if announced is not None and received < announced:
+            raise EOFError(f"transfer ended after {received} of {announced} announced bytes")
+        result = digest.finalize().as_dict()
+        size = int(result.pop("size"))
+        return _Fetched(size=size, digests={k: str(v) for k, v in result.items()},
+                        announced=announced)
+
+
+def _close_quietly(ftp: ftplib.FTP) -> None:
+    with contextlib.suppress(OSError):
+        ftp.close()
+
+
+def classify(exc: BaseException, timeout: float) -> tuple[Outcome, str]:
+    """Map what went wrong talking to a server to an outcome and a reason in words."""
+    if isinstance(exc, _LimitExceeded):
+        return exc.outcome, str(exc)
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return Outcome.ERROR, f"timed out: no data for {timeout:g} s"
+    if isinstance(exc, ConnectionRefusedError):
+        return Outcome.ERROR, "connection refused"
+    if isinstance(exc, ConnectionResetError):
+        return Outcome.ERROR, "connection reset by the server"
+    if isinstance(exc, EOFError):
+        return Outcome.ERROR, str(exc) or "server closed the connection"
+    if isinstance(exc, ftplib.error_perm):
+        text = str(exc).strip()
+        if text[:3] in ("530", "532", "550", "553"):
+            return Outcome.DENIED, f"server refused: {text}"
+        return Outcome.ERROR, f"server error: {text}"
+    if isinstance(exc, ftplib.Error):
+        return Outcome.ERROR, f"server error: {str(exc).strip() or type(exc).__name__}"
+    if isinstance(exc, OSError):
+        return Outcome.ERROR, f"network error: {exc.strerror or exc}"
+    return Outcome.ERROR, f"{type(exc).__name__}: {exc}"
+
+
+@dataclass
+class _Dir:
+    raw_path: bytes
+    depth: int
+
+
+@dataclass
+class _File:
+    raw_path: bytes
+    entry: ListEntry
+    name: str
+    details: dict[str, Any]
+
+
+@register
+class FtpCollector(Collector):
+    """Walks one FTP service; yields one observation per directory, file or problem."""
+
+    schemes = ("ftp",)
+    protocol = "ftp"
+
+    def __init__(self, service: Service, ctx: CollectContext) -> None:
+        super().__init__(service, ctx)
+        self.fallback = legacy_encoding(service.encoding)
+        self.entries_seen = 0
+        self.budget_reported = False
+
+    def _url(self, raw_path: bytes) -> str:
+        return location_url("ftp", self.service.host, self.service.port, raw_path)
+
+    def _decode(self, raw: bytes) -> tuple[str, str]:
+        return decode_name(raw, self.fallback)
+
+    async def collect(self) -> AsyncIterator[Observation | Refusal]:
+        host, port = self.service.host, self.service.port
+        decision = self.ctx.check(host, port)
+        if not decision:
+            yield self.refusal(self.service.url, "scope services", decision.reason)
+            return
+        root = unquote_to_bytes(self.service.path or "/")  # the URL names the path's bytes
+        pool: WorkQueue[_Dir | _File, _Session] = WorkQueue(
+            self.limits.per_host_concurrency, lambda: _Session(self.service, self.limits),
+            self._handle, self._failed, lambda session: asyncio.to_thread(session.quit))
+        async for record in pool.run([_Dir(root.rstrip(b"/") or b"/", 0)]):
+            yield record
+
+    async def _handle(self, session: _Session, item: _Dir | _File,
+                      add: Callable[[_Dir | _File], None]) -> list[Observation]:
+        async with self.ctx.slot(self.service.host):
+            if isinstance(item, _Dir):
+                return await self._list(session, item, add)
+            return [await self._fetch(session, item)]
+
+    def _failed(self, session: _Session, item: _Dir | _File, exc: Exception) -> Observation:
+        log.error("ftp collector error on %r", item.raw_path, exc_info=exc)
+        session.close()
+        return self.observation(self._url(item.raw_path), method="ftp", outcome=Outcome.ERROR,
+                                reason=f"collector error: {type(exc).__name__}: {exc}")
+
+    # -- directories ---------------------------------------------------------------------------
+    async def _list(self, session: _Session, item: _Dir,
+                    add: Callable[[_Dir | _File], None]) -> list[Observation]:
+        url = self._url(item.raw_path if item.raw_path.endswith(b"/") else item.raw_path + b"/")
+        path_name, path_enc = self._decode(item.raw_path)
+        try:
+            listing = await asyncio.to_thread(session.list_dir, item.raw_path)
+        except Exception as exc:
+            session.close()
+            outcome, reason = classify(exc, self.limits.read_timeout)
+            self.ctx.emit("problem", self.service.url)
+            return [self.observation(url, method="ftp-list", outcome=outcome, reason=reason,
+                                     name=path_name, details={"path": path_name})]
+        self.ctx.emit("dir", self.service.url)
+        records: list[Observation] = [self.observation(
+            url, method=f"ftp-{listing.command.lower()}",
+            outcome=Outcome.SKIPPED if listing.truncated else Outcome.OK,
+            reason=(f"{listing.truncated}: stopped reading; the first {len(listing.entries)} "
+                    "entries were used") if listing.truncated else None,
+            name=path_name.rstrip("/").rpartition("/")[2] or "/",
+            details={"type": "dir", "path": path_name, "path_encoding": path_enc,
+                     "entries": len(listing.entries), "listing_bytes": listing.nbytes,
+                     "unparsed_lines": listing.unparsed, "utf8": session.utf8,
+                     "welcome": (session.welcome or "")[:200] if item.depth == 0 else None},
+        )]
+        base = item.raw_path.rstrip(b"/")
+        for entry in listing.entries:
+            records.extend(self._entry(base, entry, item.depth, listing.command, add))
+        return records
+
+    def _entry(self, base: bytes, entry: ListEntry, depth: int, command: str,
+               add: Callable[[_Dir | _File], None]) -> list[Observation]:
+        name, encoding = self._decode(entry.raw_name)
+        raw_path = base + b"/" + entry.raw_name
+        details: dict[str, Any] = {"name_hex": entry.raw_name.hex(), "name_encoding": encoding,
+                                   "listed_type": entry.type, "listed_size": entry.size,
+                                   "modified": entry.modified, "listing": command}
+        # The URL of an unsafe name is built from its bytes, percent-encoded: it is a record of
+        # what the server listed, never a path we request.
+        unsafe = unsafe_name_reason(name)
+        if unsafe:  # located at its directory: a URL built from the name would mislead
+            return [self._skip(base + b"/", name, f"{unsafe}; never followed", details)]
+        self.entries_seen += 1
+        if self.entries_seen > self.limits.max_files_per_service:
+            if self.budget_reported:
+                return []
+            self.budget_reported = True
+            return [self._skip(raw_path, name, f"more than {self.limits.max_files_per_service} "
+                               "entries on this service: the rest is not walked", details)]
+        if entry.type == "dir":
+            if depth + 1 > self.limits.max_depth:
+                return [self._skip(raw_path + b"/", name, f"deeper than the depth limit of "
+                                   f"{self.limits.max_depth}: not listed", details)]
+            add(_Dir(raw_path, depth + 1))
+            return []
+        if entry.type == "link":
+            target = entry.link_target.hex() if entry.link_target else None
+            details["link_target_hex"] = target
+            return [self._skip(raw_path, name, "symbolic link: not followed", details)]
+        if entry.type != "file":
+            return [self._skip(raw_path, name, "not a regular file", details)]
+        if entry.size is not None and entry.size > self.limits.max_file_size:
+            return [self._skip(raw_path, name, f"listed size {entry.size} bytes is larger than "
+                               f"the limit of {self.limits.max_file_size} bytes; not downloaded",
+                               details, size=entry.size)]
+        add(_File(raw_path, entry, name, details))
+        return []
+
+    def _skip(self, raw_path: bytes, name: str, reason: str, details: dict[str, Any],
+              size: int | None = None) -> Observation:
+        return self.observation(self._url(raw_path), method="ftp-list", outcome=Outcome.SKIPPED,
+                                reason=reason, name=name, size=size, details=details)
+
+    # -- files ---------------------------------------------------------------------------------
+    async def _fetch(self, session: _Session, item: _File) -> Observation:
+        url = self._url(item.raw_path)
+        path_name, _ = self._decode(item.raw_path)
+        details = {**item.details, "path": path_name}
+        try:
+            fetched = await asyncio.to_thread(session.retrieve, item.raw_path, item.entry.size)
+        except Exception as exc:
+            if not isinstance(exc, _LimitExceeded):
+                session.close()
+            outcome, reason = classify(exc, self.limits.read_timeout)
+            self.ctx.emit("problem", self.service.url)
+            limit = exc if isinstance(exc, _LimitExceeded) else None
+            return self.observation(
+                url, method="ftp-retr", outcome=outcome, reason=reason, name=item.name,
+                size=limit.size if limit and limit.size is not None else item.entry.size,
+                level=limit.level if limit else EvidenceLevel.LISTED, details=details)
+        details["announced_size"] = fetched.announced
+        self.ctx.emit("file", self.service.url)
+        self.ctx.emit("bytes", self.service.url, fetched.size)
+        return self.observation(url, method="ftp-retr", name=item.name, size=fetched.size,
+                                digests=fetched.digests, level=EvidenceLevel.SERVED,
+                                bytes_from_endpoint=True, details=details)

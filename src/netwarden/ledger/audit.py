@@ -1,0 +1,224 @@
+"""``ledger verify``: recompute the whole tree from stored entries and check every checkpoint.
+
+Trust nothing stored except what a signature covers: each entry is re-hashed, the tree is
+rebuilt leaf by leaf, every stored subtree hash is compared with the rebuilt one, and every
+checkpoint's signature, size and root are checked against the rebuilt tree, as is consistency
+between successive checkpoints. Memory stays bounded: leaves stream in chunks and only the
+tree's right edge is kept.
+
+``first_bad_index`` is the first leaf index that storage and signatures no longer prove intact:
+exact for a changed entry, a gap, a reordered leaf; for a leaf moved together with its hash the
+first stored subtree hash that disagrees brackets it, and its first leaf is reported.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+
+from netwarden.ledger import merkle
+from netwarden.ledger.checkpoint import CheckpointError, parse_checkpoint
+from netwarden.ledger.keys import VerifierKey
+from netwarden.ledger.models import LeafRow, NodeRow
+
+if TYPE_CHECKING:
+    from netwarden.ledger.storage import Ledger
+
+LEAVES = LeafRow.__table__
+NODES = NodeRow.__table__
+CHUNK = 8192
+MAX_PROBLEMS = 50
+
+
+@dataclass
+class VerifyReport:
+    """Outcome of :func:`verify_ledger`. ``ok`` only when there is no problem at all."""
+
+    size: int = 0
+    root: bytes = merkle.EMPTY_ROOT
+    checkpoints: int = 0
+    signed_size: int = 0  # leaves covered by the newest valid checkpoint
+    first_bad_index: int | None = None
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    bytes_hashed: int = 0
+    _ranges: list[tuple[int, int]] = field(default_factory=list, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def unsigned_tail(self) -> int:
+        """Leaves appended after the newest checkpoint (valid, but no signature covers them)."""
+        return max(0, self.size - self.signed_size)
+
+    def bad(self, index: int | None, problem: str, end: int | None = None) -> None:
+        """Record a problem; ``[index, end)`` is the leaf range it implicates (if known).
+
+        A range that contains an already-reported one adds nothing (every ancestor of a changed
+        leaf differs too), so only the most specific explanation is kept.
+        """
+        if index is not None and end is not None:
+            if any(index <= a and b <= end for a, b in self._ranges):
+                return
+            self._ranges.append((index, end))
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem)
+        elif len(self.problems) == MAX_PROBLEMS:
+            self.problems.append("... further problems not listed")
+        if index is not None and (self.first_bad_index is None or index < self.first_bad_index):
+            self.first_bad_index = index
+
+    def as_dict(self) -> dict[str, object]:
+        return {"ok": self.ok, "size": self.size, "root": self.root.hex(),
+                "checkpoints": self.checkpoints, "signed_size": self.signed_size,
+                "unsigned_tail": self.unsigned_tail, "first_bad_index": self.first_bad_index,
+                "problems": self.problems, "notes": self.notes,
+                "seconds": round(self.seconds, 3), "bytes_hashed": self.bytes_hashed}
+
+
+def verify_ledger(ledger: Ledger, pinned: Sequence[VerifierKey] = ()) -> VerifyReport:
+    """Check the stored ledger end to end (see module docstring)."""
+    started = time.perf_counter()
+    report = VerifyReport()
+    keys = {kid: VerifierKey(name, pub) for kid, (name, pub) in ledger.public_keys().items()}
+    if pinned:
+        pinned_ids = {k.key_id.hex(): k for k in pinned}
+        keys = {kid: k for kid, k in keys.items() if pinned_ids.get(kid) == k}
+    cps = ledger.checkpoints()
+    report.checkpoints = len(cps)
+
+    # 1. checkpoint signatures, stored columns, order
+    parsed = []
+    for cp in cps:
+        label = f"checkpoint #{cp.id} (size {cp.size})"
+        try:
+            note = parse_checkpoint(cp.note)
+            key = keys.get(cp.key_id)
+            if key is None:
+                raise CheckpointError(f"signed by unknown{' or unpinned' if pinned else ''} "
+                                      f"key {cp.key_id}")
+            note.verify(key)
+        except CheckpointError as exc:
+            report.bad(None, f"{label}: {exc}")
+            continue
+        if note.size != cp.size or note.root != cp.root:
+            report.bad(None, f"{label}: stored size/root differ from the signed note")
+            continue
+        if parsed and note.size < parsed[-1][1].size:
+            report.bad(note.size, f"{label}: rollback, smaller than the earlier checkpoint "
+                       f"#{parsed[-1][0].id} of size {parsed[-1][1].size}")
+        if cp.tsa_token is not None:
+            from netwarden.ledger.tsa import TSAError, check_token
+
+            try:
+                when = check_token(cp.tsa_token, cp.note.encode())
+                report.notes.append(f"{label}: RFC 3161 time {when.isoformat()}")
+            except TSAError as exc:
+                report.bad(None, f"{label}: timestamp token: {exc}")
+        parsed.append((cp, note))
+    by_size: dict[int, list] = {}
+    for cp, note in parsed:
+        by_size.setdefault(note.size, []).append((cp, note))
+
+    # 2. stream leaves, rebuild the tree, compare stored subtree hashes, checkpoint roots
+    frontier = merkle.Frontier()
+    proven = 0  # leaves [0, proven) are covered by a checkpoint that matched
+    roots: dict[int, bytes] = {}
+    with ledger._read() as conn:
+        expected = 0
+        while True:
+            rows = conn.execute(select(LEAVES.c.idx, LEAVES.c.leaf_hash, LEAVES.c.entry)
+                                .where(LEAVES.c.idx >= expected).order_by(LEAVES.c.idx)
+                                .limit(CHUNK)).all()
+            if not rows:
+                break
+            emitted: dict[int, list[tuple[int, bytes]]] = {}
+            for idx, stored_hash, entry in rows:
+                position = frontier.size
+                if idx != expected:
+                    report.bad(position, f"leaf {expected}: missing (next stored index is "
+                               f"{idx})", position + 1)
+                expected = idx + 1
+                lh = merkle.leaf_hash(entry)
+                report.bytes_hashed += len(entry)
+                if lh != stored_hash:
+                    report.bad(position, f"leaf {idx}: entry bytes do not hash to the stored "
+                               "leaf hash (entry changed)", position + 1)
+                for level, index, h in frontier.append(lh):
+                    emitted.setdefault(level, []).append((index, h))
+                if frontier.size in by_size:
+                    roots[frontier.size] = frontier.root()
+            _compare_nodes(conn, emitted, report)
+        n = frontier.size
+        report.size = n
+        report.root = frontier.root()
+        for level in range(1, 64):
+            extra = conn.execute(select(func.count()).select_from(NODES).where(
+                NODES.c.level == level, NODES.c.idx >= (n >> level))).scalar()
+            if extra:
+                report.bad(n, f"{extra} stored level-{level} subtree hash(es) cover leaves "
+                           f"beyond the last stored leaf {n - 1}: leaves were removed")
+            if (1 << level) > max(n, 1) * 2 and not extra:
+                break
+
+    # 3. checkpoints against the rebuilt tree, and consistency between successive ones
+    last_good = None
+    for cp, note in parsed:
+        label = f"checkpoint #{cp.id} (size {note.size})"
+        if note.size > n:
+            report.bad(n, f"{label}: claims {note.size} leaves but storage holds {n}: leaves "
+                       f"{n}..{note.size - 1} lost")
+            continue
+        root = roots.get(note.size, merkle.EMPTY_ROOT if note.size == 0 else None)
+        if root != note.root:
+            known = report.first_bad_index
+            hint = None if known is not None and proven <= known < note.size else proven
+            report.bad(hint, f"{label}: root differs from the tree rebuilt from storage (a leaf "
+                       f"in [{proven}, {note.size}) was changed, moved or inserted)")
+            continue
+        if last_good is not None and last_good.size <= note.size:
+            try:
+                proof = merkle_consistency(ledger, last_good.size, note.size)
+                merkle.verify_consistency(last_good.size, note.size, proof, last_good.root,
+                                          note.root)
+            except (merkle.ProofError, Exception) as exc:  # storage damage shows up here too
+                report.bad(proven, f"{label}: not consistent with the previous checkpoint: {exc}")
+                continue
+        last_good = note
+        proven = max(proven, note.size)
+    report.signed_size = proven
+    if n > proven:
+        report.notes.append(f"leaves {proven}..{n - 1} are not yet covered by a checkpoint "
+                            "(appended after the last one, e.g. a run cut short)")
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def merkle_consistency(ledger: Ledger, size1: int, size2: int) -> list[bytes]:
+    return ledger.consistency_proof(size1, size2)
+
+
+def _compare_nodes(conn, emitted: dict[int, list[tuple[int, bytes]]],  # type: ignore[no-untyped-def]
+                   report: VerifyReport) -> None:
+    """Compare rebuilt subtree hashes with stored ones, one range query per level."""
+    for level, nodes in sorted(emitted.items()):
+        lo, hi = nodes[0][0], nodes[-1][0]
+        stored = dict(conn.execute(select(NODES.c.idx, NODES.c.hash).where(
+            NODES.c.level == level, NODES.c.idx >= lo, NODES.c.idx <= hi)).all())
+        for index, h in nodes:
+            got = stored.get(index)
+            first, end = index << level, (index + 1) << level
+            if got is None:
+                report.bad(first, f"lost tail: subtree hash ({level}, {index}) for leaves "
+                           f"{first}..{end - 1} is not stored", end)
+            elif got != h:
+                report.bad(first, f"stored subtree hash ({level}, {index}) for leaves "
+                           f"{first}..{end - 1} differs from the rebuilt tree (a leaf there "
+                           "was changed, moved or inserted)", end)

@@ -1,0 +1,91 @@
+"""Which leaves make up a finding, a run's findings, or an operator's findings.
+
+A finding is a ``match`` leaf, the ``observation`` leaf it names, every leaf that names the
+match (verification, attribution, assessment, notice...), and the ``run``/``run_end`` leaves of
+its run, so the bundle also shows who ran the check, under which authorization and clock.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from netwarden.errors import InputError
+from netwarden.ledger.models import LeafRow
+from netwarden.ledger.storage import Ledger
+
+LEAVES = LeafRow.__table__
+MAX_FINDINGS_LINES = 1_000_000
+RUN_TYPES = ("run", "run_end")
+
+
+def _entry(data: bytes) -> dict[str, Any]:
+    return json.loads(data)
+
+
+def finding_indices(ledger: Ledger, match_id: str) -> set[int]:
+    """Leaf indexes of the finding whose match record has id ``match_id``."""
+    matches = ledger.leaves((LEAVES.c.record_type == "match") & (LEAVES.c.record_id == match_id))
+    if not matches:
+        raise InputError("--finding", f"no match record with id {match_id!r} in the ledger")
+    chosen: set[int] = set()
+    runs: set[str] = set()
+    for index, _, data in matches:
+        chosen.add(index)
+        entry = _entry(data)
+        runs.add(entry.get("run_id", ""))
+        obs = entry.get("observation_id")
+        if obs:
+            chosen.update(i for i, _, _ in ledger.leaves(
+                (LEAVES.c.record_type == "observation") & (LEAVES.c.record_id == obs)))
+    chosen.update(i for i, _, _ in ledger.leaves(LEAVES.c.match_id == match_id))
+    chosen.update(i for i, _, _ in ledger.leaves(
+        LEAVES.c.record_type.in_(RUN_TYPES) & LEAVES.c.run_id.in_(sorted(runs))))
+    return chosen
+
+
+def run_dir_indices(ledger: Ledger, run_dir: Path) -> set[int]:
+    """All findings listed in ``run_dir/findings.jsonl``."""
+    path = run_dir / "findings.jsonl"
+    if not path.is_file():
+        raise InputError(str(path), "no findings.jsonl in the run directory")
+    chosen: set[int] = set()
+    with path.open(encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if number > MAX_FINDINGS_LINES:
+                raise InputError(str(path), f"more than {MAX_FINDINGS_LINES} lines")
+            if not line.strip():
+                continue
+            try:
+                match_id = json.loads(line)["match_id"]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise InputError(str(path), f"not a finding with a match_id: {exc}",
+                                 where=f"line {number}") from exc
+            chosen |= finding_indices(ledger, str(match_id))
+    if not chosen:
+        raise InputError(str(path), "lists no findings")
+    return chosen
+
+
+def _operator_name(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return value.get("name")
+    return None
+
+
+def operator_indices(ledger: Ledger, operator: str) -> set[int]:
+    """All findings of every run whose ``run`` record names ``operator``."""
+    runs = {e["run_id"] for _, _, d in ledger.leaves(LEAVES.c.record_type == "run")
+            if _operator_name((e := _entry(d)).get("operator")) == operator}
+    if not runs:
+        raise InputError("--operator", f"no run for operator {operator!r} in the ledger")
+    chosen: set[int] = set()
+    for _, _, data in ledger.leaves((LEAVES.c.record_type == "match")
+                                    & LEAVES.c.run_id.in_(sorted(runs))):
+        chosen |= finding_indices(ledger, _entry(data)["id"])
+    if not chosen:
+        raise InputError("--operator", f"runs for operator {operator!r} have no findings")
+    return chosen

@@ -1,0 +1,356 @@
+"""The append-only ledger over the installation database.
+
+An append is one database transaction that writes the leaf row (index, RFC 6962 leaf hash,
+canonical entry bytes) together with the hashes of every perfect subtree the leaf completes, so
+a crash leaves either the whole append or none of it; the transaction commits before
+:meth:`Ledger.append` returns (SQLite runs with ``synchronous=FULL``), so a returned
+:class:`LeafRef` is durable. Proofs fold at most O(log n) stored subtree hashes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import rfc8785
+from sqlalchemy import Connection, func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from netwarden.errors import InputError, NetwardenError
+from netwarden.ledger import merkle
+from netwarden.ledger.checkpoint import parse_checkpoint, sign_checkpoint
+from netwarden.ledger.keys import SigningKey, load_key
+from netwarden.ledger.models import CheckpointRow, KeyRow, LeafRow, NodeRow
+from netwarden.store.base import Store
+
+LEAVES = LeafRow.__table__
+NODES = NodeRow.__table__
+CHECKPOINTS = CheckpointRow.__table__
+KEYS = KeyRow.__table__
+
+
+class LedgerError(NetwardenError):
+    """The stored ledger cannot serve a request (damaged storage, unknown index)."""
+
+
+@dataclass(frozen=True)
+class LeafRef:
+    """Where an entry landed: its 0-based leaf index and RFC 6962 leaf hash."""
+
+    index: int
+    leaf_hash: bytes
+
+    @property
+    def hex(self) -> str:
+        return self.leaf_hash.hex()
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    """A checkpoint as stored: the signed note and its optional RFC 3161 token."""
+
+    id: int
+    size: int
+    root: bytes
+    note: str
+    key_id: str
+    created_at: datetime
+    tsa_url: str | None
+    tsa_token: bytes | None
+
+    def __str__(self) -> str:
+        return self.note
+
+
+def canonical(entry: dict[str, Any]) -> bytes:
+    """RFC 8785 canonical JSON of an entry (the exact bytes that are hashed into the leaf)."""
+    if not isinstance(entry, dict):
+        raise InputError("ledger entry", f"must be a JSON object, got {type(entry).__name__}")
+    try:
+        return rfc8785.dumps(entry)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        raise InputError("ledger entry", f"cannot be canonicalised as JSON: {exc}") from exc
+
+
+def _column(entry: dict[str, Any], key: str, required: bool = False) -> str | None:
+    value = entry.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        raise InputError("ledger entry", f"field {key!r} must be a non-empty string",
+                         where=str(entry.get("id", "?")))
+    return value
+
+
+class Ledger:
+    """The installation's append-only Merkle ledger (see module docstring)."""
+
+    def __init__(self, store: Store, key_dir: Path | None = None,
+                 tsa_url: str | None = None) -> None:
+        self.store = store
+        self.key_dir = key_dir
+        self.tsa_url = tsa_url if tsa_url is not None else os.environ.get("NETWARDEN_TSA_URL")
+        self._key: SigningKey | None = None
+        self._frontier: merkle.Frontier | None = None
+
+    @classmethod
+    def open(cls, store: Store, key_dir: Path | None = None, tsa_url: str | None = None, *,
+             require_key: bool = True) -> Ledger:
+        """Open the ledger in ``store``.
+
+        With ``require_key`` (the default, for anything that appends and checkpoints) a missing
+        signing key raises :class:`~netwarden.ledger.keys.KeyMissingError` now rather than at
+        the end of a run; verification and reading need no private key.
+        """
+        ledger = cls(store, key_dir, tsa_url)
+        if require_key:
+            _ = ledger.key
+        return ledger
+
+    # -- transactions -------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction that holds SQLite's write lock from its first statement, so the
+        size read at its start stays true until commit."""
+        with self.store.engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A read transaction over one consistent snapshot."""
+        with self.store.engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.rollback()
+
+    # -- appends --------------------------------------------------------------------------
+
+    @staticmethod
+    def _stored_size(conn: Connection) -> int:
+        top = conn.execute(select(func.max(LEAVES.c.idx))).scalar()
+        return 0 if top is None else top + 1
+
+    def _load_frontier(self, conn: Connection, size: int) -> merkle.Frontier:
+        keys = merkle.frontier_nodes(size)
+        found = _read_nodes(conn, set(keys))
+        return merkle.Frontier(size, [found[k] for k in keys])
+
+    def append(self, entry: dict[str, Any]) -> LeafRef:
+        """Append one entry; durable on return."""
+        return self.append_many([entry])[0]
+
+    def append_many(self, entries: Sequence[dict[str, Any]]) -> list[LeafRef]:
+        """Append entries in order, in one transaction (all or nothing); durable on return."""
+        prepared = []
+        for entry in entries:
+            data = canonical(entry)
+            prepared.append((data, merkle.leaf_hash(data), _column(entry, "record_type", True),
+                             _column(entry, "id"), _column(entry, "run_id"),
+                             _column(entry, "match_id")))
+        if not prepared:
+            return []
+        for attempt in range(3):
+            try:
+                return self._append_prepared(prepared)
+            except IntegrityError:  # another writer took the index (PostgreSQL); retry
+                self._frontier = None
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _append_prepared(self, prepared: list[tuple]) -> list[LeafRef]:
+        with self._write() as conn:
+            size = self._stored_size(conn)
+            frontier = self._frontier
+            if frontier is None or frontier.size != size:
+                frontier = self._load_frontier(conn, size)
+            frontier = frontier.copy()
+            leaves, nodes, refs = [], [], []
+            for data, lh, rtype, rid, run, match in prepared:
+                index = frontier.size
+                nodes.extend({"level": lv, "idx": ix, "hash": h}
+                             for lv, ix, h in frontier.append(lh))
+                leaves.append({"idx": index, "leaf_hash": lh, "entry": data, "record_type": rtype,
+                               "record_id": rid, "run_id": run, "match_id": match})
+                refs.append(LeafRef(index, lh))
+            conn.execute(insert(LEAVES), leaves)
+            if nodes:
+                conn.execute(insert(NODES), nodes)
+        self._frontier = frontier
+        return refs
+
+    # -- reads ------------------------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        """Number of leaves stored."""
+        with self._read() as conn:
+            return self._stored_size(conn)
+
+    def entry(self, index: int) -> bytes:
+        """The canonical entry bytes of leaf ``index``."""
+        with self._read() as conn:
+            row = conn.execute(select(LEAVES.c.entry).where(LEAVES.c.idx == index)).first()
+        if row is None:
+            raise LedgerError(f"no leaf with index {index}")
+        return row[0]
+
+    def leaves(self, where: Any = None) -> list[tuple[int, bytes, bytes]]:
+        """``(index, leaf_hash, entry)`` of the leaves matching a SQLAlchemy condition."""
+        query = select(LEAVES.c.idx, LEAVES.c.leaf_hash, LEAVES.c.entry).order_by(LEAVES.c.idx)
+        if where is not None:
+            query = query.where(where)
+        with self._read() as conn:
+            return [tuple(r) for r in conn.execute(query)]
+
+    def root(self, size: int | None = None) -> bytes:
+        """Root of the tree of the first ``size`` leaves (default: all), from stored nodes."""
+        with self._read() as conn:
+            n = self._stored_size(conn)
+            size = n if size is None else size
+            if not 0 <= size <= n:
+                raise LedgerError(f"the ledger has {n} leaves, no tree of size {size}")
+            if size == 0:
+                return merkle.EMPTY_ROOT
+            keys = merkle.frontier_nodes(size)
+            found = _read_nodes(conn, set(keys))
+        return merkle.fold_right([found[k] for k in keys])
+
+    def _proof(self, ranges: list[tuple[int, int]], size: int) -> list[bytes]:
+        parts = [merkle.perfect_decomposition(a, b) for a, b in ranges]
+        with self._read() as conn:
+            n = self._stored_size(conn)
+            if size > n:
+                raise LedgerError(f"the ledger has {n} leaves, no tree of size {size}")
+            found = _read_nodes(conn, {k for p in parts for k in p})
+        return [merkle.fold_right([found[k] for k in p]) for p in parts]
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        """RFC 9162 inclusion proof of leaf ``index`` in the tree of ``size`` leaves."""
+        size = self.size if size is None else size
+        try:
+            ranges = merkle.inclusion_ranges(index, size)
+        except merkle.ProofError as exc:
+            raise LedgerError(str(exc)) from exc
+        return self._proof(ranges, size)
+
+    def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
+        """RFC 9162 consistency proof from the tree of ``size1`` to that of ``size2``."""
+        if size1 == size2 or size1 == 0:
+            return []
+        try:
+            ranges = merkle.consistency_ranges(size1, size2)
+        except merkle.ProofError as exc:
+            raise LedgerError(str(exc)) from exc
+        return self._proof(ranges, size2)
+
+    # -- checkpoints ------------------------------------------------------------------------
+
+    @property
+    def key(self) -> SigningKey:
+        if self._key is None:
+            self._key = load_key(self.key_dir)
+            self._register_key(self._key)
+        return self._key
+
+    def _register_key(self, key: SigningKey) -> None:
+        pub = key.public
+        with self._write() as conn:
+            known = conn.execute(select(KEYS.c.public_key).where(
+                KEYS.c.key_id == pub.key_id.hex())).first()
+            if known is None:
+                now = datetime.now(UTC)
+                conn.execute(KEYS.update().where(KEYS.c.retired_at.is_(None))
+                             .values(retired_at=now))
+                conn.execute(insert(KEYS).values(key_id=pub.key_id.hex(), name=pub.name,
+                                                 public_key=pub.public, created_at=now))
+            elif known[0] != pub.public:
+                raise LedgerError(f"key id {pub.key_id.hex()} is stored with another public key")
+
+    def public_keys(self) -> dict[str, tuple[str, bytes]]:
+        """Every signing key the ledger has known: key id hex → (name, public key)."""
+        with self._read() as conn:
+            return {r.key_id: (r.name, r.public_key) for r in conn.execute(select(KEYS))}
+
+    def checkpoint(self) -> StoredCheckpoint:
+        """Sign, (optionally) timestamp and store a checkpoint of the current tree."""
+        key = self.key
+        with self._read() as conn:
+            size = self._stored_size(conn)
+        root = self.root(size)
+        note = sign_checkpoint(key, size, root)
+        token = None
+        if self.tsa_url:
+            from netwarden.ledger.tsa import timestamp
+
+            token = timestamp(note.encode(), self.tsa_url)
+        now = datetime.now(UTC)
+        with self._write() as conn:
+            cid = conn.execute(insert(CHECKPOINTS).values(
+                size=size, root=root, note=note, key_id=key.public.key_id.hex(), created_at=now,
+                tsa_url=self.tsa_url if token else None, tsa_token=token)).inserted_primary_key[0]
+        parse_checkpoint(note)  # never store what we could not read back
+        return StoredCheckpoint(cid, size, root, note, key.public.key_id.hex(), now,
+                                self.tsa_url if token else None, token)
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        """Stored checkpoints, oldest first."""
+        with self._read() as conn:
+            rows = conn.execute(select(CHECKPOINTS).order_by(CHECKPOINTS.c.id)).all()
+        return [StoredCheckpoint(r.id, r.size, r.root, r.note, r.key_id, r.created_at, r.tsa_url,
+                                 r.tsa_token) for r in rows]
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        cps = self.checkpoints()
+        return cps[-1] if cps else None
+
+    def verify(self, pinned: Sequence[Any] = ()) -> Any:
+        """Recompute everything from storage; see :func:`netwarden.ledger.audit.verify_ledger`."""
+        from netwarden.ledger.audit import verify_ledger
+
+        return verify_ledger(self, pinned)
+
+
+def _read_nodes(conn: Connection, keys: set[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    """Hashes of stored nodes (level 0 = leaf hashes); raises if any is missing.
+
+    One primary-key probe per node through the DBAPI cursor: a proof needs about 2·log2(n)
+    of them and SQLAlchemy statement building would cost more than the reads themselves.
+    """
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    leaf_sql = f"SELECT leaf_hash FROM ledger_leaves WHERE idx = {mark}"
+    node_sql = f"SELECT hash FROM ledger_nodes WHERE level = {mark} AND idx = {mark}"
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    found: dict[tuple[int, int], bytes] = {}
+    try:
+        for level, index in keys:
+            if level == 0:
+                cursor.execute(leaf_sql, (index,))
+            else:
+                cursor.execute(node_sql, (level, index))
+            row = cursor.fetchone()
+            if row is not None:
+                found[(level, index)] = bytes(row[0])
+    finally:
+        cursor.close()
+    missing = keys - found.keys()
+    if missing:
+        raise LedgerError(f"stored tree is missing subtree hashes {sorted(missing)[:5]}; run "
+                          "`netwarden ledger verify`")
+    return found

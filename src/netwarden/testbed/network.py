@@ -1,0 +1,288 @@
+"""The demo operator network: real servers on loopback serving generated files, and its banks.
+
+``DemoNetwork`` builds, from a seed, everything an audit needs and knows the right answer:
+
+* the operator's own FTP store (pyftpdlib) on 127.77.0.10 and three subscribers' HTTP servers
+  (Python's http.server with directory listings) on 127.77.1.1-3;
+* files of random bytes: exact copies of bank items, renamed copies, decoys (a bank item's
+  *name* with other bytes) and benign files, with Russian names in UTF-8 and one FTP name in
+  cp1251, as old Russian servers still serve them;
+* ``scope.toml`` covering 127.77.0.0/16 with every server as a service, a films catalog
+  (``films.csv``) and a CSAM stand-in list (``csam-standin.txt``; synthetic random bytes);
+* ``expected``: exactly the (host, location, reference id) findings an audit must report.
+
+Everything is synthetic and on loopback, and every server stops when the block ends, also on
+an exception.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal, NamedTuple
+
+from netwarden.collect.base import location_url
+from netwarden.digest import MultiDigest
+from netwarden.scope import load_scope
+from netwarden.testbed.servers import RunningServer, ServerGroup, serve_ftp, serve_http
+
+FTP_HOST = "127.77.0.10"
+HTTP_HOSTS = ("127.77.1.1", "127.77.1.2", "127.77.1.3")
+PREFIX = "127.77.0.0/16"
+
+Role = Literal["exact", "renamed", "decoy", "benign"]
+
+
+class BankFile(NamedTuple):
+    """A generated reference bank: ``bank import --name N --category C --format F PATH``."""
+
+    name: str
+    category: str
+    format: str
+    path: Path
+
+
+class Expected(NamedTuple):
+    """One finding an audit must report."""
+
+    host: str
+    location: str
+    reference_id: str
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A bank item: its id, title, bytes' seed and size (bytes are regenerated, never kept)."""
+
+    bank: str
+    reference_id: str
+    title: str
+    extension: str
+    size: int
+    digests: dict[str, str]
+    content_seed: int
+
+
+@dataclass(frozen=True)
+class Plant:
+    """A file placed on a server: where, what role, and which reference it copies (if any)."""
+
+    host: str
+    scheme: str
+    raw_path: bytes
+    role: Role
+    size: int
+    reference: Reference | None
+    location: str
+
+
+_FILM_TITLES = [
+    ("Брат 2", "Kinokompaniya STV", ".mkv", 420_000),
+    ("Левиафан", "Non-Stop Production", ".avi", 310_000),
+    ("Сталкер", "Mosfilm", ".avi", 1_600_000),
+    ("Иван Васильевич меняет профессию", "Mosfilm", ".mkv", 250_000),
+    ("Ирония судьбы", "Mosfilm", ".mp4", 2_300_000),
+    ("Движение вверх", "Trite Studio", ".mkv", 380_000),  # in the bank, served nowhere
+]
+_CSAM_SIZES = [180_000, 220_000, 150_000]
+
+
+def _bytes(seed: int, size: int) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+def _digests(data: bytes) -> dict[str, str]:
+    engine = MultiDigest()
+    engine.update(data)
+    result = engine.finalize().as_dict()
+    result.pop("size", None)
+    return {k: str(v) for k, v in result.items()}
+
+
+class DemoNetwork:
+    """Start with ``with DemoNetwork(workdir) as net:``; see the module docstring."""
+
+    def __init__(self, workdir: Path, seed: int = 7) -> None:
+        self.workdir = Path(workdir)
+        self.seed = seed
+        self.scope_path = self.workdir / "scope.toml"
+        self.banks: list[BankFile] = []
+        self.references: list[Reference] = []
+        self.plants: list[Plant] = []
+        self.servers: list[RunningServer] = []
+        self._group: ServerGroup | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def __enter__(self) -> DemoNetwork:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Generate files, start the servers and write the scope and bank files."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        rng = random.Random(self.seed)
+        self._make_references(rng)
+        roots = {host: self.workdir / "served" / host for host in (FTP_HOST, *HTTP_HOSTS)}
+        group = ServerGroup()
+        self._group = group
+        try:
+            for root in roots.values():
+                root.mkdir(parents=True, exist_ok=True)
+            self.servers.append(group.add(serve_ftp(roots[FTP_HOST], FTP_HOST)))
+            for host in HTTP_HOSTS:
+                self.servers.append(group.add(serve_http(roots[host], host)))
+            self._plant_all(rng, roots)
+            self._write_banks()
+            self._write_scope()
+            load_scope(self.scope_path)  # the generated scope must be valid
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop every server (idempotent)."""
+        if self._group is not None:
+            group, self._group = self._group, None
+            group.close()
+
+    # -- content -------------------------------------------------------------------------------
+    def _make_references(self, rng: random.Random) -> None:
+        self.references = []
+        for i, (title, _holder, ext, size) in enumerate(_FILM_TITLES, start=1):
+            seed = rng.getrandbits(64)
+            self.references.append(Reference("films", f"FILM-{i:04d}", title, ext, size,
+                                             _digests(_bytes(seed, size)), seed))
+        for i, size in enumerate(_CSAM_SIZES, start=1):
+            seed = rng.getrandbits(64)
+            digests = _digests(_bytes(seed, size))
+            # plain banks have no ids: the digest's text is the reference id
+            ref_id = digests["md5"] if i == 3 else digests["sha256"]
+            self.references.append(Reference("csam-standin", ref_id, f"standin-{i}", ".jpg",
+                                              size, digests, seed))
+
+    def _place(self, roots: dict[str, Path], host: str, raw_path: bytes, data: bytes,
+               role: Role, reference: Reference | None) -> None:
+        root = os.fsencode(roots[host])
+        target = root + raw_path
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "wb") as handle:
+            handle.write(data)
+        server = next(s for s in self.servers if s.host == host)
+        self.plants.append(Plant(host, server.kind, raw_path, role, len(data), reference,
+                                 location_url(server.kind, host, server.port, raw_path)))
+
+    def _plant_all(self, rng: random.Random, roots: dict[str, Path]) -> None:
+        films = [r for r in self.references if r.bank == "films"]
+        csam = [r for r in self.references if r.bank == "csam-standin"]
+        brat, leviafan, stalker, ivan, ironiya, _unserved = films
+
+        def copy(host: str, path: str | bytes, ref: Reference, role: Role) -> None:
+            raw = path.encode("utf-8") if isinstance(path, str) else path
+            self._place(roots, host, raw, _bytes(ref.content_seed, ref.size), role, ref)
+
+        def other(host: str, path: str | bytes, size: int, role: Role) -> None:
+            raw = path.encode("utf-8") if isinstance(path, str) else path
+            self._place(roots, host, raw, _bytes(rng.getrandbits(64), size), role, None)
+
+        ftp, sub1, sub2, sub3 = FTP_HOST, *HTTP_HOSTS
+        # The operator's own store.
+        copy(ftp, f"/films/{brat.title} (2000){brat.extension}", brat, "exact")
+        copy(ftp, f"/films/новинки/{leviafan.title}{leviafan.extension}", leviafan, "exact")
+        copy(ftp, b"/old/" + f"{stalker.title} (1979){stalker.extension}".encode(
+            "cp1251"), stalker, "exact")  # a legacy cp1251 name
+        copy(ftp, "/incoming/upload_0042.bin", ironiya, "renamed")
+        other(ftp, f"/films/{ivan.title}{ivan.extension}", 330_000, "decoy")
+        other(ftp, "/docs/прайс-лист.pdf", 120_000, "benign")
+        other(ftp, "/docs/readme.txt", 2_000, "benign")
+        other(ftp, "/pub/firmware/router-fw-2.1.bin", 1_200_000, "benign")
+        # Subscriber 1: a film share.
+        copy(sub1, f"/share/{ivan.title}{ivan.extension}", ivan, "exact")
+        copy(sub1, "/share/video/movie.avi", leviafan, "renamed")
+        other(sub1, f"/share/video/{stalker.title}{stalker.extension}", 640_000, "decoy")
+        other(sub1, "/share/Отпуск 2025.jpg", 260_000, "benign")
+        copy(sub1, "/share/photos/IMG_0001.jpg", csam[0], "exact")
+        # Subscriber 2: renamed copies and a decoy.
+        copy(sub2, "/dl/holiday.jpg", csam[1], "renamed")
+        copy(sub2, "/dl/архив/x17.dat", brat, "renamed")
+        other(sub2, f"/dl/{brat.title} (2000){brat.extension}", 410_000, "decoy")
+        other(sub2, "/dl/notes.txt", 4_000, "benign")
+        other(sub2, "/dl/empty.txt", 0, "benign")
+        # Subscriber 3: one deep renamed copy among benign files.
+        copy(sub3, "/a/b/c/IMG_2093.jpg", csam[2], "renamed")
+        other(sub3, "/a/b/cat.jpg", 90_000, "benign")
+        other(sub3, "/index-files/report.docx", 75_000, "benign")
+
+    # -- files for the audit -------------------------------------------------------------------
+    def _write_banks(self) -> None:
+        films_path = self.workdir / "films.csv"
+        with films_path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["reference_id", "title", "rights_holder", "md5", "sha1", "sha256",
+                             "ed2k", "tth", "btih"])
+            holders = {title: holder for title, holder, _e, _s in _FILM_TITLES}
+            for ref in self.references:
+                if ref.bank == "films":
+                    d = ref.digests
+                    writer.writerow([ref.reference_id, ref.title, holders[ref.title], d["md5"],
+                                     d["sha1"], d["sha256"], d.get("ed2k", ""),
+                                     d.get("tth", ""), ""])
+        csam_path = self.workdir / "csam-standin.txt"
+        lines = ["# Synthetic CSAM stand-in list for the netwarden demo: digests of random",
+                 "# bytes generated by the testbed. No real material is involved."]
+        lines += [ref.reference_id for ref in self.references if ref.bank == "csam-standin"]
+        csam_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        self.banks = [BankFile("films", "film", "catalog", films_path),
+                      BankFile("csam-standin", "csam", "plain", csam_path)]
+
+    def _write_scope(self) -> None:
+        now = datetime.now(UTC).replace(microsecond=0)
+        stamp = "%Y-%m-%dT%H:%M:%SZ"
+        services = "\n".join(
+            f'[[services]]\nurl = "{s.url}"' + ('\nencoding = "cp1251"' if s.kind == "ftp"
+                                               else "") + "\n" for s in self.servers)
+        text = f"""# Generated by netwarden.testbed for the demo: a synthetic network on loopback.
+[check]
+id = "DEMO-{self.seed:04d}"
+authorization = "Demonstration on a synthetic loopback test network (netwarden testbed)"
+not_before = {(now - timedelta(hours=1)).strftime(stamp)}
+not_after = {(now + timedelta(days=1)).strftime(stamp)}
+jurisdiction = "ru"
+
+[operator]
+name = "Example Telecom (demo)"
+asn = [64512]
+prefixes = ["{PREFIX}"]
+infrastructure = ["{FTP_HOST}"]
+
+{services}
+[banks]
+use = ["films", "csam-standin"]
+
+[limits]
+connect_timeout = 5
+read_timeout = 10
+max_file_size = 67108864
+"""
+        self.scope_path.write_text(text, encoding="utf-8")
+
+    # -- the answer ----------------------------------------------------------------------------
+    @property
+    def expected(self) -> set[Expected]:
+        """The findings an audit must report: every exact and renamed copy, nothing else."""
+        return {Expected(p.host, p.location, p.reference.reference_id) for p in self.plants
+                if p.role in ("exact", "renamed") and p.reference is not None}
+
+    @property
+    def ftp_url(self) -> str:
+        return next(s.url for s in self.servers if s.kind == "ftp")
+
+    @property
+    def http_urls(self) -> list[str]:
+        return [s.url for s in self.servers if s.kind == "http"]

@@ -1,0 +1,141 @@
+"""Real servers on loopback, each in a thread of this process: pyftpdlib and http.server.
+
+Why threads of the current process: the demo and the tests start and stop a whole network in
+well under a second and need nothing installed beyond the Python packages, and every server is
+a real implementation speaking its protocol over real sockets. All of 127.0.0.0/8 is loopback
+on Linux, so each host of the testbed gets its own 127.77.x.y address without any set-up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.servers import FTPServer
+
+# pyftpdlib configures its own stderr logging unless its logger already has a handler.
+_ftp_log = logging.getLogger("pyftpdlib")
+_ftp_log.addHandler(logging.NullHandler())
+_ftp_log.setLevel(logging.WARNING)
+_ftp_log.propagate = False
+
+
+@dataclass
+class RunningServer:
+    """A started server: where it listens and how to stop it (idempotent)."""
+
+    kind: str
+    host: str
+    port: int
+    root: Path | None
+    _stop: Callable[[], None] = field(repr=False)
+    _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"{self.kind}://{self.host}:{self.port}/"
+
+    def stop(self) -> None:
+        if not self._stopped:
+            self._stopped = True
+            self._stop()
+
+
+class _LegacyNamesFTPHandler(FTPHandler):
+    """Serves names as the bytes they have on disk, so a cp1251 name goes out as cp1251.
+
+    pyftpdlib works with ``str`` paths; with ``surrogateescape`` the undecodable bytes of a
+    legacy name survive the round trip (disk → listing → RETR → disk) unchanged, which is
+    what a real legacy server does.
+    """
+
+    unicode_errors = "surrogateescape"
+    timeout = 30
+    banner = "netwarden testbed FTP store ready."
+
+    def push(self, data: str) -> None:
+        # Replies quote paths ("257 "/Кино" is the current directory"): keep their raw bytes.
+        super(FTPHandler, self).push(data.encode(self.encoding, self.unicode_errors))
+
+
+def serve_ftp(root: Path, host: str, port: int = 0, *,
+              handler: type[FTPHandler] = _LegacyNamesFTPHandler,
+              users: dict[str, str] | None = None, anonymous: bool = True) -> RunningServer:
+    """Start an FTP server for ``root``, read-only: anonymous and/or ``users`` (name → password)."""
+    authorizer = DummyAuthorizer()
+    if anonymous:
+        authorizer.add_anonymous(str(root), perm="elr")
+    for user, password in (users or {}).items():
+        authorizer.add_user(user, password, str(root), perm="elr")
+    handler_class = type("TestbedFTPHandler", (handler,), {"authorizer": authorizer})
+    server = FTPServer((host, port), handler_class)
+    server.max_cons = 64
+    actual_port = server.socket.getsockname()[1]
+    stop = threading.Event()
+
+    def loop() -> None:
+        try:
+            while not stop.is_set():
+                server.serve_forever(timeout=0.05, blocking=False, handle_exit=False)
+        finally:
+            server.close_all()
+
+    thread = threading.Thread(target=loop, name=f"ftp-{host}:{actual_port}", daemon=True)
+    thread.start()
+
+    def stopper() -> None:
+        stop.set()
+        thread.join(timeout=10)
+
+    return RunningServer("ftp", host, actual_port, root, stopper)
+
+
+class _QuietDirectoryHandler(http.server.SimpleHTTPRequestHandler):
+    """http.server's file and directory-listing handler, without logging to stderr."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def serve_http(root: Path | None, host: str, port: int = 0, *,
+               handler: type[http.server.BaseHTTPRequestHandler] | None = None
+               ) -> RunningServer:
+    """Start Python's ThreadingHTTPServer: a directory listing of ``root`` or ``handler``."""
+    if handler is None:
+        handler_factory: Any = functools.partial(_QuietDirectoryHandler, directory=str(root))
+    else:
+        handler_factory = handler
+    server = _Server((host, port), handler_factory)
+    actual_port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name=f"http-{host}:{actual_port}", daemon=True)
+    thread.start()
+
+    def stopper() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+    return RunningServer("http", host, actual_port, root, stopper)
+
+
+class ServerGroup(contextlib.ExitStack):
+    """Servers stopped together, in reverse order, also when the block raises."""
+
+    def add(self, server: RunningServer) -> RunningServer:
+        self.callback(server.stop)
+        return server

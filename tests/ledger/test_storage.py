@@ -1,0 +1,125 @@
+"""The stored ledger: appends, O(log n) proofs from stored subtree hashes, checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event
+
+from netwarden.errors import InputError
+from netwarden.ledger import Ledger, LedgerError, merkle, verify_consistency, verify_inclusion
+from netwarden.ledger.checkpoint import CheckpointError, parse_checkpoint
+from netwarden.ledger.keys import KeyMissingError, init_key, load_key, parse_vkey
+from netwarden.store import Store
+
+from .conftest import filler
+
+
+def test_append_proofs_and_roots(ledger: Ledger) -> None:
+    hashes = []
+    for batch in (1, 2, 5, 30, 1, 61):
+        refs = ledger.append_many(filler(batch))
+        hashes += [r.leaf_hash for r in refs]
+        assert [r.index for r in refs] == list(range(len(hashes) - batch, len(hashes)))
+    n = len(hashes)
+    assert ledger.size == n
+    for size in (1, 2, 3, 7, 8, 9, 33, 64, 99, n):
+        root = ledger.root(size)
+        assert root == merkle.root_of(hashes[:size])
+        for index in {0, size // 2, size - 1}:
+            assert verify_inclusion(hashes[index], index, size,
+                                    ledger.inclusion_proof(index, size), root)
+        for size1 in (1, size // 3 or 1, size):
+            assert verify_consistency(size1, size, ledger.consistency_proof(size1, size),
+                                      ledger.root(size1), root)
+    with pytest.raises(LedgerError):
+        ledger.inclusion_proof(n, n)
+    with pytest.raises(LedgerError):
+        ledger.root(n + 1)
+
+
+def test_leaf_is_rfc8785_of_entry(ledger: Ledger) -> None:
+    ref = ledger.append({"run_id": "r", "record_type": "note", "id": "x", "b": 1.5, "a": "é"})
+    data = ledger.entry(ref.index)
+    assert data == b'{"a":"\xc3\xa9","b":1.5,"id":"x","record_type":"note","run_id":"r"}'
+    assert ref.leaf_hash == merkle.leaf_hash(data)
+
+
+@pytest.mark.parametrize("entry", [{"id": "x"}, {"record_type": 5}, {"record_type": "n",
+                                                                      "x": float("nan")}])
+def test_bad_entries_are_refused(ledger: Ledger, entry: dict) -> None:
+    with pytest.raises(InputError):
+        ledger.append(entry)
+    assert ledger.size == 0
+
+
+def test_proof_reads_are_logarithmic(ledger: Ledger, store: Store) -> None:
+    ledger.append_many(filler(3000))
+    statements: list[tuple[str, object]] = []
+
+    def count(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append((statement, params))
+
+    event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        ledger.inclusion_proof(1234, 2999)
+        ledger.consistency_proof(1001, 2999)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+    selects = [s for s, _ in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) <= 6  # size + leaves + nodes, per proof
+    params = sum(len(p) if isinstance(p, tuple | list | dict) else 1 for _, p in statements)
+    assert params <= 4 * 12 * 2  # O(log n) hashes named, never a scan
+
+
+def test_two_writers_share_the_tree(store: Store, key_dir: Path) -> None:
+    a, b = Ledger.open(store, key_dir), Ledger.open(store, key_dir)
+    a.append_many(filler(5))
+    b.append_many(filler(3))  # b's frontier is stale: must reload, not fork
+    a.append_many(filler(4))
+    report = a.verify()
+    assert report.ok, report.problems
+    assert report.size == 12
+
+
+def test_checkpoint_format_and_signature(ledger: Ledger, key_dir: Path) -> None:
+    ledger.append_many(filler(10))
+    cp = ledger.checkpoint()
+    lines = cp.note.split("\n")
+    assert lines[0] == "test.netwarden/ledger" and lines[1] == "10" and lines[3] == ""
+    assert lines[4].startswith("\u2014 test.netwarden/ledger ")
+    note = parse_checkpoint(cp.note)
+    key = load_key(key_dir).public
+    assert note.verify(key) and note.root == ledger.root(10)
+    assert key.key_id == note.signatures[0][1]
+    assert parse_vkey(key.vkey) == key
+    forged = cp.note.replace("\n10\n", "\n11\n")
+    with pytest.raises(CheckpointError, match="does not verify"):
+        parse_checkpoint(forged).verify(key)
+    other = init_key(key_dir.parent / "other", "test.netwarden/ledger").public
+    with pytest.raises(CheckpointError, match="no signature by key"):
+        note.verify(other)
+
+
+def test_key_rotation_keeps_old_checkpoints_valid(store: Store, key_dir: Path) -> None:
+    ledger = Ledger.open(store, key_dir)
+    ledger.append_many(filler(3))
+    ledger.checkpoint()
+    init_key(key_dir, rotate=True)
+    ledger = Ledger.open(store, key_dir)
+    ledger.append_many(filler(3))
+    ledger.checkpoint()
+    assert len({c.key_id for c in ledger.checkpoints()}) == 2
+    report = ledger.verify()
+    assert report.ok, report.problems
+    with pytest.raises(InputError, match="exists already"):
+        init_key(key_dir)
+
+
+def test_missing_key(store: Store, tmp_path: Path) -> None:
+    with pytest.raises(KeyMissingError):
+        Ledger.open(store, tmp_path / "nokeys")
+    ledger = Ledger.open(store, tmp_path / "nokeys", require_key=False)
+    ledger.append_many(filler(2))
+    assert ledger.verify().ok
