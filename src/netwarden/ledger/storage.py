@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import rfc8785
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from netwarden.errors import InputError, NetwardenError
@@ -143,7 +143,12 @@ class Ledger:
 
     @staticmethod
     def _stored_size(conn: Connection) -> int:
-        top = conn.execute(select(func.max(LEAVES.c.idx))).scalar()
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:  # raw cursor: this sits on every proof's hot path
+            cursor.execute("SELECT max(idx) FROM ledger_leaves")
+            top = cursor.fetchone()[0]
+        finally:
+            cursor.close()
         return 0 if top is None else top + 1
 
     def _load_frontier(self, conn: Connection, size: int) -> merkle.Frontier:

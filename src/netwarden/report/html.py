@@ -7,6 +7,7 @@ contacted) are shown apart from verified distribution (served), as DESIGN.md §4
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -30,7 +31,13 @@ def _human_size(n: int | None) -> str:
     return f"{n} B"
 
 
+def _display_url(url: str) -> str:
+    """A location for people: percent-escapes decoded (the raw URL stays in findings.jsonl)."""
+    return unquote(url, errors="replace")
+
+
 _env.filters["human_size"] = _human_size
+_env.filters["display_url"] = _display_url
 
 
 def render_report(result: RunResult) -> str:

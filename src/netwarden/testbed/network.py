@@ -218,6 +218,13 @@ class DemoNetwork:
         copy(sub3, "/a/b/c/IMG_2093.jpg", csam[2], "renamed")
         other(sub3, "/a/b/cat.jpg", 90_000, "benign")
         other(sub3, "/index-files/report.docx", 75_000, "benign")
+        # A subscriber's hand-written index page that links outside the authorized prefixes:
+        # the audit must record the link as refused and never contact it.
+        other(sub3, "/mirror/clip.avi", 50_000, "benign")
+        (roots[sub3] / "mirror" / "index.html").write_text(
+            '<html><body><h1>Index of /mirror/</h1><ul><li><a href="clip.avi">clip.avi</a>'
+            '</li><li><a href="http://10.20.30.40/pub/film.avi">film.avi (mirror)</a></li>'
+            "</ul></body></html>\n", encoding="utf-8")
 
     # -- files for the audit -------------------------------------------------------------------
     def _write_banks(self) -> None:

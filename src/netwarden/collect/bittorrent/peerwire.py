@@ -172,6 +172,8 @@ class PeerSession:
         self._deadline = 0.0
         self._claimed: set[int] = set()
         self._raw_bitfield: bytes | None = None
+        self._bitfield_seen = False
+        self.metadata_raw: bytes | None = None
         self._choked = True
         self._peer_ext: m.ExtensionHandshake | None = None
         self._metadata_parts: dict[int, bytes] = {}
@@ -336,7 +338,7 @@ class PeerSession:
         elif k == m.UNCHOKE:
             self._choked = False
         elif k == m.BITFIELD:
-            if self._raw_bitfield is not None or self._claimed:
+            if self._raw_bitfield is not None or self._bitfield_seen:
                 raise _Stop("protocol violation: a second bitfield")
             self._raw_bitfield = msg.payload
             c.bitfield_sha256 = hashlib.sha256(msg.payload).hexdigest()
@@ -371,7 +373,8 @@ class PeerSession:
             self._claimed |= set(m.parse_bitfield(self._raw_bitfield, self.meta.piece_count))
         except m.WireError as exc:
             raise _Stop(f"protocol violation: {exc}") from None
-        self._raw_bitfield = b"" if not self._claimed else self._raw_bitfield
+        self._raw_bitfield = None
+        self._bitfield_seen = True
 
     def _extended(self, payload: bytes) -> None:
         ext_id, body = payload[0], payload[1:]
