@@ -96,3 +96,12 @@ def test_kea_account_key(tmp_path: Path, key, expected) -> None:
     options = {"account_key": key} if key else {}
     (found,) = list(KeaLeaseSource(log, options=options).intervals())
     assert found.account.startswith(expected)
+
+
+def test_dhcpd_lease_that_never_ends(tmp_path: Path, make_attributor, pseudonymizer) -> None:
+    text = ("lease 127.77.2.9 {\n  starts 3 2026/11/04 10:00:00;\n  ends never;\n"
+            "  binding state active;\n  hardware ethernet 02:00:00:00:00:09;\n}\n")
+    att = make_attributor(DhcpdLeasesSource(write(tmp_path / "l", text)))
+    result = att.attribute("127.77.2.9", None, at(86400 * 3))
+    assert result.pseudonym == pseudonymizer.pseudonym("mac:02:00:00:00:00:09")
+    assert result.as_dict()["interval_end"] is None

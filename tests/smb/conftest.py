@@ -43,6 +43,8 @@ class Smbd:
     root: Path  # directory holding one subdirectory per share
     proc: subprocess.Popen[bytes]
     log: Path
+    user: str = USER
+    password: str = PASSWORD
 
     def url(self, share: str) -> str:
         return f"smb://{self.host}:{self.port}/{share}"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from netwarden.collect import CollectContext, collector_for
-from netwarden.records import EvidenceLevel, Observation, Outcome
+from netwarden.records import EvidenceLevel, Observation, Outcome, Refusal
 from netwarden.scope import load_scope
 from netwarden.testbed import DemoNetwork
 
@@ -21,20 +21,20 @@ def _listening(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def _collect_all(scope_path: Path) -> list[Observation]:
+def _collect_all(scope_path: Path) -> tuple[list[Observation], list[Refusal]]:
     scope = load_scope(scope_path)
 
-    async def main() -> list[Observation]:
+    async def main() -> tuple[list[Observation], list[Refusal]]:
         ctx = CollectContext(scope=scope, run_id="demo-test", limits=scope.limits)
         out: list[Observation] = []
+        refused: list[Refusal] = []
 
         async def one(service: object) -> None:
             async for record in collector_for(service)(service, ctx).collect():  # type: ignore[arg-type]
-                assert isinstance(record, Observation)
-                out.append(record)
+                (refused if isinstance(record, Refusal) else out).append(record)
 
         await asyncio.wait_for(asyncio.gather(*(one(s) for s in scope.services)), 120)
-        return out
+        return out, refused
 
     return asyncio.run(main())
 
@@ -49,7 +49,10 @@ def test_demo_network_serves_the_planted_files_and_knows_the_answer(tmp_path: Pa
         rows = list(csv.DictReader(net.banks[0].path.open(encoding="utf-8")))
         assert rows[0].keys() >= {"reference_id", "title", "rights_holder", "md5", "sha1",
                                   "sha256", "ed2k", "tth", "btih"}
-        observations = _collect_all(net.scope_path)
+        observations, refused = _collect_all(net.scope_path)
+        # the subscriber's page links to 10.20.30.40: recorded, never contacted
+        assert [r.target for r in refused] == ["http://10.20.30.40/pub/film.avi"]
+        assert all(isinstance(o, Observation) for o in observations)
         servers = list(net.servers)
         # every content digest in the banks, by value → reference id
         bank_values = {v: r.reference_id for r in net.references for v in r.digests.values()}

@@ -267,8 +267,8 @@ class SmbCollector(Collector):
         except TimeoutError:
             # The thread may still be blocked in a read: drop the connection under it.
             asyncio.get_running_loop().run_in_executor(None, session.close)
-            raise _TooLong(f"no complete answer within {deadline:g} s; connection dropped")
-                from None
+            raise _TooLong(f"no complete answer within {deadline:g} s; "
+                           "connection dropped") from None
 
     async def _handle(self, session: _Session, item: _Dir | _File,
                       add: Callable[[_Dir | _File], None]) -> list[Observation]:

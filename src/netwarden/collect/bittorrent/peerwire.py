@@ -173,6 +173,7 @@ class PeerSession:
         self._claimed: set[int] = set()
         self._raw_bitfield: bytes | None = None
         self._bitfield_seen = False
+        self._peer_v2 = False
         self.metadata_raw: bytes | None = None
         self._choked = True
         self._peer_ext: m.ExtensionHandshake | None = None
@@ -277,9 +278,9 @@ class PeerSession:
 
     async def _handshake(self) -> None:
         c = self.contact
+        v2 = bool(self.expected_btmh or (self.meta and self.meta.btmh))
         await self._send(m.encode_handshake(self.info_hash, self.peer_id,
-                                            m.reserved_bytes(v2=bool(self.meta and
-                                                                     self.meta.btmh))))
+                                            m.reserved_bytes(v2=v2)))
         raw = await self._read_exactly(m.HANDSHAKE_LEN, self.limits.read_timeout)
         assert self._transcript is not None
         self._transcript.record("in", raw)
@@ -287,12 +288,15 @@ class PeerSession:
             hs = m.parse_handshake(raw)
         except m.WireError as exc:
             raise _Stop(str(exc)) from None
-        if hs.info_hash != self.info_hash:
+        # BEP 52: for a hybrid torrent a peer that upgrades answers with the truncated v2 hash.
+        v2_short = bytes.fromhex(self.expected_btmh)[:20] if self.expected_btmh else None
+        if hs.info_hash not in (self.info_hash, v2_short):
             raise _Stop(f"the peer answered for another infohash {hs.info_hash.hex()}")
         c.peer_id = hs.peer_id.hex()
         c.client = client_from_peer_id(hs.peer_id)
         c.reserved = hs.reserved.hex()
         c.fast = hs.has(m.FAST_BIT)
+        self._peer_v2 = hs.has(m.V2_BIT) or (v2_short is not None and hs.info_hash == v2_short)
         if hs.has(m.EXTENSION_BIT):
             await self._send(m.encode_extension_handshake())
 
@@ -450,7 +454,9 @@ class PeerSession:
         offsets = list(range(0, spec.length, m.BLOCK))
         outstanding: set[int] = set()
         queue = list(offsets)
-        v2 = spec.v2_file is not None and self.meta is not None and self.meta.btmh is not None
+        # v2 hashes are asked only of peers that upgraded; a hybrid is then checked both ways.
+        v2 = (spec.v2_file is not None and self.meta is not None and self.meta.btmh is not None
+              and (self._peer_v2 or self.meta.btih is None))
         expected_v2 = await self._v2_expected(spec) if v2 else None
         piece_deadline = time.monotonic() + self.limits.unchoke_timeout
         while next_offset < spec.length or (v2 and len(leaves) < len(offsets)):
