@@ -104,3 +104,13 @@ def test_empty_attribution_gives_explicit_none(tmp_path: Path) -> None:
     result = att.attribute("127.77.1.1", None, at(10))
     assert (result.status, result.reason_code) == ("none", "no_logs_configured")
     assert att.attribute("127.77.0.10", None, at(10)).status == "operator_host"
+
+
+def test_operator_asn_from_the_scope_without_asn_data(tmp_path: Path,
+                                                      logs: dict[str, Any]) -> None:
+    config = {k: v for k, v in logs.items() if k != "asn_db"}
+    att = Attributor.from_scope(_scope(tmp_path, config), tmp_path / "cache")
+    inside = att.attribute("127.77.1.1", None, at(1800))
+    assert (inside.operator_asn, inside.operator_holder) == (64512, None)
+    assert att.attribute("127.1.2.3", None, at(1800)).operator_asn is None
+    att.close()

@@ -210,3 +210,10 @@ def test_naive_observation_time_is_refused(tmp_path: Path, make_attributor) -> N
         att.attribute("127.77.1.1", None, at(30).replace(tzinfo=None))
     with pytest.raises(InputError, match="not an IP"):
         att.attribute("example.org", None, at(30))
+
+
+def test_invalid_event_timestamp_is_recorded(tmp_path: Path) -> None:
+    text = radius_record("Start", "user0001", "127.77.1.1", "a", at(0)).replace(
+        "10:00:00 UTC", "27:00:00 UTC")
+    source, found = intervals(write(tmp_path / "detail", text))
+    assert found == [] and "not a valid time" in source.problems[0].problem

@@ -141,6 +141,9 @@ def test_unusable_file_creates_no_bank(banks: BankStore, tmp_path: Path) -> None
         banks.import_file("films", "films", "plain", utf16)
     with pytest.raises(InputError, match="no such file"):
         banks.import_file("films", "films", "plain", tmp_path / "none.txt")
+    all_bad = write_plain(tmp_path / "bad.txt", ["xyz", "0" * 31])
+    report = banks.import_file("films", "films", "plain", all_bad)
+    assert (report.added, report.bad) == (0, 2)
     assert banks.list_banks() == []
 
 

@@ -7,15 +7,17 @@ context manager.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import libtorrent as lt
 
@@ -41,7 +43,7 @@ class MadeTorrent:
 
 
 def make_torrent(tmp: Path, name: str, size: int, piece_length: int = 32 * 1024,
-                 version: str = "v1", trackers: list[str] = (), files: int = 1) -> MadeTorrent:
+                 version: str = "v1", files: int = 1) -> MadeTorrent:
     """Random content of ``size`` bytes (split over ``files``) and its torrent."""
     data_dir = tmp / f"data-{name}"
     data_dir.mkdir(parents=True)
@@ -56,16 +58,12 @@ def make_torrent(tmp: Path, name: str, size: int, piece_length: int = 32 * 1024,
     flags = {"v1": lt.create_torrent.v1_only, "v2": lt.create_torrent.v2_only,
              "hybrid": 0}[version]
     ct = lt.create_torrent(fs, piece_length, flags=flags)
-    for t in trackers:
-        ct.add_tracker(t)
     lt.set_piece_hashes(ct, str(data_dir))
     raw = lt.bencode(ct.generate())
     path = tmp / f"{name}.torrent"
     path.write_bytes(raw)
     _, spans = decode_with_spans(raw, strict=False)
     info = spans[b"info"]
-    import hashlib
-
     btih = hashlib.sha1(info).hexdigest() if version != "v2" else None
     btmh = hashlib.sha256(info).hexdigest() if version != "v1" else None
     return MadeTorrent(path, data_dir, raw, info, btih, btmh, piece_length, name)
@@ -97,11 +95,11 @@ class Seeder:
         self.session = lt.session(settings)
         self.handles: list[Any] = []
 
-    def seed(self, torrent: MadeTorrent) -> Any:
+    def seed(self, torrent: MadeTorrent, trackers: list[str] = ()) -> Any:
         params = lt.add_torrent_params()
         params.ti = lt.torrent_info(str(torrent.path))
         params.save_path = str(torrent.data_dir)
-        params.flags |= lt.torrent_flags.seed_mode if False else 0
+        params.trackers = list(trackers)
         handle = self.session.add_torrent(params)
         self.handles.append(handle)
         return handle
@@ -122,14 +120,15 @@ class Seeder:
 
 
 @contextmanager
-def seeders(n: int, torrents: list[MadeTorrent], base: str = "127.77.1.") -> Iterator[list[Seeder]]:
+def seeders(n: int, torrents: list[MadeTorrent], base: str = "127.77.1.",
+            trackers: list[str] = ()) -> Iterator[list[Seeder]]:
     started: list[Seeder] = []
     try:
         for i in range(n):
             s = Seeder(f"{base}{i + 1}")
             started.append(s)
             for t in torrents:
-                s.seed(t)
+                s.seed(t, trackers)
         for s in started:
             s.wait_seeding()
         yield started
@@ -139,14 +138,25 @@ def seeders(n: int, torrents: list[MadeTorrent], base: str = "127.77.1.") -> Ite
 
 
 @contextmanager
-def opentracker(host: str = "127.77.0.10") -> Iterator[int]:
-    """Start opentracker on ``host`` (TCP and UDP on one free port); yield the port."""
+def opentracker(workdir: Path, info_hashes: list[str], host: str = "127.77.0.10"
+                ) -> Iterator[int]:
+    """Start opentracker on ``host`` (TCP and UDP on one free port); yield the port.
+
+    Debian's opentracker is built with a whitelist: only ``info_hashes`` (hex) are tracked.
+    """
     exe = shutil.which("opentracker")
     if exe is None:
         raise RuntimeError("opentracker is not installed (apt-get install -y opentracker)")
     port = free_port(host)
-    proc = subprocess.Popen([exe, "-i", host, "-p", str(port), "-P", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # opentracker chroots here and drops to "nobody", which must be able to read the list.
+    workdir = workdir / "opentracker"
+    workdir.mkdir(parents=True, exist_ok=True)
+    workdir.chmod(0o755)
+    (workdir / "whitelist.txt").write_text("".join(f"{h}\n" for h in info_hashes))
+    proc = subprocess.Popen([exe, "-i", host, "-p", str(port), "-P", str(port), "-d",
+                             str(workdir), "-w", "whitelist.txt"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            cwd=workdir)
     try:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -157,6 +167,7 @@ def opentracker(host: str = "127.77.0.10") -> Iterator[int]:
                 time.sleep(0.05)
         else:
             raise RuntimeError("opentracker did not start")
+        _wait_whitelist(host, port, info_hashes)
         yield port
     finally:
         proc.terminate()
@@ -165,3 +176,24 @@ def opentracker(host: str = "127.77.0.10") -> Iterator[int]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _wait_whitelist(host: str, port: int, info_hashes: list[str]) -> None:
+    """opentracker reads its whitelist in a thread after start: wait until it is in force."""
+    from urllib.parse import quote_from_bytes
+
+    if not info_hashes:
+        return
+    ih = quote_from_bytes(bytes.fromhex(info_hashes[0]), safe="")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.create_connection((host, port), timeout=2) as s:
+            s.sendall(f"GET /announce?info_hash={ih}&peer_id=-XX0001-000000000000&port=1"
+                      "&left=0&event=stopped HTTP/1.0\r\n\r\n".encode())
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+        if b"not authorized" not in data:
+            return
+        time.sleep(0.05)
+    raise RuntimeError("opentracker did not load its whitelist")

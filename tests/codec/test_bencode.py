@@ -149,7 +149,7 @@ def test_encode_rejects_what_bencode_cannot_say() -> None:
 
 
 @given(bvalues)
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 def test_round_trip(value: object) -> None:
     raw = encode(value)
     assert decode(raw) == value
@@ -157,7 +157,7 @@ def test_round_trip(value: object) -> None:
 
 
 @given(bvalues, st.data())
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 def test_every_truncation_is_a_bencode_error(value: object, data: st.DataObject) -> None:
     raw = encode(value)
     cut = data.draw(st.integers(min_value=0, max_value=len(raw) - 1))
@@ -167,7 +167,7 @@ def test_every_truncation_is_a_bencode_error(value: object, data: st.DataObject)
 
 
 @given(st.binary(max_size=300))
-@settings(max_examples=1000, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_random_bytes_never_raise_anything_else(raw: bytes) -> None:
     for strict in (True, False):
         try:
@@ -177,7 +177,7 @@ def test_random_bytes_never_raise_anything_else(raw: bytes) -> None:
 
 
 @given(bvalues, st.data())
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 def test_mutated_encodings_never_raise_anything_else(value: object, data: st.DataObject) -> None:
     raw = bytearray(encode(value))
     for _ in range(data.draw(st.integers(min_value=1, max_value=4))):

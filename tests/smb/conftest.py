@@ -91,7 +91,7 @@ def _conf(base: Path, port: int) -> str:
 
 @pytest.fixture
 def smbd(tmp_path: Path) -> Iterator[Smbd]:
-    """smbd with shares ``pub`` (guest) and ``priv`` (user root / PASSWORD); files added by tests."""
+    """smbd with shares ``pub`` (guest) and ``priv`` (user root); tests add the files."""
     base = tmp_path / "samba"
     for share in ("pub", "priv"):
         (base / "shares" / share).mkdir(parents=True)

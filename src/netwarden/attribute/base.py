@@ -20,13 +20,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from netwarden.errors import InputError
 
-MAX_LINE = 64 * 1024  # longest log line we read; longer ones are cut and recorded
+MAX_LINE = 64 * 1024  # longest log line we read; longer ones are skipped and recorded
+READ_BLOCK = 1 << 20  # bytes read at once: lines are split from blocks, never read unbounded
 MAX_PROBLEMS_KEPT = 10_000  # problems stored per file (the count goes on)
 
 
@@ -85,6 +87,7 @@ class LogSource(ABC):
     """
 
     kind: ClassVar[str] = "?"
+    parser_version: ClassVar[int] = 1  # bump when a parser's output changes: re-indexes logs
     path: Path
     timezone: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
@@ -109,7 +112,8 @@ class LogSource(ABC):
 
     def cache_params(self) -> dict[str, Any]:
         """Everything besides the file itself that changes what :meth:`intervals` yields."""
-        return {"kind": self.kind, "timezone": self.timezone, "options": self.options}
+        return {"kind": self.kind, "parser": f"{type(self).__name__}/{self.parser_version}",
+                "timezone": self.timezone, "options": self.options}
 
     @abstractmethod
     def intervals(self) -> Iterator[Interval]:
@@ -132,7 +136,8 @@ class LogSource(ABC):
         return naive.replace(tzinfo=self._tz).timestamp()
 
     def lines(self) -> Iterator[tuple[int, str]]:
-        """Numbered lines of the file, each at most :data:`MAX_LINE` bytes, never all at once.
+        """Numbered lines of the file (without their newline), each at most :data:`MAX_LINE`
+        bytes, read in blocks of :data:`READ_BLOCK` bytes, never the whole file at once.
 
         Undecodable bytes are replaced (and recorded); an over-long line is recorded and its
         rest skipped, so one hostile line cannot exhaust memory.
@@ -144,31 +149,49 @@ class LogSource(ABC):
         except OSError as exc:
             raise InputError(self.name, f"cannot be read: {exc.strerror}") from None
         number = 0
+        carry = b""
+        skipping = False  # inside an over-long line, until its newline
         with handle:
-            readline = handle.readline
             while True:
-                raw = readline(MAX_LINE)
-                if not raw:
+                block = handle.read(READ_BLOCK)
+                if not block:
                     break
-                number += 1
-                if len(raw) == MAX_LINE and not raw.endswith(b"\n"):
+                parts = block.split(b"\n")
+                if skipping:
+                    if len(parts) == 1:
+                        continue
+                    parts, skipping = parts[1:], False
+                parts[0] = carry + parts[0]
+                carry = parts.pop()  # the line still incomplete at the end of the block
+                for raw in parts:
+                    number += 1
+                    if len(raw) > MAX_LINE:
+                        self.problem(number, f"line longer than {MAX_LINE} bytes: skipped")
+                        continue
+                    yield number, self._decode(raw, number)
+                if len(carry) > MAX_LINE:
+                    number += 1
                     self.problem(number, f"line longer than {MAX_LINE} bytes: skipped")
-                    while True:  # skip to the end of the over-long line, bounded reads
-                        rest = readline(MAX_LINE)
-                        if not rest or rest.endswith(b"\n"):
-                            break
-                    continue
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    text = raw.decode("utf-8", errors="replace")
-                    self.problem(number, "bytes that are not UTF-8 (replaced)")
-                yield number, text
+                    carry, skipping = b"", True
+            if carry:  # a last line without newline (a truncated file)
+                number += 1
+                yield number, self._decode(carry, number)
         self.lines_read = number
 
+    def _decode(self, raw: bytes, number: int) -> str:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            self.problem(number, "bytes that are not UTF-8 (replaced)")
+            return raw.decode("utf-8", errors="replace")
 
+
+@lru_cache(maxsize=1 << 16)
 def normalize_ip(text: str) -> str:
-    """The canonical text of an IP address (raises ValueError on anything else)."""
+    """The canonical text of an IP address (raises ValueError on anything else).
+
+    Cached: a log names the same few addresses over and over (Start, updates, Stop).
+    """
     return str(ipaddress.ip_address(text.strip().strip("[]")))
 
 

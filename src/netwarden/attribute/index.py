@@ -200,7 +200,7 @@ def build_index(source: LogSource, target: Path) -> None:
         for iv in source.intervals():
             batch.append((iv.ip, iv.start, iv.end, iv.port_lo, iv.port_hi, iv.account,
                           iv.line_first, iv.line_last, iv.end_kind, iv.session_id, iv.note))
-            first = min(first, iv.start)
+            first, last = min(first, iv.start), max(last, iv.start)
             if math.isfinite(iv.end):
                 last = max(last, iv.end)
                 max_duration = max(max_duration, iv.end - iv.start)

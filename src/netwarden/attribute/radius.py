@@ -23,6 +23,7 @@ streaming; only sessions still open are held in memory.
 from __future__ import annotations
 
 import re
+from calendar import timegm
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -79,20 +80,22 @@ class RadiusDetailSource(LogSource):
         header: str | None = None
         first_line = 0
         last_line = 0
+        wanted = _WANTED
         for number, line in self.lines():
-            if not line.strip():  # blank line: end of record
+            stripped = line.strip()
+            if not stripped:  # blank line: end of record
                 if attrs:
                     yield from self._record(attrs, header, first_line, last_line)
                 attrs, header, first_line = {}, None, 0
                 continue
-            if line[0] in " \t":
-                name, sep, value = line.strip().partition(" = ")
-                if not sep or not name or " " in name:
-                    self.problem(number, f"not an 'Attribute = value' line: {line.strip()[:80]!r}")
+            if line[0] in " \t":  # the common case: an attribute line
+                name, sep, value = stripped.partition(" = ")
+                if not sep or " " in name:
+                    self.problem(number, f"not an 'Attribute = value' line: {stripped[:80]!r}")
                     continue
                 if not first_line:
                     first_line = number
-                if name in _WANTED:
+                if name in wanted:
                     attrs[name] = value.strip().strip('"')
                 last_line = number
                 continue
@@ -296,13 +299,17 @@ class RadiusDetailSource(LogSource):
         match = _EVENT.match(text)
         if match:
             month, day, year, hh, mm, ss, zone = match.groups()
-            naive = _naive(year, month, day, hh, mm, ss)
-            if zone in _UTC_NAMES:
-                return naive.replace(tzinfo=UTC).timestamp()
-            if zone and zone[0] in "+-":
+            if zone in _UTC_NAMES or (zone and zone[0] in "+-"):
+                if month not in _MONTHS or not (1 <= int(day) <= 31 and int(hh) < 24
+                                                 and int(mm) < 60 and int(ss) < 61):
+                    raise ValueError(f"Event-Timestamp {text!r} is not a valid time")
+                seconds = float(timegm((int(year), _MONTHS[month], int(day), int(hh), int(mm),
+                                        int(ss))))
+                if zone in _UTC_NAMES:
+                    return seconds
                 sign = 1 if zone[0] == "+" else -1
-                offset = sign * (int(zone[1:3]) * 3600 + int(zone[3:5]) * 60)
-                return naive.replace(tzinfo=UTC).timestamp() - offset
+                return seconds - sign * (int(zone[1:3]) * 3600 + int(zone[3:5]) * 60)
+            naive = _naive(year, month, day, hh, mm, ss)
             # no zone, or an abbreviation such as MSK/EST: local time
             return self.local_time(naive, line)
         moment = parse_offset_time(text)

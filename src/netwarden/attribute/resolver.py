@@ -17,6 +17,7 @@ can be checked against the original logs, and never the raw account: only its ke
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -147,7 +148,7 @@ class Attributor:
                  pseudonymizer: Pseudonymizer | None = None, clock_skew: float = DEFAULT_SKEW,
                  asn_dbs: Sequence[AsnDatabase] = (),
                  infrastructure: Iterable[str] = (), operator: str | None = None,
-                 operator_asns: Sequence[int] = ()) -> None:
+                 operator_asns: Sequence[int] = (), prefixes: Iterable[Any] = ()) -> None:
         if clock_skew < 0:
             raise ValueError("clock skew must not be negative")
         self.sessions = list(sessions)
@@ -159,6 +160,7 @@ class Attributor:
         self.infrastructure = frozenset(normalize_ip(a) for a in infrastructure)
         self.operator = operator
         self.operator_asns = tuple(operator_asns)
+        self.prefixes = tuple(ipaddress.ip_network(p) for p in prefixes)
 
     # -- construction from the scope -------------------------------------------------------
     @classmethod
@@ -220,7 +222,8 @@ class Attributor:
                    pseudonymizer=pseudonymizer, clock_skew=skew, asn_dbs=asn_dbs,
                    infrastructure=infrastructure,
                    operator=getattr(scope, "operator_name", None),
-                   operator_asns=tuple(getattr(scope, "asn", ())))
+                   operator_asns=tuple(getattr(scope, "asn", ())),
+                   prefixes=tuple(getattr(scope, "prefixes", ())))
 
     # -- the question ------------------------------------------------------------------------
     def attribute(self, ip: str, port: int | None, at: datetime) -> SubscriberAttribution:
@@ -332,6 +335,8 @@ class Attributor:
         reason = decision.reason + via
         if estimated:
             reason += "; the session has no Stop record, its end is estimated (see notes)"
+        if nat and nat.get("end_estimated"):
+            reason += "; the NAT port block has no release record, its end is estimated"
         start = min(i.start for i in containing)
         end = max(i.end for i in containing)
         return SubscriberAttribution(
@@ -348,7 +353,13 @@ class Attributor:
             if info is not None:
                 break
         if info is None:
-            asn = self.operator_asns[0] if len(self.operator_asns) == 1 else None
+            # no ASN data: the scope's own AS, when it has exactly one and the address is
+            # inside the scope's prefixes
+            asn = None
+            if len(self.operator_asns) == 1 and self.prefixes:
+                address_obj = ipaddress.ip_address(address)
+                if any(address_obj in net for net in self.prefixes):
+                    asn = self.operator_asns[0]
             return {"operator": self.operator, "operator_asn": asn, "operator_holder": None,
                     "asn_prefix": None}
         return {"operator": self.operator, "operator_asn": info.asn,

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -112,15 +112,6 @@ class BankInfo:
         return data
 
 
-def _insert_ignoring_duplicates(conn: Connection, table: Any) -> Any:
-    """INSERT that skips rows already present: a safety net behind the explicit dedup."""
-    if conn.dialect.name == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing()
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return insert(table)
-
-
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
@@ -145,7 +136,8 @@ class BankStore:
             .join(Bank.__table__, b.id == d.bank_id)
             .outerjoin(BankReference.__table__, r.id == d.reference_pk)
         )
-        self._statements: dict[tuple[int, ...], Any] = {}
+        self._statements: dict[tuple[Any, ...], Any] = {}
+        self._compiled: dict[int, tuple[str, tuple[str, ...], dict[str, Any]]] = {}
 
     # ------------------------------------------------------------------ import
 
@@ -165,33 +157,42 @@ class BankStore:
         first = next(items, None)  # opens and checks the file before anything is written
         report = ImportReport(bank=name, category=category, format=fmt, source=str(path),
                               source_sha256=_file_sha256(path) if path.is_file() else None)
-        bank_id = self._bank_for_import(name, category)
+        bank_id = self._bank_for_import(name, category, create=False)
         batch: list[BankEntry] = []
         stream = items if first is None else _prepend(first, items)
-        for item in stream:
-            if isinstance(item, LineProblem):
-                report.bad += 1
-                if len(report.problems) < max_problems:
-                    report.problems.append(item)
-                continue
-            batch.append(item)
-            if len(batch) >= batch_size:
+        try:
+            for item in stream:
+                if isinstance(item, LineProblem):
+                    report.bad += 1
+                    if len(report.problems) < max_problems:
+                        report.problems.append(item)
+                    continue
+                batch.append(item)
+                if len(batch) >= batch_size:
+                    # The bank is created with its first good batch: a file with nothing
+                    # usable leaves no empty bank behind.
+                    bank_id = bank_id or self._bank_for_import(name, category, create=True)
+                    self._flush(bank_id, batch, report)
+                    batch = []
+                    if progress:
+                        progress(report.entries + report.bad)
+            if batch:
+                bank_id = bank_id or self._bank_for_import(name, category, create=True)
                 self._flush(bank_id, batch, report)
-                batch = []
-                if progress:
-                    progress(report.entries + report.bad)
-        if batch:
-            self._flush(bank_id, batch, report)
-        if progress:
-            progress(report.entries + report.bad)
-        with self.store.engine.begin() as conn:
-            conn.execute(insert(BankImport).values(
-                bank_id=bank_id, imported_at=datetime.now(UTC), format=fmt, source=str(path),
-                source_sha256=report.source_sha256, added=report.added,
-                duplicates=report.duplicates, bad=report.bad))
+            if progress:
+                progress(report.entries + report.bad)
+        finally:
+            # Recorded even when a read fails half-way: what was committed stays explained.
+            if bank_id is not None:
+                with self.store.engine.begin() as conn:
+                    conn.execute(insert(BankImport).values(
+                        bank_id=bank_id, imported_at=datetime.now(UTC), format=fmt,
+                        source=str(path), source_sha256=report.source_sha256,
+                        added=report.added, duplicates=report.duplicates, bad=report.bad))
         return report
 
-    def _bank_for_import(self, name: str, category: str) -> int:
+    def _bank_for_import(self, name: str, category: str, *, create: bool) -> int | None:
+        """The bank's id (created if ``create``); InputError if it has another category."""
         with self.store.engine.begin() as conn:
             row = conn.execute(select(Bank.id, Bank.category).where(Bank.name == name)).first()
             if row is not None:
@@ -199,6 +200,8 @@ class BankStore:
                     raise InputError("--category", f"bank {name!r} holds category "
                                                    f"{row.category!r}, not {category!r}")
                 return int(row.id)
+            if not create:
+                return None
             return int(conn.execute(insert(Bank).values(
                 name=name, category=category, created_at=datetime.now(UTC), digest_count=0,
                 reference_count=0, algorithm_counts={})).inserted_primary_key[0])
@@ -209,42 +212,26 @@ class BankStore:
                 # A bigger page cache for the import's random B-tree inserts (per connection).
                 conn.exec_driver_sql("PRAGMA cache_size=-131072")
             ref_pks, new_refs = self._references(conn, bank_id, batch)
-            # Candidate digests in batch order; the first entry to bring a digest owns it.
-            existing: set[tuple[int, bytes]] = set()
-            wanted: dict[int, list[bytes]] = {}
-            for entry in batch:
-                for alg, raw in entry.digests.items():
-                    wanted.setdefault(algorithm(alg).code, []).append(raw)
-            for code, raws in wanted.items():
-                for chunk in _chunks(sorted(set(raws)), IN_CHUNK):
-                    c = BankDigest.__table__.c
-                    found = conn.execute(
-                        select(c.digest).where(c.algorithm == code, c.bank_id == bank_id,
-                                               c.digest.in_(chunk))).scalars()
-                    existing.update((code, bytes(d)) for d in found)
-            rows: dict[tuple[int, bytes], int | None] = {}
-            counts: dict[str, int] = {}
-            references_added = 0
+            # The first entry of the batch to bring a digest owns it.
+            owner: dict[tuple[int, bytes], int] = {}
             for i, entry in enumerate(batch):
-                new = i in new_refs
                 for alg, raw in entry.digests.items():
-                    key = (algorithm(alg).code, raw)
-                    if key in existing or key in rows:
-                        continue
-                    rows[key] = ref_pks.get(i)
-                    counts[alg] = counts.get(alg, 0) + 1
-                    new = True
-                if new:
-                    report.added += 1
-                    # A plain digest is its own reference; others count when their row is new.
-                    if entry.reference_id is None or i in new_refs:
-                        references_added += 1
-                else:
-                    report.duplicates += 1
-            if rows:
-                conn.execute(_insert_ignoring_duplicates(conn, BankDigest.__table__), [
-                    {"algorithm": code, "digest": raw, "bank_id": bank_id, "reference_pk": pk}
-                    for (code, raw), pk in sorted(rows.items(), key=lambda kv: kv[0])])
+                    owner.setdefault((algorithm(alg).code, raw), i)
+            inserted = self._insert_digests(conn, bank_id, owner, ref_pks)
+            counts: dict[str, int] = {}
+            new_entries = set(new_refs)
+            for code, raw in inserted:
+                name = BY_CODE[code].name
+                counts[name] = counts.get(name, 0) + 1
+                new_entries.add(owner[(code, raw)])
+            references_added = 0
+            for i in new_entries:
+                # A plain digest is its own reference; others count when their row is new.
+                if batch[i].reference_id is None or i in new_refs:
+                    references_added += 1
+            report.added += len(new_entries)
+            report.duplicates += len(batch) - len(new_entries)
+            rows = inserted
             bank = conn.execute(select(Bank.algorithm_counts).where(Bank.id == bank_id)).one()
             merged = dict(bank.algorithm_counts or {})
             for alg, n in counts.items():
@@ -255,6 +242,41 @@ class BankStore:
                 algorithm_counts=merged))
             if conn.dialect.name == "sqlite":
                 conn.exec_driver_sql("PRAGMA cache_size=-2000")
+
+    @staticmethod
+    def _insert_digests(conn: Connection, bank_id: int, owner: dict[tuple[int, bytes], int],
+                        ref_pks: dict[int, int]) -> set[tuple[int, bytes]]:
+        """Insert the digests the bank lacks; return the keys actually inserted.
+
+        SQLite and PostgreSQL: ``INSERT .. ON CONFLICT DO NOTHING RETURNING`` (multi-row
+        VALUES, one statement per 1,000 rows) tells which rows were new in one pass. Other
+        databases: look the keys up first, insert the rest.
+        """
+        table = BankDigest.__table__
+        rows = [{"algorithm": code, "digest": raw, "bank_id": bank_id,
+                 "reference_pk": ref_pks.get(i)}
+                for (code, raw), i in sorted(owner.items(), key=lambda kv: kv[0])]
+        if not rows:
+            return set()
+        if conn.dialect.name in ("sqlite", "postgresql"):
+            dialect_insert = sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert
+            statement = (dialect_insert(table).on_conflict_do_nothing()
+                         .returning(table.c.algorithm, table.c.digest))
+            return {(row.algorithm, bytes(row.digest)) for row in conn.execute(statement, rows)}
+        existing: set[tuple[int, bytes]] = set()
+        by_code: dict[int, list[bytes]] = {}
+        for code, raw in owner:
+            by_code.setdefault(code, []).append(raw)
+        for code, raws in by_code.items():
+            for chunk in _chunks(raws, IN_CHUNK):
+                found = conn.execute(select(table.c.digest).where(
+                    table.c.algorithm == code, table.c.bank_id == bank_id,
+                    table.c.digest.in_(chunk))).scalars()
+                existing.update((code, bytes(d)) for d in found)
+        new_rows = [r for r in rows if (r["algorithm"], r["digest"]) not in existing]
+        if new_rows:
+            conn.execute(insert(table), new_rows)
+        return {(r["algorithm"], r["digest"]) for r in new_rows}
 
     def _references(self, conn: Connection, bank_id: int,
                     batch: list[BankEntry]) -> tuple[dict[int, int], set[int]]:
@@ -336,15 +358,21 @@ class BankStore:
             for ref in self._query_in(code, raws):
                 out.setdefault(ref.value, []).append(ref)
 
-    def _statement(self, codes: tuple[int, ...]) -> Any:
-        """``(algorithm = c1 AND digest IN (...)) OR ...``, built once per set of algorithms."""
-        statement = self._statements.get(codes)
+    def _statement(self, codes: tuple[int, ...], many: bool) -> Any:
+        """``(algorithm = c1 AND digest = / IN ...) OR ...``, built once per shape.
+
+        One value per algorithm (an observation) binds ``digest = ?``: an expanding ``IN``
+        costs a re-render per call, which dominated the single look-up.
+        """
+        statement = self._statements.get((many, *codes))
         if statement is None:
             c = BankDigest.__table__.c
             statement = self._digest_query.where(or_(*(
-                and_(c.algorithm == code, c.digest.in_(bindparam(f"v{code}", expanding=True)))
+                and_(c.algorithm == code,
+                     c.digest.in_(bindparam(f"v{code}", expanding=True)) if many
+                     else c.digest == bindparam(f"v{code}"))
                 for code in codes)))
-            self._statements[codes] = statement
+            self._statements[(many, *codes)] = statement
         return statement
 
     def _query(self, keys: list[tuple[int, bytes]]) -> list[Reference]:
@@ -352,10 +380,46 @@ class BankStore:
         for code, raw in keys:
             by_code.setdefault(code, []).append(raw)
         codes = tuple(sorted(by_code))
+        many = len(keys) != len(codes)
+        params = {f"v{code}": by_code[code] if many else by_code[code][0] for code in codes}
+        statement = self._statement(codes, many)
+        if not many and self.store.engine.dialect.positional:
+            rows = self._execute_precompiled(statement, params)
+            if not rows:
+                return []
+        else:
+            with self.store.engine.connect() as conn:
+                rows = conn.execute(statement, params).all()
         with self.store.engine.connect() as conn:
-            rows = conn.execute(self._statement(codes),
-                                {f"v{code}": by_code[code] for code in codes}).all()
             return self._references_from(conn, rows)
+
+    def _execute_precompiled(self, statement: Any, params: dict[str, Any]) -> list[Any]:
+        """Run a cached Core statement's compiled SQL straight on the DBAPI cursor.
+
+        Why: SQLAlchemy's per-execution work (parameter processing, result set-up) costs
+        ~8x the SQLite primary-key look-up itself, and identify calls this once per
+        observation. The SQL is still SQLAlchemy's, compiled once per statement shape; only
+        plain values (ints, bytes) are bound, which need no type processing.
+        """
+        compiled = self._compiled.get(id(statement))
+        if compiled is None:
+            done = statement.compile(dialect=self.store.engine.dialect)
+            order = tuple(done.positiontup or ())
+            defaults = {name: done.binds[name].effective_value for name in order}
+            compiled = (str(done), order, defaults)
+            self._compiled[id(statement)] = compiled
+        sql, order, defaults = compiled
+        values = [params[name] if name in params else defaults[name] for name in order]
+        raw = self.store.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            try:
+                cursor.execute(sql, values)
+                return [_Row(*row) for row in cursor.fetchall()]
+            finally:
+                cursor.close()
+        finally:
+            raw.close()
 
     def _query_in(self, code: int, raws: list[bytes]) -> list[Reference]:
         return self._query([(code, raw) for raw in raws]) if raws else []
@@ -400,6 +464,19 @@ class BankStore:
             return _info(row, tuple(
                 ImportRecord(_utc(i.imported_at), i.format, i.source, i.source_sha256, i.added,
                              i.duplicates, i.bad) for i in imports))
+
+
+class _Row(NamedTuple):
+    """A row of the digest query, in its column order."""
+
+    algorithm: int
+    digest: bytes
+    reference_pk: int | None
+    name: str
+    category: str
+    reference_id: str | None
+    title: str | None
+    rights_holder: str | None
 
 
 def _info(row: Any, imports: tuple[ImportRecord, ...] = ()) -> BankInfo:

@@ -197,7 +197,7 @@ def parse_extension_handshake(payload: bytes) -> ExtensionHandshake:
     if len(payload) > MAX_EXTENSION_HEADER:
         raise WireError(f"extension handshake of {len(payload)} bytes exceeds "
                         f"{MAX_EXTENSION_HEADER}")
-    value, end = _bdecode_small(payload, "extension handshake")
+    value, _end = _bdecode_small(payload, "extension handshake")
     if not isinstance(value, dict):
         raise WireError("extension handshake is not a dictionary")
     m = value.get(b"m", {})

@@ -47,6 +47,7 @@ class PieceSpec:
     sha1: bytes | None  # v1 hash
     v2_file: V2File | None  # v2: the file the piece belongs to
     v2_local: int  # v2: index of the piece inside its file
+    v1_length: int = 0  # hybrid: the v1 piece may end with padding-file zeros beyond length
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,9 @@ class Metainfo:
             length = min(self.piece_length, v2_file.length - local * self.piece_length)
         else:
             length = min(self.piece_length, self.total_length - index * self.piece_length)
-        return PieceSpec(index, length, sha1, v2_file, local)
+        v1_length = (min(self.piece_length, self.total_length - index * self.piece_length)
+                     if self.pieces_v1 else length)
+        return PieceSpec(index, length, sha1, v2_file, local, v1_length)
 
     def piece_is_v2_padding(self, index: int) -> bool:
         """In a hybrid torrent a piece can be all padding (no v2 file): never ask for it."""

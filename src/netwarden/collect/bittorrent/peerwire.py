@@ -22,6 +22,7 @@ hashers and are dropped; only digests and counts are kept (:class:`PeerContact`)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import random
@@ -271,10 +272,8 @@ class PeerSession:
                 p.reason = c.error or "not received"
         if self._writer is not None:
             self._writer.close()
-            try:
+            with contextlib.suppress(OSError, TimeoutError):
                 await asyncio.wait_for(self._writer.wait_closed(), 1.0)
-            except (OSError, TimeoutError):
-                pass
 
     async def _handshake(self) -> None:
         c = self.contact
@@ -308,8 +307,11 @@ class PeerSession:
             await self._metadata_step(claim_deadline)
         self._apply_raw_bitfield()
         await self._send(m.encode_message(m.INTERESTED))
-        while not self._claimed and not c.have_all:
-            await self._handle(await self._next(self._until(claim_deadline, "claims")))
+        try:
+            while not self._claimed and not c.have_all:
+                await self._handle(await self._next(self._until(claim_deadline, "claims")))
+        except _Stop as exc:
+            raise _Stop(f"the peer claimed no piece: {exc}") from None
         c.claimed = self.meta.piece_count if c.have_all else len(self._claimed)
         choices = sorted(self._claimed) if not c.have_all else range(self.meta.piece_count)
         usable = [i for i in choices if self.meta.piece(i).length <= MAX_PIECE_LENGTH
@@ -319,13 +321,20 @@ class PeerSession:
             raise _Stop("no claimed piece can be fetched within our limits")
         # 2. wait for unchoke
         unchoke_deadline = time.monotonic() + self.limits.unchoke_timeout
-        while self._choked:
-            await self._handle(await self._next(self._until(unchoke_deadline, "unchoke")))
+        try:
+            while self._choked:
+                await self._handle(await self._next(self._until(unchoke_deadline, "unchoke")))
+        except _Stop as exc:
+            raise _Stop(f"the peer never unchoked us: {exc}") from None
         c.unchoked = True
         c.stage = "unchoked"
         # 3. pieces
         for index in picked:
-            await self._fetch_piece(self.meta.piece(index))
+            try:
+                await self._fetch_piece(self.meta.piece(index))
+            except _Stop as exc:
+                got = c.pieces[-1].received if c.pieces else 0
+                raise _Stop(f"piece {index} stalled after {got} bytes: {exc}") from None
 
     def _until(self, deadline: float, what: str) -> float:
         left = deadline - time.monotonic()
@@ -363,7 +372,7 @@ class PeerSession:
             self._extended(msg.payload)
         elif k == m.HASHES:
             try:
-                root, base, index, length, _, hashes = m.parse_hashes(msg.payload)
+                root, base, index, _length, _, hashes = m.parse_hashes(msg.payload)
             except m.WireError as exc:
                 raise _Stop(str(exc)) from None
             self._hashes[(root, base, index)] = hashes
@@ -498,6 +507,9 @@ class PeerSession:
             else:
                 await self._handle(msg)
         result.received_sha1 = sha1.hexdigest()
+        if spec.v1_length > spec.length:
+            # Hybrid: the rest of the v1 piece is a BEP 47 padding file, zeros by definition.
+            sha1.update(bytes(spec.v1_length - spec.length))
         self._judge(spec, result, sha1.digest(), leaves, expected_v2)
 
     def _judge(self, spec: PieceSpec, result: PieceResult, sha1: bytes,

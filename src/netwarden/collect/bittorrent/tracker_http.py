@@ -137,8 +137,10 @@ def parse_scrape(body: bytes, info_hash: bytes) -> ScrapeResult:
         raise TrackerError(f"scrape response is not bencode: {exc}") from None
     files = value.get(b"files") if isinstance(value, dict) else None
     entry = files.get(info_hash) if isinstance(files, dict) else None
-    if not isinstance(entry, dict):
-        raise TrackerError("scrape response has no entry for the infohash")
+    if not isinstance(files, dict):
+        raise TrackerError("scrape response has no files dictionary")
+    if not isinstance(entry, dict):  # the tracker does not know the torrent
+        return ScrapeResult(None, None, None)
 
     def num(key: bytes) -> int | None:
         v = entry.get(key)
@@ -201,8 +203,11 @@ async def fetch_bounded(url: str, timeout: float, max_bytes: int = MAX_RESPONSE
 
 
 async def announce(url: str, info_hash: bytes, peer_id: bytes, timeout: float = 10.0,
-                   max_bytes: int = MAX_RESPONSE) -> AnnounceResult:
-    body = await fetch_bounded(announce_url(url, info_hash, peer_id), timeout, max_bytes)
+                   max_bytes: int = MAX_RESPONSE, event: str | None = "started",
+                   numwant: int = 200) -> AnnounceResult:
+    """Announce as a leecher and return the peers the tracker lists (bounded response)."""
+    body = await fetch_bounded(announce_url(url, info_hash, peer_id, event=event,
+                                            numwant=numwant), timeout, max_bytes)
     result = parse_announce(body)
     result.response_bytes = len(body)
     result.response_sha256 = hashlib.sha256(body).hexdigest()
@@ -210,6 +215,7 @@ async def announce(url: str, info_hash: bytes, peer_id: bytes, timeout: float = 
 
 
 async def scrape(url: str, info_hash: bytes, timeout: float = 10.0) -> ScrapeResult | None:
+    """Scrape counts for one infohash; None when the URL has no scrape form (BEP 48)."""
     target = scrape_url(url, info_hash)
     if target is None:
         return None

@@ -29,6 +29,8 @@ MAX_DATAGRAM = 65_535
 
 def parse_connect(data: bytes, transaction: int) -> int:
     if len(data) < 16:
+        if len(data) >= 8:
+            _check(*struct.unpack(">II", data[:8]), data, CONNECT, transaction)
         raise TrackerError(f"connect response of {len(data)} bytes")
     action, tid, connection_id = struct.unpack(">IIQ", data[:16])
     _check(action, tid, data, CONNECT, transaction)
@@ -120,12 +122,10 @@ class UdpTracker:
                     data = await asyncio.wait_for(proto.queue.get(), left)
                 except TimeoutError:
                     break
-                try:
-                    return parse(data, tid)  # type: ignore[operator]
-                except TrackerError as exc:
-                    if "transaction id mismatch" in str(exc):
-                        continue
-                    raise
+                if len(data) < 8 or data[4:8] != tid.to_bytes(4, "big"):
+                    proto.ignored += 1  # not an answer to this request: ignored
+                    continue
+                return parse(data, tid)  # type: ignore[operator]
             last = f"no answer within {self.timeout:g} s × {self.tries}"
         raise TrackerError(last)
 

@@ -1,0 +1,364 @@
+"""The BitTorrent collector: bank torrents × one BitTorrent service of the scope → evidence.
+
+For each bank torrent (``ctx.references.torrents()``) the service yields peers — a tracker's
+announce, a DHT ``get_peers`` walk from an in-scope node, or the service itself when it is a
+known peer. Every peer goes through the scope: outside it is a :class:`Refusal` and is never
+contacted. Inside, one peer-wire session (:mod:`.peerwire`) decides the evidence level:
+
+* ``listed``    — a tracker/DHT named the peer but no handshake on the infohash happened;
+* ``contacted`` — the peer answered the handshake for the infohash (with claims, client name),
+                  but no piece was verified: silent, stalling, or it sent wrong bytes (then
+                  ``details.verified`` is false and ``reason`` says which piece failed);
+* ``served``    — at least one piece received from the peer hashes to the torrent's
+                  SHA-1 (v1) or SHA-256 Merkle root (v2); ``details.verified`` is true.
+
+A tracker itself becomes a ``listed`` observation of the infohash (it tracks the torrent); one
+at an ``operator.infrastructure`` address is flagged as the operator's own service.
+
+Scope conventions (docs/bittorrent.md)::
+
+    [[services]]  url = "http://127.77.0.10:6969/announce"  kind = "bittorrent-tracker"
+    [[services]]  url = "udp://127.77.0.10:6969"             # UDP tracker (BEP 15)
+    [[services]]  url = "bittorrent://127.77.2.1:6881"  kind = "dht"   # DHT bootstrap node
+    [[services]]  url = "bittorrent://127.77.1.5:51413"                # a known peer
+
+Options on any of them: ``pieces_per_peer`` (1), ``max_peers`` (200 per torrent),
+``peer_timeout`` (s, 60), ``unchoke_timeout`` (s, 20), ``pcap_dir`` (write a PCAP per session,
+piece payload zeroed), ``dht_max_queries`` (200), ``dht_timeout`` (s, 20).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from netwarden.collect.base import CollectContext, Collector, register
+from netwarden.collect.bittorrent.metainfo import Metainfo, MetainfoError, parse_info
+from netwarden.collect.bittorrent.peerwire import PeerContact, PeerLimits, PeerSession, our_peer_id
+from netwarden.collect.bittorrent.tracker_http import (
+    AnnounceResult,
+    PeerAddress,
+    ScrapeResult,
+    TrackerError,
+)
+from netwarden.collect.bittorrent.tracker_http import announce as http_announce
+from netwarden.collect.bittorrent.tracker_http import scrape as http_scrape
+from netwarden.collect.bittorrent.tracker_udp import UdpTracker
+from netwarden.collect.references import TorrentReference
+from netwarden.errors import InputError
+from netwarden.records import Endpoint, EvidenceLevel, Observation, Outcome, Refusal
+from netwarden.scope import Service
+
+TRACKER_KINDS = frozenset({"bittorrent-tracker", "tracker"})
+
+
+def service_kind(service: Service) -> str:
+    """``tracker-http``, ``tracker-udp``, ``dht`` or ``peer`` (see the module docstring)."""
+    kind = str(service.options.get("kind", "")).lower()
+    if service.scheme in ("http", "https"):
+        if kind not in TRACKER_KINDS:
+            raise InputError(service.url, "an http(s) service is a BitTorrent tracker only with "
+                             "kind = \"bittorrent-tracker\"", "services.kind")
+        return "tracker-http"
+    if service.scheme == "udp":
+        return "tracker-udp"
+    if service.scheme == "bittorrent":
+        if kind == "dht":
+            return "dht"
+        if kind in ("", "peer"):
+            return "peer"
+    raise InputError(service.url, f"unknown BitTorrent service kind {kind!r} "
+                     "(bittorrent-tracker, dht, peer)", "services.kind")
+
+
+def _option(service: Service, name: str, default: float, kind: type = float) -> Any:
+    value = service.options.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise InputError(service.url, f"option {name} must be a positive number, "
+                         f"got {value!r}", f"services.{name}")
+    return kind(value)
+
+
+@register
+class BitTorrentCollector(Collector):
+    """Trackers, DHT nodes and known peers of the scope, for every bank torrent."""
+
+    schemes = ("bittorrent", "udp")
+    protocol = "bittorrent"
+
+    def __init__(self, service: Service, ctx: CollectContext) -> None:
+        super().__init__(service, ctx)
+        self.kind = service_kind(service)
+        if self.kind.startswith("tracker"):  # the tracker speaks HTTP/UDP, not peer wire
+            self.endpoint = Endpoint(protocol=service.scheme, host=service.host,
+                                     port=service.port)
+        self.pieces_per_peer = _option(service, "pieces_per_peer", 1, int)
+        self.max_peers = _option(service, "max_peers", 200, int)
+        self.peer_limits = PeerLimits(
+            connect_timeout=min(ctx.limits.connect_timeout, 10.0),
+            read_timeout=min(ctx.limits.read_timeout, _option(service, "read_timeout", 10.0)),
+            unchoke_timeout=_option(service, "unchoke_timeout", 20.0),
+            session_timeout=_option(service, "peer_timeout", 60.0))
+        pcap = service.options.get("pcap_dir")
+        self.pcap_dir = Path(pcap) if isinstance(pcap, str) else None
+        self.rng = random.SystemRandom()
+        self.peer_id = our_peer_id()
+        self._meta: dict[str, Metainfo] = {}
+
+    # -- entry -------------------------------------------------------------------------------
+    async def collect(self) -> AsyncIterator[Observation | Refusal]:
+        refs = self.ctx.references.torrents() if self.ctx.references is not None else []
+        for ref in refs:
+            async for record in self._one_torrent(ref):
+                yield record
+
+    async def _one_torrent(self, ref: TorrentReference) -> AsyncIterator[Observation | Refusal]:
+        digests = {k: v for k, v in (("btih", ref.btih), ("btmh", ref.btmh)) if v}
+        if not digests:
+            return
+        if ref.info is not None and ref.reference_id not in self._meta:
+            try:
+                self._meta[ref.reference_id] = parse_info(ref.info)
+            except MetainfoError as exc:
+                yield self.observation(self.service.url, method="bt-reference",
+                                       outcome=Outcome.SKIPPED, digests=digests,
+                                       reason=f"bank info dictionary unusable: {exc}")
+                return
+        peers: list[tuple[PeerAddress, str]] = []
+        if self.kind == "peer":
+            peers = [(PeerAddress(self.service.host, self.service.port), "scope")]
+        else:
+            found: list[Observation | Refusal | tuple[PeerAddress, str]] = []
+            if self.kind == "dht":
+                found = await self._from_dht(ref, digests)
+            else:
+                found = await self._from_tracker(ref, digests)
+            for item in found:
+                if isinstance(item, tuple):
+                    peers.append(item)
+                else:
+                    yield item
+        async for record in self._contact_all(ref, digests, peers):
+            yield record
+
+    # -- discovery ---------------------------------------------------------------------------
+    def _announce_hashes(self, ref: TorrentReference) -> list[bytes]:
+        """v1 hash; the truncated v2 hash too (BEP 52: trackers index both for hybrids)."""
+        out = [bytes.fromhex(ref.btih)] if ref.btih else []
+        if ref.btmh:
+            out.append(bytes.fromhex(ref.btmh)[:20])
+        return out
+
+    async def _from_tracker(self, ref: TorrentReference, digests: dict[str, str]
+                            ) -> list[Any]:
+        url = self.service.url
+        timeout = self.peer_limits.read_timeout
+        out: list[Any] = []
+        peers: list[PeerAddress] = []
+        facts: dict[str, Any] = {"tracker": url, "operator_tracker": self.infrastructure,
+                                 "announces": []}
+        error: str | None = None
+        for h in self._announce_hashes(ref):
+            decision = self.ctx.check(self.service.host, self.service.port)
+            if not decision:
+                out.append(self.refusal(url, "scope", decision.reason))
+                return out
+            try:
+                async with self.ctx.slot(self.service.host):
+                    result, scraped = await self._tracker_exchange(h, timeout)
+            except TrackerError as exc:
+                error = str(exc)
+                facts["announces"].append({"info_hash": h.hex(), "error": error})
+                continue
+            peers.extend(result.peers)
+            facts["announces"].append({
+                "info_hash": h.hex(), "peers": len(result.peers), "dropped": result.dropped,
+                "complete": result.complete, "incomplete": result.incomplete,
+                "interval": result.interval, "warning": result.warning,
+                "response_bytes": result.response_bytes,
+                "response_sha256": result.response_sha256,
+                "scrape": scraped.__dict__ if scraped else None})
+        ok = any("error" not in a for a in facts["announces"])
+        unique = list(dict.fromkeys(peers))
+        facts["peers"] = [f"{p.host}:{p.port}" for p in unique[:1000]]
+        out.append(self.observation(
+            self._magnet(ref), method=f"bt-{self.kind}-announce", digests=digests,
+            name=ref.title, level=EvidenceLevel.LISTED,
+            outcome=Outcome.OK if ok else Outcome.ERROR, reason=None if ok else error,
+            details=facts))
+        out.extend(self._screen(unique, f"{url} announce", facts))
+        return out
+
+    async def _tracker_exchange(self, h: bytes, timeout: float
+                                ) -> tuple[AnnounceResult, ScrapeResult | None]:
+        scraped: ScrapeResult | None = None
+        if self.kind == "tracker-udp":
+            tracker = UdpTracker(self.service.host, self.service.port,
+                                 timeout=min(timeout, 3.0), tries=2)
+            result = await tracker.announce(h, self.peer_id, numwant=self.max_peers)
+            try:
+                scraped = await tracker.scrape(h)
+                # Leave the swarm: an auditor must not be handed out as a peer.
+                await tracker.announce(h, self.peer_id, event="stopped", numwant=0)
+            except TrackerError:
+                pass
+        else:
+            result = await http_announce(self.service.url, h, self.peer_id, timeout,
+                                         numwant=self.max_peers)
+            try:
+                scraped = await http_scrape(self.service.url, h, timeout)
+                await http_announce(self.service.url, h, self.peer_id, timeout,
+                                    event="stopped", numwant=0)
+            except TrackerError:
+                pass
+        return result, scraped
+
+    async def _from_dht(self, ref: TorrentReference, digests: dict[str, str]) -> list[Any]:
+        from netwarden.collect.bittorrent.dht import get_peers
+
+        out: list[Any] = []
+        facts: dict[str, Any] = {"bootstrap": self.service.url}
+        peers: list[PeerAddress] = []
+        for h in self._announce_hashes(ref):
+            walk = await get_peers(
+                h, [(self.service.host, self.service.port)], self.ctx.check,
+                max_queries=_option(self.service, "dht_max_queries", 200, int),
+                timeout=_option(self.service, "dht_timeout", 20.0))
+            peers.extend(walk.peers)
+            facts.setdefault("walks", []).append(walk.summary())
+            for node, reason in walk.refused_nodes:
+                out.append(self.refusal(f"{node[0]}:{node[1]}", f"DHT node list from "
+                                        f"{self.service.url}", reason))
+        unique = list(dict.fromkeys(peers))
+        facts["peers"] = [f"{p.host}:{p.port}" for p in unique[:1000]]
+        out.append(self.observation(self._magnet(ref), method="bt-dht-get-peers",
+                                    digests=digests, name=ref.title, details=facts))
+        out.extend(self._screen(unique, f"DHT get_peers from {self.service.url}", facts))
+        return out
+
+    def _screen(self, peers: list[PeerAddress], found_in: str, facts: dict[str, Any]
+                ) -> list[Any]:
+        """Peers inside the scope to contact (bounded); the others become refusals."""
+        out: list[Any] = []
+        kept = 0
+        for p in peers:
+            decision = self.ctx.check(p.host, p.port)
+            if not decision:
+                out.append(self.refusal(f"{_hostport(p.host, p.port)}", found_in,
+                                        decision.reason))
+            elif kept < self.max_peers:
+                kept += 1
+                out.append((p, found_in))
+        return out
+
+    # -- contact -----------------------------------------------------------------------------
+    async def _contact_all(self, ref: TorrentReference, digests: dict[str, str],
+                           peers: list[tuple[PeerAddress, str]]
+                           ) -> AsyncIterator[Observation | Refusal]:
+        queue: asyncio.Queue[Observation | Refusal] = asyncio.Queue()
+
+        async def one(peer: PeerAddress, found_in: str) -> None:
+            try:
+                queue.put_nowait(await self._contact(ref, digests, peer, found_in))
+            except Exception as exc:  # a bug on one peer must not lose the others
+                queue.put_nowait(self._peer_observation(
+                    ref, digests, peer, found_in, None,
+                    error=f"internal error: {type(exc).__name__}: {exc}"))
+
+        tasks = [asyncio.create_task(one(p, f)) for p, f in peers]
+        try:
+            for _ in tasks:
+                yield await queue.get()
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _contact(self, ref: TorrentReference, digests: dict[str, str],
+                       peer: PeerAddress, found_in: str) -> Observation | Refusal:
+        decision = self.ctx.check(peer.host, peer.port)  # again, right before connecting
+        if not decision:
+            return self.refusal(_hostport(peer.host, peer.port), found_in, decision.reason)
+        meta = self._meta.get(ref.reference_id)
+        info_hash = (meta.handshake_hash if meta else
+                     bytes.fromhex(ref.btih) if ref.btih else bytes.fromhex(ref.btmh or "")[:20])
+        pcap = None
+        if self.pcap_dir is not None:
+            self.pcap_dir.mkdir(parents=True, exist_ok=True)
+            pcap = self.pcap_dir / f"{info_hash.hex()[:16]}-{peer.host}-{peer.port}.pcap"
+        async with self.ctx.slot(peer.host):
+            session = PeerSession(peer.host, peer.port, info_hash, meta, self.peer_limits,
+                                  self.pieces_per_peer, self.rng, self.peer_id, pcap,
+                                  expected_btih=ref.btih, expected_btmh=ref.btmh)
+            contact = await session.run()
+        if meta is None and session.meta is not None:
+            self._meta[ref.reference_id] = session.meta  # verified against the infohash
+        return self._peer_observation(ref, digests, peer, found_in, contact, session.meta,
+                                      pcap=pcap)
+
+    def _peer_observation(self, ref: TorrentReference, digests: dict[str, str],
+                          peer: PeerAddress, found_in: str, contact: PeerContact | None,
+                          meta: Metainfo | None = None, error: str | None = None,
+                          pcap: Path | None = None) -> Observation:
+        endpoint = Endpoint(protocol="bittorrent", host=peer.host, port=peer.port)
+        details: dict[str, Any] = {"found_in": found_in, "reference_id": ref.reference_id,
+                                   "operator_tracker": self.infrastructure
+                                   and self.kind.startswith("tracker")}
+        if self.kind.startswith("tracker"):
+            details["tracker"] = self.service.url
+        if contact is not None:
+            details["contact"] = contact.as_dict()
+            error = contact.error
+        if pcap is not None and pcap.exists():
+            details["pcap"] = str(pcap)
+        where = f"{endpoint}"
+        if contact is not None and contact.verified:
+            good = contact.verified
+            method = good[0].method or "bt-piece"
+            details.update(verified=True, verification_method=method, verification=(
+                "; ".join(f"piece {p.index} ({p.length} bytes) received from {where} matches "
+                          f"the torrent ({p.method})" for p in good)
+                + f" — infohash {ref.btih or ref.btmh}"))
+            if contact.failed:
+                details["verification_failures"] = [p.as_dict() for p in contact.failed]
+            level, outcome, reason = EvidenceLevel.SERVED, Outcome.OK, None
+        elif contact is not None and contact.handshaken:
+            level, outcome = EvidenceLevel.CONTACTED, Outcome.OK
+            if contact.failed:
+                bad = contact.failed[0]
+                reason = (f"verification failed: piece {bad.index}: {bad.reason}")
+                details.update(verified=False, verification_method=bad.method,
+                               verification=reason)
+            else:
+                reason = f"no piece verified: {error or 'the peer served no piece'}"
+                details.update(verified=False, verification=reason)
+        else:
+            level, outcome = EvidenceLevel.LISTED, Outcome.ERROR
+            reason = error or "not contacted"
+            details["verified"] = False
+        size = meta.total_length if meta else None
+        name = ref.title or (meta.name if meta else None)
+        return self.observation(
+            self._magnet(ref, peer), method="bt-peer-wire", outcome=outcome, reason=reason,
+            name=name, size=size, digests=digests, level=level,
+            bytes_from_endpoint=level is EvidenceLevel.SERVED, details=details,
+            endpoint=endpoint)
+
+    @staticmethod
+    def _magnet(ref: TorrentReference, peer: PeerAddress | None = None) -> str:
+        """The item's location: a magnet link, with ``x.pe`` (BEP 9) naming the peer."""
+        parts = []
+        if ref.btih:
+            parts.append(f"xt=urn:btih:{ref.btih}")
+        if ref.btmh:
+            parts.append(f"xt=urn:btmh:1220{ref.btmh}")
+        if peer is not None:
+            parts.append(f"x.pe={_hostport(peer.host, peer.port)}")
+        return "magnet:?" + "&".join(parts)
+
+
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

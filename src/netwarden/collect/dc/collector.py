@@ -1,0 +1,341 @@
+"""Direct Connect collector: join the hub as the auditor, read file lists, verify bank segments.
+
+For one ``adc://host:port`` service: log in (visible, identified, empty share), record the
+hub's facts and users, fetch each sharing user's ``files.xml.bz2`` through a client-client
+connection the hub brokers (RCM → the peer's CTM → we connect to the peer's address, checked
+against the scope first), record every listed file with a TTH at level ``contacted``, and for
+files whose TTH root is in a bank fetch the TTH leaves and one leaf-aligned segment and verify
+it (``served``). The hub facts observation (``dc-hub-info``) closes the run with what the
+liability assessment needs: operators, bots, whether the hub host is the operator's own, which
+operators/bots/infrastructure users share bank content and which topic/MOTD links name it.
+
+Only bank TTHs are ever requested; the auditor never searches and never uploads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from netwarden.collect.base import CollectContext, Collector, location_url, register
+from netwarden.collect.dc import adc_proto as ap
+from netwarden.collect.dc.adc_client import AdcError, Denied, HubSession, Identity, PeerConnection
+from netwarden.collect.dc.filelist import FileListError, parse_file_list
+from netwarden.collect.dc.tth_verify import LeafSet, SegmentVerifier, TthError, check_leaves
+from netwarden.records import Endpoint, EvidenceLevel, Observation, Outcome, Refusal
+from netwarden.scope import Service
+
+log = logging.getLogger("netwarden.collect.dc")
+
+SEGMENT = 1 << 20  # bytes of a bank file fetched and verified (leaf-aligned)
+MAX_FILELIST = 64 * 1024**2  # compressed bytes of one file list
+MAX_TTHL = 24 * 65536  # bytes of one leaf stream
+_MAGNET_TTH = re.compile(r"urn:tree:tiger:([A-Z2-7]{39})", re.IGNORECASE)
+_TTH_WORD = re.compile(r"(?<![A-Z2-7])([A-Z2-7]{39})(?![A-Z2-7])")
+
+
+def tths_in_text(text: str) -> set[str]:
+    """TTH roots a text names: magnet ``urn:tree:tiger:`` links and bare 39-char roots."""
+    found = {m.upper() for m in _MAGNET_TTH.findall(text)}
+    found |= set(_TTH_WORD.findall(text))
+    return found
+
+
+@register
+class AdcCollector(Collector):
+    """Audits one ADC hub (``adc://``); NMDC hubs are handled by :mod:`.nmdc_client`."""
+
+    schemes = ("adc", "adcs", "nmdc", "dchub")
+    protocol = "adc"
+
+    def __init__(self, service: Service, ctx: CollectContext) -> None:
+        super().__init__(service, ctx)
+        auditor = ctx.scope.auditor or {}
+        nick = service.username or str(auditor.get("nick") or "netwarden-auditor")
+        desc = str(auditor.get("description") or f"netwarden audit {ctx.scope.check_id}")
+        self.identity = Identity(nick, desc)
+        refs = ctx.references
+        self.bank_tths: frozenset[str] = (frozenset(v.upper() for v in refs.digests("tth"))
+                                          if refs is not None else frozenset())
+        self.hub_url = service.url
+        self.segment = int(service.options.get("segment_bytes", SEGMENT))
+
+    def _loc(self, cid: str | None, path: str) -> str:
+        raw = f"/{cid or 'unknown-cid'}{path if path.startswith('/') else '/' + path}"
+        return location_url(self.service.scheme, self.service.host, self.service.port,
+                            raw.encode("utf-8", "surrogatepass"))
+
+    async def collect(self) -> AsyncIterator[Observation | Refusal]:
+        host, port = self.service.host, self.service.port
+        decision = self.ctx.check(host, port)
+        if not decision:
+            yield self.refusal(self.service.url, "scope services", decision.reason)
+            return
+        if self.service.scheme in ("nmdc", "dchub"):
+            from netwarden.collect.dc.nmdc_client import collect_nmdc
+
+            async for record in collect_nmdc(self):
+                yield record
+            return
+        if self.service.scheme == "adcs":
+            yield self.observation(self.service.url, method="dc-hub-info",
+                                   outcome=Outcome.SKIPPED,
+                                   reason="adcs (TLS) hubs are not supported yet")
+            return
+        limits = self.limits
+        session = HubSession(host, port, self.identity, password=self.service.password,
+                             connect_timeout=limits.connect_timeout,
+                             read_timeout=limits.read_timeout,
+                             max_users=limits.max_listing_entries,
+                             login_deadline=limits.read_timeout * 4)
+        started = time.monotonic()
+        try:
+            async with self.ctx.slot(host):
+                await session.login()
+        except Exception as exc:
+            await session.close()
+            outcome = Outcome.DENIED if isinstance(exc, Denied) else Outcome.ERROR
+            yield self.observation(self.service.url, method="dc-hub-info", outcome=outcome,
+                                   reason=f"login failed: {exc}",
+                                   details=self._hub_details(session, {}))
+            return
+        shared: dict[str, list[str]] = {}  # sid -> bank TTHs the user lists
+        try:
+            for user in self._users(session):
+                yield self.observation(
+                    self._loc(user.cid, "/"), method="dc-user", level=EvidenceLevel.LISTED,
+                    endpoint=self._user_endpoint(user, None),
+                    details={**user.as_details(), "hub": self.hub_url})
+            queue = [u for u in self._users(session) if (u.share_size or 0) > 0]
+            sem = asyncio.Semaphore(max(1, limits.per_host_concurrency))
+            results: asyncio.Queue[Any] = asyncio.Queue()
+
+            async def one(user: ap.UserInfo) -> None:
+                async with sem:
+                    try:
+                        async for rec in self._audit_user(session, user, shared):
+                            await results.put(rec)
+                    except Exception as exc:  # one peer must not stop the hub audit
+                        log.error("dc user %s failed", user.nick, exc_info=exc)
+                        await results.put(self._user_problem(user, None, Outcome.ERROR,
+                                                             f"collector error: {exc}"))
+
+            tasks = [asyncio.create_task(one(u)) for u in queue]
+            done = asyncio.create_task(_finish(tasks, results))
+            try:
+                while True:
+                    rec = await results.get()
+                    if rec is _DONE:
+                        break
+                    yield rec
+            finally:
+                for task in tasks:
+                    task.cancel()
+                done.cancel()
+                await asyncio.gather(*tasks, done, return_exceptions=True)
+        finally:
+            details = self._hub_details(session, shared)
+            details["duration_s"] = round(time.monotonic() - started, 3)
+            await session.close()
+        yield self.observation(self.service.url, method="dc-hub-info",
+                               name=session.facts.name, details=details)
+
+    # -- users ----------------------------------------------------------------------------
+    def _users(self, session: HubSession) -> list[ap.UserInfo]:
+        return [u for sid, u in session.users.items() if sid != session.sid]
+
+    def _user_endpoint(self, user: ap.UserInfo, port: int | None) -> Endpoint:
+        if user.ip4:
+            return Endpoint(protocol="adc", host=user.ip4, port=port or self.service.port)
+        return self.endpoint
+
+    def _user_problem(self, user: ap.UserInfo, port: int | None, outcome: Outcome,
+                      reason: str, path: str = "/files.xml.bz2") -> Observation:
+        self.ctx.emit("problem", self.service.url)
+        return self.observation(self._loc(user.cid, path), method="adc-get", outcome=outcome,
+                                reason=reason, endpoint=self._user_endpoint(user, port),
+                                details={**user.as_details(), "hub": self.hub_url})
+
+    async def _connect(self, session: HubSession, user: ap.UserInfo
+                       ) -> tuple[PeerConnection | None, Observation | Refusal | None, int]:
+        limits = self.limits
+        if not user.ip4:
+            return None, self._user_problem(user, None, Outcome.SKIPPED,
+                                            "the hub does not reveal this user's address"), 0
+        if not user.active:
+            return None, self._user_problem(
+                user, None, Outcome.SKIPPED, "user is passive (no TCP4) and so are we: no "
+                "client-client connection is possible"), 0
+        try:
+            token, port, proto = await session.request_connection(user.sid,
+                                                                  limits.read_timeout)
+        except AdcError as exc:
+            return None, self._user_problem(user, None, Outcome.ERROR, str(exc)), 0
+        if proto != "ADC/1.0":
+            return None, self._user_problem(user, port, Outcome.SKIPPED,
+                                            f"peer offers {proto[:32]!r}, not ADC/1.0"), port
+        decision = self.ctx.check(user.ip4, port)
+        if not decision:
+            return None, self.refusal(f"adc://{user.ip4}:{port}",
+                                      f"CTM from {user.nick!r} via {self.hub_url}",
+                                      decision.reason), port
+        try:
+            async with self.ctx.slot(user.ip4):
+                conn = await PeerConnection.connect(user.ip4, port, token, session.identity,
+                                                    limits.connect_timeout, limits.read_timeout)
+        except (AdcError, OSError, TimeoutError) as exc:
+            return None, self._user_problem(user, port, Outcome.ERROR,
+                                            f"client connection failed: {exc}"), port
+        return conn, None, port
+
+    async def _audit_user(self, session: HubSession, user: ap.UserInfo,
+                          shared: dict[str, list[str]]
+                          ) -> AsyncIterator[Observation | Refusal]:
+        conn, problem, port = await self._connect(session, user)
+        if conn is None:
+            if problem is not None:
+                yield problem
+            return
+        limits = self.limits
+        endpoint = self._user_endpoint(user, port)
+        who = {**user.as_details(), "hub": self.hub_url, "peer_cid": conn.peer_cid}
+        try:
+            blob = bytearray()
+            deadline = time.monotonic() + limits.read_timeout * 10
+            try:
+                await conn.get("file", "files.xml.bz2", 0, -1, MAX_FILELIST, blob.extend,
+                               deadline)
+                listing = parse_file_list(bytes(blob), max_files=limits.max_listing_entries)
+            except FileListError as exc:
+                yield self._user_problem(user, port, Outcome.ERROR, f"file list refused: {exc}")
+                return
+            except (AdcError, OSError) as exc:
+                yield self._user_problem(user, port, Outcome.ERROR,
+                                         f"file list not received: {exc}")
+                return
+            del blob
+            self.ctx.emit("dir", self.service.url)
+            yield self.observation(
+                self._loc(user.cid, "/files.xml.bz2"), method="adc-filelist",
+                level=EvidenceLevel.CONTACTED, endpoint=endpoint,
+                outcome=Outcome.SKIPPED if listing.truncated else Outcome.OK,
+                reason=listing.truncated,
+                details={**who, "files": len(listing.files), "bad_entries": listing.bad_entries,
+                         "generator": listing.generator, "list_cid": listing.cid,
+                         "decompressed_bytes": listing.decompressed_bytes})
+            bank_files = []
+            for item in listing.files:
+                if item.tth is None:
+                    continue
+                yield self.observation(
+                    self._loc(user.cid, item.path), method="adc-filelist",
+                    name=item.path.rpartition("/")[2], size=item.size,
+                    digests={"tth": item.tth}, level=EvidenceLevel.CONTACTED,
+                    endpoint=endpoint, details={**who, "path": item.path})
+                if item.tth in self.bank_tths:
+                    bank_files.append(item)
+            if bank_files:
+                shared[user.sid] = sorted({f.tth for f in bank_files if f.tth})
+            for item in bank_files:
+                yield await self._verify(conn, user, endpoint, who, item.path, item.tth or "",
+                                         item.size or 0)
+        finally:
+            await conn.close()
+
+    async def _verify(self, conn: PeerConnection, user: ap.UserInfo, endpoint: Endpoint,
+                      who: dict[str, Any], path: str, root: str, size: int) -> Observation:
+        """Fetch the leaves and one segment of a bank file from this user and check them."""
+        limits = self.limits
+        details = {**who, "path": path, "tth": root}
+        loc = self._loc(user.cid, path)
+        name = path.rpartition("/")[2]
+        deadline = time.monotonic() + limits.read_timeout * 10
+        try:
+            leaves_blob = bytearray()
+            try:
+                await conn.get("tthl", f"TTH/{root}", 0, -1, MAX_TTHL, leaves_blob.extend,
+                               deadline)
+                leaves = check_leaves(root, size, bytes(leaves_blob))
+            except AdcError as exc:
+                if size > self.segment or "refused" not in str(exc):
+                    raise
+                # small files: some clients have no leaves beyond the root; fetch it whole
+                leaves = LeafSet(root, size, (ap.unb32(root),), max(size, 1))
+            start, length = leaves.segment(self.segment)
+            verifier = SegmentVerifier(leaves, start, length)
+            await conn.get("file", f"TTH/{root}", start, length, length, verifier.update,
+                           deadline)
+            blocks = verifier.finish()
+        except TthError as exc:
+            self.ctx.emit("problem", self.service.url)
+            return self.observation(loc, method="adc-segment", name=name, size=size,
+                                    digests={"tth": root}, level=EvidenceLevel.CONTACTED,
+                                    outcome=Outcome.ERROR, endpoint=endpoint,
+                                    reason=f"TTH verification failed: {exc}",
+                                    details={**details, "verified": False})
+        except (AdcError, OSError) as exc:
+            self.ctx.emit("problem", self.service.url)
+            return self.observation(loc, method="adc-segment", name=name, size=size,
+                                    digests={"tth": root}, level=EvidenceLevel.CONTACTED,
+                                    outcome=Outcome.ERROR, endpoint=endpoint,
+                                    reason=f"segment not received: {exc}", details=details)
+        self.ctx.emit("file", self.service.url)
+        self.ctx.emit("bytes", self.service.url, length)
+        words = (f"{length} bytes at offset {start} of {size} received from {user.nick} "
+                 f"({endpoint.host}:{endpoint.port}, CID {user.cid}) hash to {blocks} TTH "
+                 f"leaves of {leaves.block} bytes; the {len(leaves.leaves)} leaves hash to the "
+                 f"TTH root {root}")
+        return self.observation(
+            loc, method="adc-segment", name=name, size=size, digests={"tth": root},
+            level=EvidenceLevel.SERVED, endpoint=endpoint,
+            details={**details, "verified": True, "verification_method": "tth-segment",
+                     "verification": words, "segment_start": start, "segment_length": length,
+                     "leaf_bytes": leaves.block, "leaves": len(leaves.leaves)})
+
+    # -- hub facts ------------------------------------------------------------------------
+    def _hub_details(self, session: HubSession, shared: dict[str, list[str]]) -> dict[str, Any]:
+        facts = session.facts
+        users = self._users(session)
+        ops = [u for u in users if u.is_operator]
+        bots = [u for u in users if u.is_bot]
+        infra_users = [u for u in users if u.ip4 and self.ctx.scope.is_infrastructure(u.ip4)]
+        texts = [facts.description or "", facts.name or ""] + [m["text"] for m in facts.messages
+                                                                if m["from"] == "hub" or
+                                                                m["operator"] or m["bot"]]
+        named = set().union(*(tths_in_text(t) for t in texts)) if texts else set()
+
+        def sharing(group: list[ap.UserInfo]) -> list[dict[str, Any]]:
+            return [{"nick": u.nick, "cid": u.cid, "ip4": u.ip4, "bank_tths": shared[u.sid]}
+                    for u in group if u.sid in shared]
+
+        return {
+            "hub": self.hub_url, "hub_name": facts.name, "topic": facts.description,
+            "hub_software": facts.software,
+            "hub_infrastructure": self.infrastructure,
+            "auditor_nick": facts.nick_used, "auditor_cid": session.identity.cid,
+            "nick_collisions": facts.nick_collisions,
+            "password_challenged": facts.password_challenged,
+            "operators": [{"nick": u.nick, "cid": u.cid, "ip4": u.ip4} for u in ops],
+            "bots": [{"nick": u.nick, "cid": u.cid} for u in bots],
+            "users": len(users), "users_dropped": facts.users_dropped,
+            "infrastructure_users": [{"nick": u.nick, "ip4": u.ip4} for u in infra_users],
+            "operators_sharing_bank_content": sharing(ops),
+            "bots_sharing_bank_content": sharing(bots),
+            "infrastructure_users_sharing_bank_content": sharing(infra_users),
+            "users_sharing_bank_content": len(shared),
+            "hub_messages": facts.messages[:50], "messages_dropped": facts.messages_dropped,
+            "bank_links_in_topic_or_messages": sorted(named & self.bank_tths),
+            "statuses": facts.statuses[-10:], "protocol_errors": facts.protocol_errors,
+        }
+
+
+_DONE = object()
+
+
+async def _finish(tasks: list[asyncio.Task[None]], results: asyncio.Queue[Any]) -> None:
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await results.put(_DONE)
