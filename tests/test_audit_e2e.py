@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from netwarden.attribute import Attributor
 from netwarden.banks import BankStore
 from netwarden.ledger import Ledger
 from netwarden.ledger.keys import init_key
@@ -43,8 +44,10 @@ def test_audit_of_demo_network_finds_exactly_the_planted_copies(tmp_path: Path, 
         for name, category, fmt, path in net.banks:
             banks.import_file(name, category, fmt, path)
         scope = load_scope(net.scope_path)
+        attributor = Attributor.from_scope(scope, tmp_path / "cache")
         result = run_audit(scope, out, banks, ledger=ledger, store=store,
-                           banks=[b[0] for b in net.banks])
+                           banks=[b[0] for b in net.banks], attributor=attributor)
+        attributor.close()
         expected = set(net.expected)
     served = {(f.host, f.location, f.reference) for f in result.findings
               if f.evidence_level.value == "served"}
@@ -59,7 +62,16 @@ def test_audit_of_demo_network_finds_exactly_the_planted_copies(tmp_path: Path, 
                 "location", "observed_at", "evidence_level", "verification", "attribution",
                 "assessment", "ledger"):
         assert key in first
-    assert first["attribution"] == "pending"
+    assert first["assessment"] == "pending"
+    by_host = {f.host: f.attribution for f in result.findings}
+    # the testbed's RADIUS log covers 127.77.1.1 and .2, not .3; 127.77.0.10 is the operator's
+    assert by_host["127.77.0.10"]["status"] == "operator_host"
+    assert by_host["127.77.1.1"]["status"] == "subscriber"
+    assert by_host["127.77.1.1"]["pseudonym"].startswith("ps1_")
+    assert by_host["127.77.1.1"]["pseudonym"] != by_host["127.77.1.2"]["pseudonym"]
+    assert by_host["127.77.1.3"]["status"] == "none"
+    assert by_host["127.77.1.3"]["reason_code"] == "no_session"
+    assert "demo-subscriber" not in (out / "findings.jsonl").read_text(encoding="utf-8")
     assert isinstance(first["ledger"]["match"]["index"], int)
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["distribution"] == len(expected)

@@ -85,8 +85,10 @@ class _Recorder:
     """The single consumer: ledger append, identify, verify, build findings."""
 
     def __init__(self, scope: Scope, run_id: str, index: ExactIndex, ledger: LedgerLike | None,
-                 banks: Iterable[str] | None, findings_file: Any) -> None:
+                 banks: Iterable[str] | None, findings_file: Any,
+                 attributor: Any | None = None) -> None:
         self.scope, self.run_id, self.index, self.ledger = scope, run_id, index, ledger
+        self.attributor = attributor
         # Findings are written (and flushed) as they are made, so an interrupted run keeps
         # every finding it had; summary and report are written at the end.
         self.findings_file = findings_file
@@ -132,10 +134,13 @@ class _Recorder:
         ver_leaf = self.leaf(verification)
         log.info("match %s %s → %s/%s (%s), %s", obs.location, match.algorithm, match.bank,
                  match.reference_id, verification.result, verification.level.value)
+        attribution, attr_leaf = self._attribute(obs, match, match_leaf)
         ledger_refs: dict[str, Any] | str = PENDING
         if obs_leaf and match_leaf and ver_leaf:
             ledger_refs = {"observation": obs_leaf, "match": match_leaf,
                            "verification": ver_leaf}
+            if attr_leaf:
+                ledger_refs["attribution"] = attr_leaf
         self.findings.append(Finding(
             id=match.id, run_id=self.run_id, check_id=self.scope.check_id,
             operator=self.scope.operator_name, category=match.category, bank=match.bank,
@@ -148,11 +153,31 @@ class _Recorder:
             verification={"result": verification.result, "method": verification.method,
                           "checked": verification.checked,
                           "verified_at": verification.verified_at.isoformat()},
+            attribution=attribution,
             operator_infrastructure=obs.operator_infrastructure, observation_id=obs.id,
             match_id=match.id, verification_id=verification.id, ledger=ledger_refs,
         ))
         self.findings_file.write(self.findings[-1].model_dump_json() + "\n")
         self.findings_file.flush()
+
+
+    def _attribute(self, obs: Observation, match: Match, match_leaf: dict[str, Any] | None
+                   ) -> tuple[dict[str, Any] | str, dict[str, Any] | None]:
+        """Who was behind the endpoint when it served the item: a leaf of its own."""
+        if self.attributor is None:
+            return PENDING, None
+        try:
+            answer = self.attributor.attribute(obs.endpoint.host, obs.endpoint.port,
+                                               obs.observed_at).as_dict()
+        except Exception as exc:  # a log problem must not lose the finding
+            log.exception("attribution of %s failed", obs.location)
+            answer = {"status": "none", "reason_code": "attribution_error",
+                      "reason": f"attribution failed: {type(exc).__name__}: {exc}"}
+        leaf = self.leaf({"record_type": "attribution", "id": new_id(), "run_id": self.run_id,
+                          "match_id": match.id,
+                          "match_leaf": match_leaf["leaf_hash"] if match_leaf else None,
+                          **answer})
+        return answer, leaf
 
 
 def _run_record(scope: Scope, run_id: str, started: datetime, extra: dict[str, Any]
@@ -281,7 +306,7 @@ def _record_run(store: Any | None, run_id: str, **values: Any) -> None:
 
 def run_audit(scope: Scope, out_dir: Path, index: ExactIndex, *, ledger: Any | None = None,
               store: Any | None = None, banks: Iterable[str] | None = None,
-              progress: ProgressHook | None = None,
+              progress: ProgressHook | None = None, attributor: Any | None = None,
               run_metadata: dict[str, Any] | None = None) -> RunResult:
     """Audit every service of ``scope`` and write the run directory ``out_dir``.
 
@@ -295,7 +320,7 @@ def run_audit(scope: Scope, out_dir: Path, index: ExactIndex, *, ledger: Any | N
     started = utc_now()
     banks = list(banks or scope.banks) or None
     findings_file = (out_dir / "findings.jsonl").open("w", encoding="utf-8")
-    recorder = _Recorder(scope, run_id, index, ledger, banks, findings_file)
+    recorder = _Recorder(scope, run_id, index, ledger, banks, findings_file, attributor)
     try:
         log.info("run %s: check %s, operator %s, %d services", run_id, scope.check_id,
                  scope.operator_name, len(scope.services))

@@ -165,8 +165,7 @@ def dc_clients(tmp_path: Path, uhub: Hub) -> Iterator[Any]:
         _wait_port("127.0.0.1", rpc_port, proc, "eiskaltdcpp-daemon", log)
         client.rpc("share.add", directory=f"{share}/", virtname="share")
         client.rpc("share.refresh")
-        url = uhub.url if password is None else uhub.url  # password set below when needed
-        client.rpc("hub.add", huburl=url, enc="")
+        client.rpc("hub.add", huburl=uhub.url, enc="")
         return client
 
     try:

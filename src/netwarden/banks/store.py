@@ -31,8 +31,9 @@ from netwarden.codec.bencode import encode as bencode
 from netwarden.errors import InputError
 from netwarden.store.base import Store
 
+_VALUE_BIND = re.compile(r"^v\d+(_\d+)?$")  # the digest values' bind names (see _statement)
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")
-IN_CHUNK = 5000  # well under SQLite's 32,766 bound parameters
+IN_CHUNK = 4096  # a power of two, well under SQLite's 32,766 bound parameters
 
 
 def check_slug(value: str, what: str) -> str:
@@ -137,7 +138,7 @@ class BankStore:
             .outerjoin(BankReference.__table__, r.id == d.reference_pk)
         )
         self._statements: dict[tuple[Any, ...], Any] = {}
-        self._compiled: dict[int, tuple[str, tuple[str, ...], dict[str, Any]]] = {}
+        self._compiled: dict[tuple[Any, ...], tuple[str, tuple[str, ...], dict[str, Any]]] = {}
 
     # ------------------------------------------------------------------ import
 
@@ -340,7 +341,7 @@ class BankStore:
         """Batched look-up of many digests of one algorithm: canonical value → references.
 
         For bulk work (re-checking a bank against a stored run, benchmarks): one
-        ``IN`` query per 5,000 values. Malformed values are skipped.
+        ``IN`` query per 4,096 values. Malformed values are skipped.
         """
         code = algorithm(algorithm_name).code
         out: dict[str, list[Reference]] = {}
@@ -401,15 +402,36 @@ class BankStore:
         observation. The SQL is still SQLAlchemy's, compiled once per statement shape; only
         plain values (ints, bytes) are bound, which need no type processing.
         """
-        compiled = self._compiled.get(id(statement))
-        if compiled is None:
-            done = statement.compile(dialect=self.store.engine.dialect)
-            order = tuple(done.positiontup or ())
-            defaults = {name: done.binds[name].effective_value for name in order}
-            compiled = (str(done), order, defaults)
-            self._compiled[id(statement)] = compiled
-        sql, order, defaults = compiled
-        values = [params[name] if name in params else defaults[name] for name in order]
+        key = ("one", id(statement))
+        if key not in self._compiled:
+            self._compiled[key] = _precompile(
+                statement.compile(dialect=self.store.engine.dialect))
+        sql, order, defaults = self._compiled[key]
+        return self._run(sql, [params[n] if n in params else defaults[n] for n in order])
+
+    def _query_in(self, code: int, raws: list[bytes]) -> list[Reference]:
+        if not raws:
+            return []
+        if not self.store.engine.dialect.positional:
+            return self._query([(code, raw) for raw in raws])
+        # One compiled ``IN (?, ?, ...)`` per algorithm and power-of-two length (padded by
+        # repeating a value), rendered once and run on the DBAPI cursor: a bounded cache.
+        size = max(16, 1 << (len(raws) - 1).bit_length())
+        raws = raws + [raws[-1]] * (size - len(raws))
+        key = ("in", code, size)
+        if key not in self._compiled:
+            statement = self._statement((code,), True).params({f"v{code}": raws})
+            self._compiled[key] = _precompile(statement.compile(
+                dialect=self.store.engine.dialect, compile_kwargs={"render_postcompile": True}))
+        sql, order, defaults = self._compiled[key]
+        values = iter(raws)
+        rows = self._run(sql, [defaults[n] if n in defaults else next(values) for n in order])
+        if not rows:
+            return []
+        with self.store.engine.connect() as conn:
+            return self._references_from(conn, rows)
+
+    def _run(self, sql: str, values: list[Any]) -> list[Any]:
         raw = self.store.engine.raw_connection()
         try:
             cursor = raw.cursor()
@@ -420,9 +442,6 @@ class BankStore:
                 cursor.close()
         finally:
             raw.close()
-
-    def _query_in(self, code: int, raws: list[bytes]) -> list[Reference]:
-        return self._query([(code, raw) for raw in raws]) if raws else []
 
     @staticmethod
     def _references_from(conn: Connection, rows: Sequence[Any]) -> list[Reference]:
@@ -464,6 +483,14 @@ class BankStore:
             return _info(row, tuple(
                 ImportRecord(_utc(i.imported_at), i.format, i.source, i.source_sha256, i.added,
                              i.duplicates, i.bad) for i in imports))
+
+
+def _precompile(done: Any) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+    """SQL text, positional parameter names and the statement's fixed values."""
+    order = tuple(done.positiontup or ())
+    fixed = {n: done.binds[n].effective_value for n in order
+             if n in done.binds and not _VALUE_BIND.match(n)}
+    return str(done), order, fixed
 
 
 class _Row(NamedTuple):

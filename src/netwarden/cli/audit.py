@@ -31,6 +31,14 @@ def _open_ledger(store: Store, create_key: bool) -> Any:
         return Ledger.open(store)
 
 
+def _attributor(scope: Any) -> Any:
+    """Index the provider logs the scope names (cached under the installation's home)."""
+    from netwarden.attribute import Attributor
+    from netwarden.store.base import default_home
+
+    return Attributor.from_scope(scope, default_home() / "cache" / "attribution")
+
+
 def _print_result(result: RunResult, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(result.summary, indent=2, ensure_ascii=False))
@@ -57,9 +65,13 @@ def audit(
         from netwarden.banks import BankStore
 
         ledger = _open_ledger(store, create_key=False)
-        with audit_progress(len(loaded.services), progress and not as_json) as hook:
-            result = run_audit(loaded, out, BankStore(store), ledger=ledger, store=store,
-                               progress=hook)
+        attributor = _attributor(loaded)
+        try:
+            with audit_progress(len(loaded.services), progress and not as_json) as hook:
+                result = run_audit(loaded, out, BankStore(store), ledger=ledger, store=store,
+                                   progress=hook, attributor=attributor)
+        finally:
+            attributor.close()
         _print_result(result, as_json)
     finally:
         store.close()
@@ -93,9 +105,13 @@ def demo(
                     console.print(f"bank [bold]{name}[/] ({category}, {fmt}): "
                                   f"{report.added} added, {report.duplicates} already there")
             scope = load_scope(net.scope_path)
-            with audit_progress(len(scope.services), not as_json) as hook:
-                result = run_audit(scope, out, bank_store, ledger=ledger, store=store,
-                                   banks=names, progress=hook)
+            attributor = _attributor(scope)
+            try:
+                with audit_progress(len(scope.services), not as_json) as hook:
+                    result = run_audit(scope, out, bank_store, ledger=ledger, store=store,
+                                       banks=names, progress=hook, attributor=attributor)
+            finally:
+                attributor.close()
             found = {(f.host, f.location, f.reference) for f in result.findings
                      if f.evidence_level.value == "served"}
             expected = set(net.expected)

@@ -140,6 +140,7 @@ class DemoNetwork:
                 self.servers.append(group.add(serve_http(roots[host], host)))
             self._plant_all(rng, roots)
             self._write_banks()
+            self._write_attribution_logs()
             self._write_scope()
             load_scope(self.scope_path)  # the generated scope must be valid
         except BaseException:
@@ -248,6 +249,34 @@ class DemoNetwork:
         self.banks = [BankFile("films", "film", "catalog", films_path),
                       BankFile("csam-standin", "csam", "plain", csam_path)]
 
+    def _write_attribution_logs(self) -> None:
+        """A FreeRADIUS accounting log and a pseudonym key for the subscribers' hosts.
+
+        127.77.1.1 and 127.77.1.2 have sessions covering the audit (started an hour ago, an
+        Interim-Update ten minutes ago); 127.77.1.3 has none, so its findings must come out
+        *not attributed*, with the reason.
+        """
+        now = datetime.now(UTC).replace(microsecond=0)
+        radius_dir = self.workdir / "logs" / "radius"
+        radius_dir.mkdir(parents=True, exist_ok=True)
+
+        def record(status: str, user: str, ip: str, session: str, moment: datetime) -> str:
+            return (f"{moment.strftime('%a %b %e %H:%M:%S %Y')}\n"
+                    f"\tAcct-Status-Type = {status}\n\tUser-Name = \"{user}\"\n"
+                    f"\tAcct-Session-Id = \"{session}\"\n\tFramed-IP-Address = {ip}\n"
+                    f"\tNAS-IP-Address = 127.77.0.1\n"
+                    f"\tEvent-Timestamp = \"{moment.strftime('%b %e %Y %H:%M:%S')} UTC\"\n\n")
+
+        text = ""
+        for n, host in enumerate(HTTP_HOSTS[:2], start=1):
+            user, session = f"demo-subscriber-{n:03d}", f"demo-{n:04d}"
+            text += record("Start", user, host, session, now - timedelta(hours=1))
+            text += record("Interim-Update", user, host, session, now - timedelta(minutes=10))
+        (radius_dir / "detail").write_text(text, encoding="utf-8")
+        key = self.workdir / "pseudonym.key"
+        secret = random.Random(self.seed).getrandbits(128)
+        key.write_text(f"demo-pseudonym-key-{secret:032x}\n", encoding="utf-8")
+
     def _write_scope(self) -> None:
         now = datetime.now(UTC).replace(microsecond=0)
         stamp = "%Y-%m-%dT%H:%M:%SZ"
@@ -269,6 +298,11 @@ prefixes = ["{PREFIX}"]
 infrastructure = ["{FTP_HOST}"]
 
 {services}
+[attribution]
+radius = ["logs/radius/detail"]
+pseudonym_key = "pseudonym.key"
+clock_skew = "2s"
+
 [banks]
 use = ["films", "csam-standin"]
 

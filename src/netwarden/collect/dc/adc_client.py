@@ -245,7 +245,7 @@ class HubSession:
 
     async def _quit(self, msg: ap.Message, during_login: bool) -> None:
         target = msg.params[0] if msg.params else None
-        if target and target == self.sid or (during_login and target is None):
+        if (target and target == self.sid) or (during_login and target is None):
             reason = msg.get("MS") or "no reason given"
             self._closed_reason = f"hub disconnected us: {reason}"
             raise Denied(self._closed_reason)

@@ -47,7 +47,7 @@ def tths_in_text(text: str) -> set[str]:
 
 @register
 class AdcCollector(Collector):
-    """Audits one ADC hub (``adc://``); NMDC hubs are handled by :mod:`.nmdc_client`."""
+    """Audits one ADC hub (``adc://``); NMDC (``nmdc://``, ``dchub://``) is not written yet."""
 
     schemes = ("adc", "adcs", "nmdc", "dchub")
     protocol = "adc"
@@ -76,10 +76,9 @@ class AdcCollector(Collector):
             yield self.refusal(self.service.url, "scope services", decision.reason)
             return
         if self.service.scheme in ("nmdc", "dchub"):
-            from netwarden.collect.dc.nmdc_client import collect_nmdc
-
-            async for record in collect_nmdc(self):
-                yield record
+            yield self.observation(self.service.url, method="dc-hub-info",
+                                   outcome=Outcome.SKIPPED,
+                                   reason="NMDC hubs are not supported yet")
             return
         if self.service.scheme == "adcs":
             yield self.observation(self.service.url, method="dc-hub-info",
