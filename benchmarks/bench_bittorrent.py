@@ -56,6 +56,8 @@ def libtorrent_piece_time(torrent, seeder, piece: int, tmp: Path) -> float:  # t
                 if isinstance(alert, lt.piece_finished_alert) and alert.piece_index == piece:
                     return time.perf_counter() - start
                 if not connected and isinstance(alert, lt.torrent_checked_alert):
+                    # the clock starts at the connection, as ours does (no session start-up)
+                    start = time.perf_counter()
                     handle.connect_peer((seeder.host, seeder.port))
                     connected = True
             if handle.have_piece(piece):  # hash-checked by libtorrent

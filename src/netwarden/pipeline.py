@@ -25,6 +25,7 @@ import rfc8785
 from netwarden import __version__
 from netwarden.collect import CollectContext, collector_for
 from netwarden.identify import ExactIndex, identify
+from netwarden.ledger.clock import clock_info
 from netwarden.records import (
     PENDING,
     Endpoint,
@@ -187,7 +188,8 @@ def _run_record(scope: Scope, run_id: str, started: datetime, extra: dict[str, A
         "authorization": scope.authorization, "operator": scope.operator_name,
         "jurisdiction": scope.jurisdiction, "scope_sha256": scope_digest(scope),
         "started_at": started.isoformat(), "software": f"netwarden {__version__}",
-        "host": platform.node(), "python": platform.python_version(), **extra,
+        "host": platform.node(), "python": platform.python_version(),
+        "clock": clock_info(), **extra,
     }
 
 

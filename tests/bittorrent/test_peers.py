@@ -159,3 +159,22 @@ def test_bitfield_with_spare_bits_is_a_violation() -> None:
                    read_timeout=2)
     assert "beyond the last piece" in (contact.error or "")
     assert struct.calcsize(">I") == 4
+
+
+@pytest.mark.slow
+def test_pcap_written_with_piece_payload_zeroed(tmp_path: Path) -> None:
+    torrent = make_torrent(tmp_path, "film", 64 * 1024, piece_length=32 * 1024)
+    content = (torrent.data_dir / "film").read_bytes()
+    pcaps = tmp_path / "pcap"
+    with seeders(1, [torrent]) as (seeder,):
+        scope = make_scope([{"url": f"bittorrent://{seeder.host}:{seeder.port}",
+                             "pcap_dir": str(pcaps), "pieces_per_peer": 2}])
+        records = asyncio.run(run_collectors(scope, [torrent.reference()]))
+    (obs,) = peer_obs(records, seeder.host)
+    assert obs.level is EvidenceLevel.SERVED
+    (pcap,) = pcaps.glob("*.pcap")
+    assert obs.details["pcap"] == str(pcap)
+    data = pcap.read_bytes()
+    assert data[:4] == b"\xd4\xc3\xb2\xa1" and len(data) > 64 * 1024  # blocks kept, as zeros
+    for off in range(0, len(content), 4096):
+        assert content[off:off + 64] not in data

@@ -1,7 +1,7 @@
 """Collectors: one module per protocol behind one interface (see :mod:`.base`).
 
 Importing this package registers every built-in collector, so :func:`collector_for` knows
-the schemes ``ftp``, ``http`` and ``https``.
+the schemes ``ftp``, ``http``, ``https``, ``smb`` and the Direct Connect ones.
 """
 
 from netwarden.collect.base import (
@@ -13,15 +13,19 @@ from netwarden.collect.base import (
     register,
     registered_schemes,
 )
+from netwarden.collect.dc.collector import AdcCollector
 from netwarden.collect.ftp import FtpCollector
 from netwarden.collect.http import HttpCollector
+from netwarden.collect.smb import SmbCollector
 
 __all__ = [
+    "AdcCollector",
     "CollectContext",
     "Collector",
     "FtpCollector",
     "HttpCollector",
     "ProgressEvent",
+    "SmbCollector",
     "collector_for",
     "location_url",
     "register",
