@@ -23,21 +23,22 @@ import libtorrent as lt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from bittorrent.conftest import make_scope, run_collectors  # noqa: E402
-from bittorrent.swarm import make_torrent, seeders  # noqa: E402
-
-from netwarden.collect.bittorrent.metainfo import parse_info  # noqa: E402
-from netwarden.collect.bittorrent.peerwire import PeerLimits, PeerSession  # noqa: E402
-from netwarden.records import EvidenceLevel, Observation  # noqa: E402
+from bittorrent.conftest import make_scope, run_collectors
+from bittorrent.swarm import make_torrent, seeders
+from netwarden.collect.bittorrent.metainfo import parse_info
+from netwarden.collect.bittorrent.peerwire import PeerLimits, PeerSession
+from netwarden.records import EvidenceLevel, Observation
 
 
 def libtorrent_piece_time(torrent, seeder, piece: int, tmp: Path) -> float:  # type: ignore[no-untyped-def]
     """Seconds for a fresh libtorrent session to get ``piece`` from ``seeder`` (hash-checked)."""
-    session = lt.session({"listen_interfaces": "127.77.9.1:0", "outgoing_interfaces": "127.77.9.1",
+    session = lt.session({"listen_interfaces": "127.77.9.1:0",
+                          "outgoing_interfaces": "127.77.9.1",
                           "enable_dht": False, "enable_lsd": False, "enable_upnp": False,
                           "enable_natpmp": False, "enable_outgoing_utp": False,
                           "enable_incoming_utp": False,
-                          "alert_mask": lt.alert_category.status | lt.alert_category.piece_progress})
+                          "alert_mask": (lt.alert_category.status
+                                         | lt.alert_category.piece_progress)})
     try:
         params = lt.add_torrent_params()
         params.ti = lt.torrent_info(str(torrent.path))

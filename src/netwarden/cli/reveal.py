@@ -1,0 +1,61 @@
+"""``netwarden reveal``: the account behind a subscriber pseudonym, on a recorded legal basis.
+
+The reveal itself is a ledger leaf (who, when with time zone, on what basis, which pseudonym)
+written *before* the account is shown. The leaf does not contain the account: the ledger is
+exported in bundles, and the pseudonym already commits to the account under the key.
+"""
+
+from __future__ import annotations
+
+import getpass
+from datetime import datetime
+from pathlib import Path
+
+import typer
+
+from netwarden.cli import app
+from netwarden.records import new_id
+from netwarden.scope import load_scope
+from netwarden.store import open_store
+
+
+@app.command()
+def reveal(
+    pseudonym: str = typer.Argument(..., help="The pseudonym (ps1_...) from a finding."),
+    basis: str = typer.Option(..., "--basis", help="The legal basis, e.g. \"court order "
+                              "12/2026 of the district court\"."),
+    scope: Path = typer.Option(..., "--scope", help="The scope whose logs and pseudonym key "
+                               "made the pseudonym."),
+    by: str | None = typer.Option(None, "--by", help="Who reveals (default: the OS user)."),
+    db: str | None = typer.Option(None, "--db", help="Database URL."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Show the subscriber account behind PSEUDONYM and record the reveal in the ledger."""
+    import json
+
+    from netwarden.attribute import Attributor
+    from netwarden.ledger import Ledger
+    from netwarden.store.base import default_home
+
+    loaded = load_scope(scope)
+    attributor = Attributor.from_scope(loaded, default_home() / "cache" / "attribution")
+    store = open_store(db)
+    try:
+        found = attributor.reveal(pseudonym, basis)  # refuses an empty basis
+        ledger = Ledger.open(store)
+        entry = {"record_type": "subscriber_reveal", "id": new_id(), "run_id": None,
+                 "pseudonym": found.pseudonym, "basis": basis.strip(),
+                 "by": by or getpass.getuser(),
+                 "revealed_at": datetime.now().astimezone().isoformat(),
+                 "check_id": loaded.check_id, "sources": list(found.sources)}
+        ref = ledger.append(entry)
+    finally:
+        attributor.close()
+        store.close()
+    if as_json:
+        typer.echo(json.dumps({"pseudonym": found.pseudonym, "account": found.account,
+                               "basis": basis, "ledger_index": ref.index,
+                               "leaf_hash": ref.leaf_hash.hex()}, ensure_ascii=False))
+        return
+    typer.echo(f"{found.pseudonym} = {found.account}")
+    typer.echo(f"recorded as ledger leaf {ref.index} ({ref.leaf_hash.hex()}): basis {basis!r}")
