@@ -11,6 +11,7 @@ DEBIAN_PACKAGES=(
   openssl              # RFC 3161 test time-stamping authority
   samba smbclient      # a real smbd for the SMB collector's tests; smbclient for its benchmark
   uhub eiskaltdcpp-daemon  # a real ADC hub and real DC clients for the Direct Connect tests
+  opentracker          # a real BitTorrent tracker for the BitTorrent tests
 )
 
 missing=()

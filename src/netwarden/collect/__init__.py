@@ -13,6 +13,7 @@ from netwarden.collect.base import (
     register,
     registered_schemes,
 )
+from netwarden.collect.bittorrent.collector import BitTorrentCollector
 from netwarden.collect.dc.collector import AdcCollector
 from netwarden.collect.ftp import FtpCollector
 from netwarden.collect.http import HttpCollector
@@ -20,6 +21,7 @@ from netwarden.collect.smb import SmbCollector
 
 __all__ = [
     "AdcCollector",
+    "BitTorrentCollector",
     "CollectContext",
     "Collector",
     "FtpCollector",

@@ -89,6 +89,7 @@ class Collector(ABC):
     """Walks one service and yields what it saw. Subclasses set ``schemes`` and ``collect``."""
 
     schemes: ClassVar[tuple[str, ...]] = ()
+    kinds: ClassVar[tuple[str, ...]] = ()  # service `kind` options this collector serves
     protocol: ClassVar[str] = ""
 
     def __init__(self, service: Service, ctx: CollectContext) -> None:
@@ -135,17 +136,32 @@ class Collector(ABC):
 _REGISTRY: dict[str, type[Collector]] = {}
 
 
+_KINDS: dict[str, type[Collector]] = {}
+
+
 def register(cls: type[Collector]) -> type[Collector]:
-    """Class decorator: make ``cls`` the collector for each URL scheme in ``cls.schemes``."""
+    """Class decorator: make ``cls`` the collector for each URL scheme in ``cls.schemes``
+    and for each service ``kind`` in ``cls.kinds`` (e.g. an HTTP URL that is a tracker)."""
     if not cls.schemes:
         raise ValueError(f"{cls.__name__} declares no URL schemes")
     for scheme in cls.schemes:
         _REGISTRY[scheme.lower()] = cls
+    for kind in getattr(cls, "kinds", ()):
+        _KINDS[kind.lower()] = cls
     return cls
 
 
 def collector_for(service: Service) -> type[Collector]:
-    """The collector class for a service's URL scheme; :class:`InputError` when there is none."""
+    """The collector for a service: its ``kind`` option first (``kind = "bittorrent-tracker"``
+    on an ``http://`` URL), else its URL scheme; :class:`InputError` when there is none."""
+    kind = service.options.get("kind")
+    if kind is not None:
+        try:
+            return _KINDS[str(kind).lower()]
+        except KeyError:
+            known = ", ".join(sorted(_KINDS)) or "none"
+            raise InputError(service.url, f"no collector for service kind {kind!r} "
+                             f"(known kinds: {known})", "services.kind") from None
     try:
         return _REGISTRY[service.scheme.lower()]
     except KeyError:

@@ -87,6 +87,7 @@ class BitTorrentCollector(Collector):
     """Trackers, DHT nodes and known peers of the scope, for every bank torrent."""
 
     schemes = ("bittorrent", "udp")
+    kinds = ("bittorrent-tracker", "tracker", "dht", "peer")
     protocol = "bittorrent"
 
     def __init__(self, service: Service, ctx: CollectContext) -> None:
