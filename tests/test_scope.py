@@ -118,7 +118,7 @@ def test_bad_keys_are_named(tmp_path: Path, old: str, new: str, key: str, words:
 def test_local_time_without_offset_is_refused(tmp_path: Path) -> None:
     text = VALID.replace((NOW - timedelta(days=1)).strftime('%Y-%m-%dT%H:%M:%SZ'),
                          "2026-11-01T00:00:00", 1)
-    with pytest.raises(ScopeError, match="check.not_before: needs a UTC offset"):
+    with pytest.raises(ScopeError, match=r"check\.not_before: needs a UTC offset"):
         load_scope(write(tmp_path, text))
 
 

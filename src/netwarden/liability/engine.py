@@ -57,7 +57,6 @@ FACT_TYPES: dict[str, tuple[str, ...] | type] = {
     "initiated_transmission": bool,
     "selected_receiver": bool,
     "selected_or_modified_content": bool,
-    "placed_by_third_party": bool,
     "staff_uploaded_or_curated": bool,
     "operator_indexes_categorises_moderates_catalogue": bool,
     "operator_promotes_infringing_use": bool,
@@ -292,7 +291,7 @@ class JurisdictionResult:
     """The assessment under one jurisdiction."""
 
     jurisdiction: str
-    outcome: str  # civil track: exempt / not_exempt / liable (or "undetermined")
+    outcome: str  # civil track: exempt / not_exempt / liable
     exposures: list[str]
     fired: list[dict[str, Any]]
     undetermined: list[dict[str, Any]]
@@ -317,7 +316,7 @@ class JurisdictionResult:
 def _core(rules: RuleSet, facts: Facts) -> tuple[str, list[str], list[Rule], list[dict[str, Any]]]:
     fired: list[Rule] = []
     undetermined: list[dict[str, Any]] = []
-    outcome = "undetermined"
+    outcome = ""
     for rule in rules.track("civil"):
         value = holds(rule.when, facts)
         if value is None:
@@ -328,6 +327,11 @@ def _core(rules: RuleSet, facts: Facts) -> tuple[str, list[str], list[Rule], lis
             fired.append(rule)
             outcome = rule.outcome or outcome
             break
+    if not outcome:
+        # A safe harbour is a defence: when the evidence establishes no rule's conditions,
+        # no exemption is established. That is "not exempt" (general law decides), never
+        # "liable"; the result is marked provisional.
+        outcome = "not_exempt"
     exposures: list[str] = []
     for track in ("injunction", "criminal"):
         for rule in rules.track(track):
@@ -352,7 +356,7 @@ def evaluate(rules: RuleSet, facts: Facts) -> JurisdictionResult:
     facts = {name: facts.get(name) for name in FACT_TYPES}
     outcome, exposures, fired, undetermined = _core(rules, facts)
     # an undetermined rule listed before the one that fired could have pre-empted it
-    provisional = bool(undetermined)
+    provisional = bool(undetermined) or not any(r.track == "civil" for r in fired)
     criminal: list[str] = []
     for rule in fired:
         for item in rule.evidence_needed:

@@ -19,7 +19,8 @@ class Base(DeclarativeBase):
 
 
 def default_home() -> Path:
-    """Where an installation keeps its database and keys: ``$NETWARDEN_HOME`` or ``~/.netwarden``."""
+    """Where an installation keeps its database and keys: ``$NETWARDEN_HOME`` or
+    ``~/.netwarden``."""
     return Path(os.environ.get("NETWARDEN_HOME", Path.home() / ".netwarden"))
 
 

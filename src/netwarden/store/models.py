@@ -7,7 +7,12 @@ import importlib.util
 
 from netwarden.store.base import Base
 
-_MODEL_MODULES = ("netwarden.banks.models", "netwarden.ledger.models", "netwarden.store.models_runs")
+_MODEL_MODULES = (
+    "netwarden.banks.models",
+    "netwarden.ledger.models",
+    "netwarden.store.models_runs",
+    "netwarden.notices.models",
+)
 
 
 def load_all() -> type[Base]:
