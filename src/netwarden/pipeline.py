@@ -194,10 +194,10 @@ def _run_record(scope: Scope, run_id: str, started: datetime, extra: dict[str, A
 
 
 async def _collect_all(scope: Scope, run_id: str, recorder: _Recorder,
-                       progress: ProgressHook | None) -> None:
+                       progress: ProgressHook | None, references: Any | None) -> None:
     ctx = CollectContext(scope=scope, run_id=run_id, limits=scope.limits,
                          progress=(lambda event: progress("collect", {"event": event}))
-                         if progress else None)
+                         if progress else None, references=references)
     queue: asyncio.Queue[Observation | Refusal | None] = asyncio.Queue(maxsize=1000)
 
     async def run_service(service: Any) -> None:
@@ -331,7 +331,8 @@ def run_audit(scope: Scope, out_dir: Path, index: ExactIndex, *, ledger: Any | N
                     jurisdiction=scope.jurisdiction, scope_sha256=scope_digest(scope),
                     out_dir=str(out_dir.resolve()), started_at=started, status="running",
                     observations=0, findings=0, served=0)
-        asyncio.run(_collect_all(scope, run_id, recorder, progress))
+        references = index.references(banks) if hasattr(index, "references") else None
+        asyncio.run(_collect_all(scope, run_id, recorder, progress, references))
         finished = utc_now()
         recorder.leaf({"record_type": "run_end", "id": new_id(), "run_id": run_id,
                        "finished_at": finished.isoformat(),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -24,6 +25,7 @@ from typing import Any
 import pytest
 
 from netwarden.collect.base import CollectContext, collector_for
+from netwarden.collect.dc.adc_proto import b32, cid_from_pid
 from netwarden.records import Observation, Refusal
 from netwarden.scope import Scope, parse_scope
 
@@ -117,6 +119,7 @@ class Client:
     share: Path
     proc: subprocess.Popen[bytes]
     files: dict[str, bytes] = field(default_factory=dict)
+    cid: str = ""
 
     def rpc(self, method: str, **params: Any) -> Any:
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method,
@@ -126,8 +129,11 @@ class Client:
             return json.loads(resp.read())["result"]
 
 
-def _dc_xml(nick: str, host: str, port: int, password: str | None) -> str:
-    settings = {"Nick": nick, "Description": "test user", "InPort": port,
+def _dc_xml(nick: str, host: str, port: int, pid: str) -> str:
+    """eiskaltdcpp settings. ``CID`` is the *private* ID (the PID): without it every daemon
+    started within the same second generates the same one (its random source is seeded with
+    the time), so the hub refuses all but the first with "CID is taken"."""
+    settings = {"CID": pid, "Nick": nick, "Description": "test user", "InPort": port,
                 "UDPPort": port, "TLSPort": port + 1, "IncomingConnections": 0,
                 "AutoDetectIncomingConnection": 0, "BindAddress": host, "ExternalIp": host,
                 "NoIpOverride": 1, "Slots": 5, "HashingStartDelay": 0, "UseDHT": 0,
@@ -137,6 +143,14 @@ def _dc_xml(nick: str, host: str, port: int, password: str | None) -> str:
         for k, v in settings.items())
     return ('<?xml version="1.0" encoding="utf-8" standalone="yes"?>\n'
             f"<DCPlusPlus>\n<Settings>\n{rows}\n</Settings>\n</DCPlusPlus>\n")
+
+
+def _favorites_xml(hub_url: str, nick: str, password: str) -> str:
+    """A favourite hub entry: the only place eiskaltdcpp takes a hub password from."""
+    return ('<?xml version="1.0" encoding="utf-8" standalone="yes"?>\n<Favorites>\n<Hubs>\n'
+            f'<Hub Name="test hub" Connect="0" Description="" Nick="{nick}" '
+            f'Password="{password}" Server="{hub_url}" UserDescription="" Encoding=""/>\n'
+            "</Hubs>\n</Favorites>\n")
 
 
 @pytest.fixture
@@ -154,13 +168,17 @@ def dc_clients(tmp_path: Path, uhub: Hub) -> Iterator[Any]:
         conf = base / "conf"
         conf.mkdir(parents=True)
         port = free_port(host)
-        (conf / "DCPlusPlus.xml").write_text(_dc_xml(nick, host, port, password))
+        pid = os.urandom(24)
+        (conf / "DCPlusPlus.xml").write_text(_dc_xml(nick, host, port, b32(pid)))
+        if password is not None:
+            (conf / "Favorites.xml").write_text(_favorites_xml(uhub.url, nick, password))
         rpc_port = free_port("127.0.0.1")
         log = base / "daemon.out"
         with open(log, "wb") as out:
             proc = subprocess.Popen(["eiskaltdcpp-daemon", "-c", f"{conf}/", "-L", "127.0.0.1",
                                      "-P", str(rpc_port)], stdout=out, stderr=subprocess.STDOUT)
-        client = Client(nick, host, port, rpc_port, share, proc, dict(files))
+        client = Client(nick, host, port, rpc_port, share, proc, dict(files),
+                        cid=b32(cid_from_pid(pid)))
         started.append(client)
         _wait_port("127.0.0.1", rpc_port, proc, "eiskaltdcpp-daemon", log)
         client.rpc("share.add", directory=f"{share}/", virtname="share")

@@ -23,18 +23,12 @@ from netwarden.records import EvidenceLevel, Observation, Outcome
 pytestmark = [pytest.mark.slow, needs_dc]
 
 
-_WIP = pytest.mark.skip(reason="WIP: in this fixture only the first of several eiskaltdcpp "
-                         "clients shows up on the uhub user list (cause not found yet); "
-                         "see the issue 5 report")
-
-
 def tth(data: bytes) -> str:
     m = MultiDigest()
     m.update(data)
     return m.finalize().tth or ""
 
 
-@_WIP
 def test_planted_files_served_from_the_right_users_decoys_not(uhub: Any, dc_clients: Any
                                                               ) -> None:
     planted_a = os.urandom(3 * 1024 * 1024 + 123)  # leaves at a coarser granularity
@@ -68,14 +62,12 @@ def test_planted_files_served_from_the_right_users_decoys_not(uhub: Any, dc_clie
     assert hub.details["users_sharing_bank_content"] == 2
 
 
-@_WIP
 def test_operator_and_infrastructure_hub_flagged(uhub: Any, dc_clients: Any) -> None:
     planted = os.urandom(100_000)
     # the operator's own share runs on the hub's address (an infrastructure host)
     op = dc_clients(OP_NICK, HUB_HOST, {"promo/film.mkv": planted}, password=OP_PASS)
-    op.rpc("settings.getset", key="Nick")  # the client is up
     user = dc_clients("dave", "127.77.6.14", {"x.bin": os.urandom(3000)})
-    wait_shared(uhub, [user])
+    wait_shared(uhub, [op, user])
     scope = dc_scope([{"url": uhub.url, "password": AUDITOR_PASS}], infrastructure=(HUB_HOST,))
     records = run_dc(scope, {tth(planted)})
     hub = next(r for r in records if isinstance(r, Observation) and r.method == "dc-hub-info")
@@ -83,6 +75,13 @@ def test_operator_and_infrastructure_hub_flagged(uhub: Any, dc_clients: Any) -> 
     assert hub.details["hub_infrastructure"] is True
     infra = hub.details["infrastructure_users_sharing_bank_content"]
     assert [u["nick"] for u in infra] == [OP_NICK]
+    # uhub marks the registered operator account (the password came from the client's config)
+    assert [u["nick"] for u in hub.details["operators"]] == [OP_NICK]
+    assert [u["nick"] for u in hub.details["operators_sharing_bank_content"]] == [OP_NICK]
+    users = {r.details["nick"]: r for r in records if isinstance(r, Observation)
+             and r.method == "dc-user"}
+    assert users[OP_NICK].details["operator"] is True and users["dave"].details["operator"] is False
+    assert users[OP_NICK].details["cid"] == op.cid and users["dave"].details["cid"] == user.cid
     served = [r for r in records if isinstance(r, Observation)
               and r.level is EvidenceLevel.SERVED]
     assert [o.details["nick"] for o in served] == [OP_NICK]

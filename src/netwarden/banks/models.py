@@ -91,6 +91,7 @@ class BankTorrent(Base):
     files: Mapped[list[Any]] = mapped_column(JSON)
     pieces: Mapped[bytes] = mapped_column(LargeBinary)
     piece_layers: Mapped[bytes] = mapped_column(LargeBinary)  # bencoded {root: layer}
+    info: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # bencoded info dict
 
 
 class BankDigest(Base):

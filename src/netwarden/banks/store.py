@@ -463,6 +463,12 @@ class BankStore:
         out.sort(key=lambda r: (r.bank, r.reference_id, r.algorithm))
         return out
 
+    def references(self, names: Iterable[str] | None = None) -> Any:
+        """The read-only view collectors get of the banks ``names`` (all banks when None)."""
+        from netwarden.banks.view import BankReferenceView
+
+        return BankReferenceView(self, names)
+
     # ------------------------------------------------------------------ listing
 
     def list_banks(self) -> list[BankInfo]:
@@ -540,6 +546,7 @@ def _torrent_row(pk: int, meta: TorrentMeta) -> dict[str, Any]:
                   for f in meta.files],
         "pieces": meta.pieces,
         "piece_layers": bencode({bytes.fromhex(k): v for k, v in meta.piece_layers.items()}),
+        "info": meta.info,
     }
 
 
@@ -550,4 +557,5 @@ def _torrent_meta(row: Any) -> TorrentMeta:
         files=tuple(TorrentFile(f["path"], f["length"], f.get("pieces_root"))
                     for f in row.files),
         info_hash_v1=row.info_hash_v1, info_hash_v2=row.info_hash_v2, pieces=bytes(row.pieces),
-        piece_layers={k.hex(): v for k, v in layers.items()})
+        piece_layers={k.hex(): v for k, v in layers.items()},
+        info=bytes(row.info) if row.info is not None else None)

@@ -61,7 +61,6 @@ FACT_TYPES: dict[str, tuple[str, ...] | type] = {
     "operator_indexes_categorises_moderates_catalogue": bool,
     "operator_promotes_infringing_use": bool,
     "actual_knowledge": bool,
-    "general_awareness_only": bool,
     "response": ("no_notice", "pending", "removed", "still_available"),
     "repeat_infringer_policy": ("none", "adopted", "adopted_and_reasonably_implemented"),
     "designated_agent_registered": bool,

@@ -45,6 +45,9 @@ class TorrentMeta:
     info_hash_v2: str | None  # hex, sha256 of the bencoded info dictionary
     pieces: bytes = b""  # v1 piece SHA-1s, concatenated (20 bytes each)
     piece_layers: dict[str, bytes] = field(default_factory=dict)  # v2: pieces root → layer
+    # The bencoded info dictionary exactly as in the .torrent (metadata, not content): peers
+    # are asked for pieces by it, and BEP 9 metadata they send is compared with it.
+    info: bytes | None = None
 
     @property
     def version(self) -> str:

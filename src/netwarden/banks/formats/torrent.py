@@ -158,6 +158,7 @@ def parse_torrent(data: bytes) -> TorrentMeta:
         info_hash_v2=hashlib.sha256(raw_info).hexdigest() if has_v2 else None,
         pieces=pieces,
         piece_layers=layers,
+        info=bytes(raw_info),
     )
 
 

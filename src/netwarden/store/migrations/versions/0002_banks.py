@@ -61,6 +61,7 @@ def upgrade() -> None:
         sa.Column("files", sa.JSON(), nullable=False),
         sa.Column("pieces", sa.LargeBinary(), nullable=False),
         sa.Column("piece_layers", sa.LargeBinary(), nullable=False),
+        sa.Column("info", sa.LargeBinary(), nullable=True),
     )
     op.create_table(
         "bank_digests",
