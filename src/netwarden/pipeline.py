@@ -14,11 +14,12 @@ import hashlib
 import json
 import logging
 import platform
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import rfc8785
 
@@ -44,15 +45,6 @@ from netwarden.scope import Scope
 from netwarden.verify import verify_match
 
 log = logging.getLogger("netwarden.pipeline")
-
-
-class LeafRefLike(Protocol):
-    index: int
-    leaf_hash: bytes
-
-
-class LedgerLike(Protocol):
-    def append(self, entry: dict[str, Any]) -> LeafRefLike: ...
 
 
 @dataclass
@@ -83,15 +75,24 @@ def scope_digest(scope: Scope) -> str:
 
 
 class _Recorder:
-    """The single consumer: ledger append, identify, verify, build findings."""
+    """The single consumer: identify, verify, attribute, append to the ledger, make findings.
 
-    def __init__(self, scope: Scope, run_id: str, index: ExactIndex, ledger: LedgerLike | None,
+    Records are staged and appended to the ledger in batches (one transaction, one fsync per
+    batch: at most ``FLUSH_ENTRIES`` entries or ``FLUSH_SECONDS`` old), because a durable append
+    per record would bound a large crawl by the disk's fsync rate. A record's leaf hash is known
+    when it is staged, so a match names its observation's leaf before either is durable; a
+    finding is written to ``findings.jsonl`` (and flushed) only once its whole chain is in the
+    ledger, so an interrupted run keeps every finding it reported.
+    """
+
+    FLUSH_ENTRIES = 256
+    FLUSH_SECONDS = 1.0
+
+    def __init__(self, scope: Scope, run_id: str, index: ExactIndex, ledger: Any | None,
                  banks: Iterable[str] | None, findings_file: Any,
                  attributor: Any | None = None) -> None:
         self.scope, self.run_id, self.index, self.ledger = scope, run_id, index, ledger
         self.attributor = attributor
-        # Findings are written (and flushed) as they are made, so an interrupted run keeps
-        # every finding it had; summary and report are written at the end.
         self.findings_file = findings_file
         self.banks = list(banks) if banks else None
         self.findings: list[Finding] = []
@@ -100,18 +101,53 @@ class _Recorder:
         self.outcomes: dict[str, int] = {}
         self.observations = 0
         self.bytes_digested = 0
+        self._staged: list[Any] = []  # prepared ledger entries of the current batch
+        self._waiting: list[tuple[dict[str, Any], dict[str, int]]] = []  # findings to finish
+        self._batch_started = 0.0
 
-    def leaf(self, record: Record | dict[str, Any]) -> dict[str, Any] | None:
+    # -- staging and flushing ---------------------------------------------------------------
+    def _stage(self, record: Record | dict[str, Any]) -> tuple[int, str | None]:
+        """Stage an entry for the next batch: its position in the batch and its leaf hash."""
         if self.ledger is None:
-            return None
+            return -1, None
         entry = record.entry() if isinstance(record, Record) else record
-        ref = self.ledger.append(entry)
-        return {"index": ref.index, "leaf_hash": ref.leaf_hash.hex()}
+        prepared = self.ledger.prepare(entry)
+        if not self._staged:
+            self._batch_started = time.monotonic()
+        self._staged.append(prepared)
+        return len(self._staged) - 1, prepared.leaf_hash.hex()
 
+    def due(self) -> bool:
+        """Whether the staged batch should be flushed now."""
+        return bool(self._staged or self._waiting) and (
+            len(self._staged) >= self.FLUSH_ENTRIES
+            or time.monotonic() - self._batch_started >= self.FLUSH_SECONDS)
+
+    def flush(self) -> None:
+        """Append the staged batch to the ledger, then write the findings it completes."""
+        refs = self.ledger.append_many(self._staged) if self._staged else []
+        self._staged = []
+        for fields, positions in self._waiting:
+            if self.ledger is not None:
+                fields["ledger"] = {name: {"index": refs[pos].index,
+                                           "leaf_hash": refs[pos].leaf_hash.hex()}
+                                    for name, pos in positions.items()}
+            finding = Finding(**fields)
+            self.findings.append(finding)
+            self.findings_file.write(finding.model_dump_json() + "\n")
+        self._waiting = []
+        self.findings_file.flush()
+
+    def append_now(self, entry: dict[str, Any]) -> None:
+        """Append one entry outside the batches (the run's first and last records)."""
+        self._stage(entry)
+        self.flush()
+
+    # -- records ------------------------------------------------------------------------------
     def take(self, record: Observation | Refusal) -> None:
         if isinstance(record, Refusal):
             self.refusals.append(record)
-            self.leaf(record)
+            self._stage(record)
             log.info("refused %s (found in %s): %s", record.target, record.found_in,
                      record.reason)
             return
@@ -119,30 +155,25 @@ class _Recorder:
         self.outcomes[record.outcome.value] = self.outcomes.get(record.outcome.value, 0) + 1
         if record.bytes_from_endpoint and record.size:
             self.bytes_digested += record.size
-        obs_leaf = self.leaf(record)
+        obs_pos, obs_leaf = self._stage(record)
         if record.outcome is not Outcome.OK:
             self.problems.append(record)
             log.info("%s %s: %s", record.outcome.value, record.location, record.reason)
             return
-        for match in identify(record, self.index,
-                              obs_leaf["leaf_hash"] if obs_leaf else None, self.banks):
-            self._finding(record, obs_leaf, match)
+        for match in identify(record, self.index, obs_leaf, self.banks):
+            self._finding(record, obs_pos, match)
 
-    def _finding(self, obs: Observation, obs_leaf: dict[str, Any] | None, match: Match) -> None:
-        match_leaf = self.leaf(match)
-        verification: Verification = verify_match(obs, match,
-                                                  match_leaf["leaf_hash"] if match_leaf else None)
-        ver_leaf = self.leaf(verification)
+    def _finding(self, obs: Observation, obs_pos: int, match: Match) -> None:
+        match_pos, match_leaf = self._stage(match)
+        verification: Verification = verify_match(obs, match, match_leaf)
+        ver_pos, _ = self._stage(verification)
         log.info("match %s %s → %s/%s (%s), %s", obs.location, match.algorithm, match.bank,
                  match.reference_id, verification.result, verification.level.value)
-        attribution, attr_leaf = self._attribute(obs, match, match_leaf)
-        ledger_refs: dict[str, Any] | str = PENDING
-        if obs_leaf and match_leaf and ver_leaf:
-            ledger_refs = {"observation": obs_leaf, "match": match_leaf,
-                           "verification": ver_leaf}
-            if attr_leaf:
-                ledger_refs["attribution"] = attr_leaf
-        self.findings.append(Finding(
+        attribution, attr_pos = self._attribute(obs, match, match_leaf)
+        positions = {"observation": obs_pos, "match": match_pos, "verification": ver_pos}
+        if attr_pos is not None:
+            positions["attribution"] = attr_pos
+        self._waiting.append((dict(
             id=match.id, run_id=self.run_id, check_id=self.scope.check_id,
             operator=self.scope.operator_name, category=match.category, bank=match.bank,
             reference=match.reference_id, title=match.title, match_method=match.method,
@@ -156,14 +187,11 @@ class _Recorder:
                           "verified_at": verification.verified_at.isoformat()},
             attribution=attribution,
             operator_infrastructure=obs.operator_infrastructure, observation_id=obs.id,
-            match_id=match.id, verification_id=verification.id, ledger=ledger_refs,
-        ))
-        self.findings_file.write(self.findings[-1].model_dump_json() + "\n")
-        self.findings_file.flush()
+            match_id=match.id, verification_id=verification.id, ledger=PENDING,
+        ), positions))
 
-
-    def _attribute(self, obs: Observation, match: Match, match_leaf: dict[str, Any] | None
-                   ) -> tuple[dict[str, Any] | str, dict[str, Any] | None]:
+    def _attribute(self, obs: Observation, match: Match, match_leaf: str | None
+                   ) -> tuple[dict[str, Any] | str, int | None]:
         """Who was behind the endpoint when it served the item: a leaf of its own."""
         if self.attributor is None:
             return PENDING, None
@@ -174,11 +202,10 @@ class _Recorder:
             log.exception("attribution of %s failed", obs.location)
             answer = {"status": "none", "reason_code": "attribution_error",
                       "reason": f"attribution failed: {type(exc).__name__}: {exc}"}
-        leaf = self.leaf({"record_type": "attribution", "id": new_id(), "run_id": self.run_id,
-                          "match_id": match.id,
-                          "match_leaf": match_leaf["leaf_hash"] if match_leaf else None,
-                          **answer})
-        return answer, leaf
+        pos, _ = self._stage({"record_type": "attribution", "id": new_id(),
+                              "run_id": self.run_id, "match_id": match.id,
+                              "match_leaf": match_leaf, **answer})
+        return answer, (pos if self.ledger is not None else None)
 
 
 def _run_record(scope: Scope, run_id: str, started: datetime, extra: dict[str, Any]
@@ -224,7 +251,14 @@ async def _collect_all(scope: Scope, run_id: str, recorder: _Recorder,
     tasks = [asyncio.create_task(run_service(s)) for s in scope.services]
     remaining = len(tasks)
     while remaining:
-        record = await queue.get()
+        try:
+            record = await asyncio.wait_for(queue.get(), recorder.FLUSH_SECONDS)
+        except TimeoutError:  # quiet period: make what was staged durable
+            if recorder.due():
+                recorder.flush()
+            continue
+        if recorder.due():
+            recorder.flush()
         if record is None:
             remaining -= 1
             if progress:
@@ -235,6 +269,7 @@ async def _collect_all(scope: Scope, run_id: str, recorder: _Recorder,
             progress("observation", {"observation": record,
                                      "findings": len(recorder.findings)})
     await asyncio.gather(*tasks)
+    recorder.flush()
 
 
 def summarize(result: RunResult) -> dict[str, Any]:
@@ -326,7 +361,7 @@ def run_audit(scope: Scope, out_dir: Path, index: ExactIndex, *, ledger: Any | N
     try:
         log.info("run %s: check %s, operator %s, %d services", run_id, scope.check_id,
                  scope.operator_name, len(scope.services))
-        recorder.leaf(_run_record(scope, run_id, started, run_metadata or {}))
+        recorder.append_now(_run_record(scope, run_id, started, run_metadata or {}))
         _record_run(store, run_id, check_id=scope.check_id, operator=scope.operator_name,
                     jurisdiction=scope.jurisdiction, scope_sha256=scope_digest(scope),
                     out_dir=str(out_dir.resolve()), started_at=started, status="running",
@@ -334,7 +369,7 @@ def run_audit(scope: Scope, out_dir: Path, index: ExactIndex, *, ledger: Any | N
         references = index.references(banks) if hasattr(index, "references") else None
         asyncio.run(_collect_all(scope, run_id, recorder, progress, references))
         finished = utc_now()
-        recorder.leaf({"record_type": "run_end", "id": new_id(), "run_id": run_id,
+        recorder.append_now({"record_type": "run_end", "id": new_id(), "run_id": run_id,
                        "finished_at": finished.isoformat(),
                        "observations": recorder.observations,
                        "findings": len(recorder.findings), "refused": len(recorder.refusals)})
@@ -356,6 +391,10 @@ def run_audit(scope: Scope, out_dir: Path, index: ExactIndex, *, ledger: Any | N
                  result.summary["distribution"], len(recorder.refusals))
         return result
     except BaseException:
+        try:  # an interrupted run still makes durable (and reports) what it had staged
+            recorder.flush()
+        except Exception:
+            log.exception("could not flush the last batch of run %s", run_id)
         _record_run(store, run_id, finished_at=utc_now(), status="failed",
                     observations=recorder.observations, findings=len(recorder.findings))
         raise

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import rfc8785
 from sqlalchemy import Connection, insert, select
@@ -65,6 +65,17 @@ class StoredCheckpoint:
 
     def __str__(self) -> str:
         return self.note
+
+
+class PreparedEntry(NamedTuple):
+    """An entry ready to append: canonical bytes, leaf hash and its index columns."""
+
+    data: bytes
+    leaf_hash: bytes
+    record_type: str | None
+    record_id: str | None
+    run_id: str | None
+    match_id: str | None
 
 
 def canonical(entry: dict[str, Any]) -> bytes:
@@ -160,14 +171,22 @@ class Ledger:
         """Append one entry; durable on return."""
         return self.append_many([entry])[0]
 
-    def append_many(self, entries: Sequence[dict[str, Any]]) -> list[LeafRef]:
-        """Append entries in order, in one transaction (all or nothing); durable on return."""
-        prepared = []
-        for entry in entries:
-            data = canonical(entry)
-            prepared.append((data, merkle.leaf_hash(data), _column(entry, "record_type", True),
+    @staticmethod
+    def prepare(entry: dict[str, Any]) -> PreparedEntry:
+        """Canonicalise ``entry`` and compute its leaf hash without appending it.
+
+        The pipeline needs a record's leaf hash before the record is durable (a match names the
+        leaf of its observation), and appends whole chains in one transaction; preparing once
+        avoids canonicalising twice.
+        """
+        data = canonical(entry)
+        return PreparedEntry(data, merkle.leaf_hash(data), _column(entry, "record_type", True),
                              _column(entry, "id"), _column(entry, "run_id"),
-                             _column(entry, "match_id")))
+                             _column(entry, "match_id"))
+
+    def append_many(self, entries: Sequence[dict[str, Any] | PreparedEntry]) -> list[LeafRef]:
+        """Append entries in order, in one transaction (all or nothing); durable on return."""
+        prepared = [e if isinstance(e, PreparedEntry) else self.prepare(e) for e in entries]
         if not prepared:
             return []
         for attempt in range(3):

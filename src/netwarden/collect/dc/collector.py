@@ -25,6 +25,7 @@ from netwarden.collect.base import CollectContext, Collector, location_url, regi
 from netwarden.collect.dc import adc_proto as ap
 from netwarden.collect.dc.adc_client import AdcError, Denied, HubSession, Identity, PeerConnection
 from netwarden.collect.dc.filelist import FileListError, parse_file_list
+from netwarden.collect.dc.nmdc_client import NmdcHubSession, NmdcPeer
 from netwarden.collect.dc.tth_verify import LeafSet, SegmentVerifier, TthError, check_leaves
 from netwarden.records import Endpoint, EvidenceLevel, Observation, Outcome, Refusal
 from netwarden.scope import Service
@@ -47,7 +48,7 @@ def tths_in_text(text: str) -> set[str]:
 
 @register
 class AdcCollector(Collector):
-    """Audits one ADC hub (``adc://``); NMDC (``nmdc://``, ``dchub://``) is not written yet."""
+    """Audits one Direct Connect hub: ADC (``adc://``) or NMDC (``nmdc://``, ``dchub://``)."""
 
     schemes = ("adc", "adcs", "nmdc", "dchub")
     protocol = "adc"
@@ -63,9 +64,14 @@ class AdcCollector(Collector):
                                           if refs is not None else frozenset())
         self.hub_url = service.url
         self.segment = int(service.options.get("segment_bytes", SEGMENT))
+        self.nmdc = service.scheme in ("nmdc", "dchub")
+        self.proto = "nmdc" if self.nmdc else "adc"
+        self.encoding = service.encoding or "cp1251"
 
-    def _loc(self, cid: str | None, path: str) -> str:
-        raw = f"/{cid or 'unknown-cid'}{path if path.startswith('/') else '/' + path}"
+    def _loc(self, user: ap.UserInfo, path: str) -> str:
+        """``adc://hub/<CID>/path`` (ADC) or ``nmdc://hub/<nick>/path`` (NMDC has no CID)."""
+        key = user.cid or (f"nick:{user.nick}" if user.nick else "unknown-cid")
+        raw = f"/{key}{path if path.startswith('/') else '/' + path}"
         return location_url(self.service.scheme, self.service.host, self.service.port,
                             raw.encode("utf-8", "surrogatepass"))
 
@@ -75,22 +81,27 @@ class AdcCollector(Collector):
         if not decision:
             yield self.refusal(self.service.url, "scope services", decision.reason)
             return
-        if self.service.scheme in ("nmdc", "dchub"):
-            yield self.observation(self.service.url, method="dc-hub-info",
-                                   outcome=Outcome.SKIPPED,
-                                   reason="NMDC hubs are not supported yet")
-            return
         if self.service.scheme == "adcs":
             yield self.observation(self.service.url, method="dc-hub-info",
                                    outcome=Outcome.SKIPPED,
                                    reason="adcs (TLS) hubs are not supported yet")
             return
         limits = self.limits
-        session = HubSession(host, port, self.identity, password=self.service.password,
-                             connect_timeout=limits.connect_timeout,
-                             read_timeout=limits.read_timeout,
-                             max_users=limits.max_listing_entries,
-                             login_deadline=limits.read_timeout * 4)
+        session: HubSession | NmdcHubSession
+        if self.nmdc:
+            session = NmdcHubSession(host, port, self.identity, password=self.service.password,
+                                     connect_timeout=limits.connect_timeout,
+                                     read_timeout=limits.read_timeout,
+                                     encoding=self.encoding,
+                                     max_users=limits.max_listing_entries,
+                                     login_deadline=limits.read_timeout * 4,
+                                     settle=float(self.service.options.get("settle_s", 1.5)))
+        else:
+            session = HubSession(host, port, self.identity, password=self.service.password,
+                                 connect_timeout=limits.connect_timeout,
+                                 read_timeout=limits.read_timeout,
+                                 max_users=limits.max_listing_entries,
+                                 login_deadline=limits.read_timeout * 4)
         started = time.monotonic()
         try:
             async with self.ctx.slot(host):
@@ -106,7 +117,7 @@ class AdcCollector(Collector):
         try:
             for user in self._users(session):
                 yield self.observation(
-                    self._loc(user.cid, "/"), method="dc-user", level=EvidenceLevel.LISTED,
+                    self._loc(user, "/"), method="dc-user", level=EvidenceLevel.LISTED,
                     endpoint=self._user_endpoint(user, None),
                     details={**user.as_details(), "hub": self.hub_url})
             queue = [u for u in self._users(session) if (u.share_size or 0) > 0]
@@ -144,27 +155,29 @@ class AdcCollector(Collector):
                                name=session.facts.name, details=details)
 
     # -- users ----------------------------------------------------------------------------
-    def _users(self, session: HubSession) -> list[ap.UserInfo]:
+    def _users(self, session: Any) -> list[ap.UserInfo]:
         return [u for sid, u in session.users.items() if sid != session.sid]
 
     def _user_endpoint(self, user: ap.UserInfo, port: int | None) -> Endpoint:
         if user.ip4:
-            return Endpoint(protocol="adc", host=user.ip4, port=port or self.service.port)
+            return Endpoint(protocol=self.proto, host=user.ip4, port=port or self.service.port)
         return self.endpoint
 
     def _user_problem(self, user: ap.UserInfo, port: int | None, outcome: Outcome,
                       reason: str, path: str = "/files.xml.bz2") -> Observation:
         self.ctx.emit("problem", self.service.url)
-        return self.observation(self._loc(user.cid, path), method="adc-get", outcome=outcome,
+        return self.observation(self._loc(user, path), method=f"{self.proto}-get", outcome=outcome,
                                 reason=reason, endpoint=self._user_endpoint(user, port),
                                 details={**user.as_details(), "hub": self.hub_url})
 
-    async def _connect(self, session: HubSession, user: ap.UserInfo
+    async def _connect(self, session: Any, user: ap.UserInfo
                        ) -> tuple[PeerConnection | None, Observation | Refusal | None, int]:
         limits = self.limits
-        if not user.ip4:
+        if not user.ip4 and not self.nmdc:
             return None, self._user_problem(user, None, Outcome.SKIPPED,
                                             "the hub does not reveal this user's address"), 0
+        if self.nmdc:
+            return await self._connect_nmdc(session, user)
         if not user.active:
             return None, self._user_problem(
                 user, None, Outcome.SKIPPED, "user is passive (no TCP4) and so are we: no "
@@ -191,7 +204,37 @@ class AdcCollector(Collector):
                                             f"client connection failed: {exc}"), port
         return conn, None, port
 
-    async def _audit_user(self, session: HubSession, user: ap.UserInfo,
+    async def _connect_nmdc(self, session: Any, user: ap.UserInfo
+                            ) -> tuple[Any, Observation | Refusal | None, int]:
+        """$RevConnectToMe → the peer's $ConnectToMe address (scope-checked) → connect."""
+        limits = self.limits
+        if not user.active:
+            return None, self._user_problem(
+                user, None, Outcome.SKIPPED, "user is passive (M:P) and so are we: no "
+                "client-client connection is possible"), 0
+        try:
+            host, port = await session.request_connection(user.nick or "", limits.read_timeout)
+        except AdcError as exc:
+            return None, self._user_problem(user, None, Outcome.ERROR, str(exc)), 0
+        if user.ip4 and user.ip4 != host:
+            user.fields["ctm_ip"] = host  # the hub's $UserIP and the peer's own claim differ
+        user.fields.setdefault("I4", host)
+        decision = self.ctx.check(host, port)
+        if not decision:
+            return None, self.refusal(f"nmdc://{host}:{port}",
+                                      f"$ConnectToMe for {user.nick!r} via {self.hub_url}",
+                                      decision.reason), port
+        try:
+            async with self.ctx.slot(host):
+                conn = await NmdcPeer.connect(host, port, session.sid or "", user.nick or "",
+                                              limits.connect_timeout, limits.read_timeout,
+                                              self.encoding)
+        except (AdcError, OSError, TimeoutError) as exc:
+            return None, self._user_problem(user, port, Outcome.ERROR,
+                                            f"client connection failed: {exc}"), port
+        return conn, None, port
+
+    async def _audit_user(self, session: Any, user: ap.UserInfo,
                           shared: dict[str, list[str]]
                           ) -> AsyncIterator[Observation | Refusal]:
         conn, problem, port = await self._connect(session, user)
@@ -219,7 +262,7 @@ class AdcCollector(Collector):
             del blob
             self.ctx.emit("dir", self.service.url)
             yield self.observation(
-                self._loc(user.cid, "/files.xml.bz2"), method="adc-filelist",
+                self._loc(user, "/files.xml.bz2"), method=f"{self.proto}-filelist",
                 level=EvidenceLevel.CONTACTED, endpoint=endpoint,
                 outcome=Outcome.SKIPPED if listing.truncated else Outcome.OK,
                 reason=listing.truncated,
@@ -231,7 +274,7 @@ class AdcCollector(Collector):
                 if item.tth is None:
                     continue
                 yield self.observation(
-                    self._loc(user.cid, item.path), method="adc-filelist",
+                    self._loc(user, item.path), method=f"{self.proto}-filelist",
                     name=item.path.rpartition("/")[2], size=item.size,
                     digests={"tth": item.tth}, level=EvidenceLevel.CONTACTED,
                     endpoint=endpoint, details={**who, "path": item.path})
@@ -245,12 +288,12 @@ class AdcCollector(Collector):
         finally:
             await conn.close()
 
-    async def _verify(self, conn: PeerConnection, user: ap.UserInfo, endpoint: Endpoint,
+    async def _verify(self, conn: Any, user: ap.UserInfo, endpoint: Endpoint,
                       who: dict[str, Any], path: str, root: str, size: int) -> Observation:
         """Fetch the leaves and one segment of a bank file from this user and check them."""
         limits = self.limits
         details = {**who, "path": path, "tth": root}
-        loc = self._loc(user.cid, path)
+        loc = self._loc(user, path)
         name = path.rpartition("/")[2]
         deadline = time.monotonic() + limits.read_timeout * 10
         try:
@@ -271,14 +314,14 @@ class AdcCollector(Collector):
             blocks = verifier.finish()
         except TthError as exc:
             self.ctx.emit("problem", self.service.url)
-            return self.observation(loc, method="adc-segment", name=name, size=size,
+            return self.observation(loc, method=f"{self.proto}-segment", name=name, size=size,
                                     digests={"tth": root}, level=EvidenceLevel.CONTACTED,
                                     outcome=Outcome.ERROR, endpoint=endpoint,
                                     reason=f"TTH verification failed: {exc}",
                                     details={**details, "verified": False})
         except (AdcError, OSError) as exc:
             self.ctx.emit("problem", self.service.url)
-            return self.observation(loc, method="adc-segment", name=name, size=size,
+            return self.observation(loc, method=f"{self.proto}-segment", name=name, size=size,
                                     digests={"tth": root}, level=EvidenceLevel.CONTACTED,
                                     outcome=Outcome.ERROR, endpoint=endpoint,
                                     reason=f"segment not received: {exc}", details=details)
@@ -289,14 +332,14 @@ class AdcCollector(Collector):
                  f"leaves of {leaves.block} bytes; the {len(leaves.leaves)} leaves hash to the "
                  f"TTH root {root}")
         return self.observation(
-            loc, method="adc-segment", name=name, size=size, digests={"tth": root},
+            loc, method=f"{self.proto}-segment", name=name, size=size, digests={"tth": root},
             level=EvidenceLevel.SERVED, endpoint=endpoint,
             details={**details, "verified": True, "verification_method": "tth-segment",
                      "verification": words, "segment_start": start, "segment_length": length,
                      "leaf_bytes": leaves.block, "leaves": len(leaves.leaves)})
 
     # -- hub facts ------------------------------------------------------------------------
-    def _hub_details(self, session: HubSession, shared: dict[str, list[str]]) -> dict[str, Any]:
+    def _hub_details(self, session: Any, shared: dict[str, list[str]]) -> dict[str, Any]:
         facts = session.facts
         users = self._users(session)
         ops = [u for u in users if u.is_operator]
