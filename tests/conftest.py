@@ -1,0 +1,29 @@
+"""Suite-wide checks.
+
+Some test modules skip themselves when a real component (smbd, uhub, opentracker, openssl,
+libtorrent...) is not installed, so that a developer without them can still run the rest. In
+CI (``CI`` set, as ``.ci/run`` is run) a missing component must fail loudly instead: a green
+run that silently skipped the real end-to-end tests would prove nothing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+
+import pytest
+
+REQUIRED_PROGRAMS = ("rhash", "openssl", "smbd", "uhub", "eiskaltdcpp-daemon", "opentracker")
+REQUIRED_MODULES = ("libtorrent",)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not os.environ.get("CI"):
+        return
+    missing = [p for p in REQUIRED_PROGRAMS if shutil.which(p) is None]
+    missing += [m for m in REQUIRED_MODULES if importlib.util.find_spec(m) is None]
+    if missing:
+        raise pytest.UsageError(
+            "CI run without the real components the end-to-end tests need: "
+            f"{', '.join(missing)} (scripts/setup.sh installs them)")
