@@ -3,6 +3,11 @@
 Exact identification only looks up the digests an observation carries; it never sees bytes.
 When several digests of one observation hit the same reference (md5 *and* sha256, say), one
 match is made, on the strongest algorithm, so that a finding is counted once.
+
+Perceptual identification (PDQ for images, vPDQ for videos) follows when the index offers
+``perceptual_matches`` (the BankStore does; see banks/perceptual.py): a reference within its
+bank's distance becomes a ``Match(method="perceptual", distance=d)``, unless the same
+reference already matched exactly (the exact match is the stronger fact).
 """
 
 from __future__ import annotations
@@ -55,10 +60,25 @@ def identify(observation: Observation, index: ExactIndex, observation_leaf: str 
         current = best.get(key)
         if current is None or _strength(ref.algorithm) < _strength(current.algorithm):
             best[key] = ref
-    return [
+    matches = [
         Match(run_id=observation.run_id, observation_id=observation.id,
               observation_leaf=observation_leaf, bank=ref.bank, category=ref.category,
               reference_id=ref.reference_id, title=ref.title, algorithm=ref.algorithm,
               method="exact", distance=0, matched_value=ref.value)
         for ref in sorted(best.values(), key=lambda r: (r.bank, r.reference_id))
     ]
+    perceptual = getattr(index, "perceptual_matches", None)
+    if perceptual is not None and _has_perceptual(observation):
+        for ref in perceptual(observation, allowed):
+            if (ref.bank, ref.reference_id) in best:
+                continue
+            matches.append(Match(
+                run_id=observation.run_id, observation_id=observation.id,
+                observation_leaf=observation_leaf, bank=ref.bank, category=ref.category,
+                reference_id=ref.reference_id, title=ref.title, algorithm=ref.algorithm,
+                method="perceptual", distance=ref.distance, matched_value=ref.value))
+    return matches
+
+
+def _has_perceptual(observation: Observation) -> bool:
+    return "pdq" in observation.digests or "vpdq" in observation.details

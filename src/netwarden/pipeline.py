@@ -63,6 +63,7 @@ class RunResult:
     problems: list[Observation]
     checkpoint: str | None = None
     summary: dict[str, Any] = field(default_factory=dict)
+    assessment: Any | None = None  # netwarden.liability.assess.AssessmentReport
 
 
 ProgressHook = Callable[[str, dict[str, Any]], None]
@@ -135,8 +136,9 @@ class _Recorder:
             finding = Finding(**fields)
             self.findings.append(finding)
             self.findings_file.write(finding.model_dump_json() + "\n")
-        self._waiting = []
-        self.findings_file.flush()
+        if self._waiting:
+            self._waiting = []
+            self.findings_file.flush()
 
     def append_now(self, entry: dict[str, Any]) -> None:
         """Append one entry outside the batches (the run's first and last records)."""
@@ -295,6 +297,9 @@ def summarize(result: RunResult) -> dict[str, Any]:
         "by_level": by_level, "by_category": by_category, "by_host": by_host,
         "infrastructure_findings": sum(1 for f in result.findings if f.operator_infrastructure),
         "checkpoint": result.checkpoint,
+        "assessment": ({"primary_jurisdiction": result.assessment.primary,
+                        "operators": result.assessment.operators}
+                       if result.assessment is not None else PENDING),
         "software": f"netwarden {__version__}",
     }
 
@@ -325,6 +330,21 @@ def _attach_log(out_dir: Path) -> logging.Handler:
     return handler
 
 
+def _assess(result: RunResult, ledger: Any | None, store: Any | None) -> None:
+    """The liability stage: assess every finding and operator (rewrites findings.jsonl)."""
+    from netwarden.liability.assess import assess_run, read_findings
+
+    notices: list[Any] = []
+    if store is not None:
+        from netwarden.notices.tracking import notice_facts
+
+        notices = notice_facts(store, result.run_id)
+    result.assessment = assess_run(
+        result.out_dir, notices, ledger=ledger,
+        infrastructure=[str(a) for a in result.scope.infrastructure])
+    result.findings = read_findings(result.out_dir)
+
+
 def _record_run(store: Any | None, run_id: str, **values: Any) -> None:
     """Insert or update this run's row in the installation database (if there is one)."""
     if store is None:
@@ -344,7 +364,7 @@ def _record_run(store: Any | None, run_id: str, **values: Any) -> None:
 def run_audit(scope: Scope, out_dir: Path, index: ExactIndex, *, ledger: Any | None = None,
               store: Any | None = None, banks: Iterable[str] | None = None,
               progress: ProgressHook | None = None, attributor: Any | None = None,
-              run_metadata: dict[str, Any] | None = None) -> RunResult:
+              assess: bool = True, run_metadata: dict[str, Any] | None = None) -> RunResult:
     """Audit every service of ``scope`` and write the run directory ``out_dir``.
 
     Refuses to start outside the authorization window. ``banks`` defaults to the scope's
@@ -369,20 +389,22 @@ def run_audit(scope: Scope, out_dir: Path, index: ExactIndex, *, ledger: Any | N
         references = index.references(banks) if hasattr(index, "references") else None
         asyncio.run(_collect_all(scope, run_id, recorder, progress, references))
         finished = utc_now()
-        recorder.append_now({"record_type": "run_end", "id": new_id(), "run_id": run_id,
-                       "finished_at": finished.isoformat(),
-                       "observations": recorder.observations,
-                       "findings": len(recorder.findings), "refused": len(recorder.refusals)})
-        checkpoint = None
-        if ledger is not None and hasattr(ledger, "checkpoint"):
-            checkpoint = str(ledger.checkpoint())
         findings_file.close()
         result = RunResult(run_id=run_id, out_dir=out_dir, scope=scope, started_at=started,
                            finished_at=finished, findings=recorder.findings,
                            observations=recorder.observations, outcomes=recorder.outcomes,
-                           refusals=recorder.refusals, problems=recorder.problems,
-                           checkpoint=checkpoint)
+                           refusals=recorder.refusals, problems=recorder.problems)
         write_run_dir(result)
+        if assess:
+            _assess(result, ledger, store)
+        recorder.append_now({"record_type": "run_end", "id": new_id(), "run_id": run_id,
+                             "finished_at": finished.isoformat(),
+                             "observations": recorder.observations,
+                             "findings": len(result.findings),
+                             "refused": len(recorder.refusals)})
+        if ledger is not None and hasattr(ledger, "checkpoint"):
+            result.checkpoint = str(ledger.checkpoint())
+        write_run_dir(result)  # final summary and report, with the checkpoint
         _record_run(store, run_id, finished_at=finished, status="finished",
                     observations=recorder.observations, findings=len(recorder.findings),
                     served=result.summary["distribution"])

@@ -28,6 +28,19 @@ def verify_match(observation: Observation, match: Match, match_leaf: str | None 
                      f"{observation.endpoint} equals reference {match.reference_id} "
                      f"of bank {match.bank}"),
         )
+    if (match.method == "perceptual" and observation.bytes_from_endpoint
+            and observation.size is not None
+            and observation.digests.get(match.algorithm) is not None):
+        # The perceptual hash was computed by us, in memory, on the bytes this endpoint sent
+        # (the collector's PerceptualDigest), and is within the bank's threshold.
+        return Verification(
+            run_id=match.run_id, match_id=match.id, match_leaf=match_leaf,
+            method=f"perceptual-{match.algorithm}", result="verified",
+            level=EvidenceLevel.SERVED,
+            checked=(f"{match.algorithm} of the {observation.size} bytes received from "
+                     f"{observation.endpoint} is at distance {match.distance} from reference "
+                     f"{match.reference_id} of bank {match.bank}"),
+        )
     if observation.level is EvidenceLevel.SERVED and observation.details.get("verified"):
         return Verification(
             run_id=match.run_id, match_id=match.id, match_leaf=match_leaf,

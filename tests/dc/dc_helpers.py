@@ -153,13 +153,14 @@ def _favorites_xml(hub_url: str, nick: str, password: str) -> str:
             "</Hubs>\n</Favorites>\n")
 
 
-@pytest.fixture
-def dc_clients(tmp_path: Path, uhub: Hub) -> Iterator[Any]:
-    """``start(nick, host, files, password=None)`` → a Client logged in to the hub, hashed."""
-    started: list[Client] = []
+def client_factory(tmp_path: Path, default_hub: str, started: list[Client]) -> Any:
+    """``start(nick, host, files, password=None, hub_url=None, enc="")`` → a Client that
+    shares ``files`` and has joined ``hub_url`` (ADC or NMDC). Each client has its own config
+    dir, PID (so its own CID), address, TCP/UDP ports and JSON-RPC port."""
 
-    def start(nick: str, host: str, files: dict[str, bytes],
-              password: str | None = None) -> Client:
+    def start(nick: str, host: str, files: dict[str, bytes], password: str | None = None,
+              hub_url: str | None = None, enc: str = "") -> Client:
+        url = hub_url or default_hub
         base = tmp_path / f"dc-{nick}"
         share = base / "share"
         for rel, data in files.items():
@@ -171,7 +172,7 @@ def dc_clients(tmp_path: Path, uhub: Hub) -> Iterator[Any]:
         pid = os.urandom(24)
         (conf / "DCPlusPlus.xml").write_text(_dc_xml(nick, host, port, b32(pid)))
         if password is not None:
-            (conf / "Favorites.xml").write_text(_favorites_xml(uhub.url, nick, password))
+            (conf / "Favorites.xml").write_text(_favorites_xml(url, nick, password))
         rpc_port = free_port("127.0.0.1")
         log = base / "daemon.out"
         with open(log, "wb") as out:
@@ -183,11 +184,34 @@ def dc_clients(tmp_path: Path, uhub: Hub) -> Iterator[Any]:
         _wait_port("127.0.0.1", rpc_port, proc, "eiskaltdcpp-daemon", log)
         client.rpc("share.add", directory=f"{share}/", virtname="share")
         client.rpc("share.refresh")
-        client.rpc("hub.add", huburl=uhub.url, enc="")
+        _wait_hashed(client)
+        client.rpc("hub.add", huburl=url, enc=enc)
         return client
 
+    return start
+
+
+def _wait_hashed(client: Client, timeout: float = 60) -> None:
+    """Join only once the share is hashed, so the first $MyINFO/BINF has the full size (an
+    NMDC eiskaltdcpp does not re-announce its share size soon after hashing)."""
+    deadline = time.monotonic() + timeout
+    calm = 0
+    while time.monotonic() < deadline:
+        state = client.rpc("hash.status")
+        calm = calm + 1 if state["filesleft"] == 0 and state["bytesleft"] == 0 else 0
+        if calm >= 2:
+            client.rpc("share.refresh")
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{client.nick}: hashing not finished in {timeout:g} s: {state}")
+
+
+@pytest.fixture
+def dc_clients(tmp_path: Path, uhub: Hub) -> Iterator[Any]:
+    """Real eiskaltdcpp-daemon clients joined to the ``uhub`` fixture (see client_factory)."""
+    started: list[Client] = []
     try:
-        yield start
+        yield client_factory(tmp_path, uhub.url, started)
     finally:
         for client in started:
             _stop(client.proc)

@@ -35,9 +35,12 @@ ALGORITHMS: dict[str, Algorithm] = {
         Algorithm("tth", 5, 24, base32=True),
         Algorithm("btih", 6, 20),
         Algorithm("btmh", 7, 32),
+        Algorithm("pdq", 8, 32),  # perceptual: matched by distance, never exactly
     )
 }
 BY_CODE: dict[int, Algorithm] = {a.code: a for a in ALGORITHMS.values()}
+# Algorithms matched by Hamming distance (banks/perceptual.py), not by the exact index.
+PERCEPTUAL = frozenset({"pdq"})
 
 # A bare hex line of this many digits in a ``plain`` bank is this algorithm.
 PLAIN_BY_HEX_LENGTH = {32: "md5", 40: "sha1", 64: "sha256"}

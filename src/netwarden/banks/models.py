@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Integer,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -44,6 +46,10 @@ class Bank(Base):
     digest_count: Mapped[int] = mapped_column(BigInteger, default=0)
     reference_count: Mapped[int] = mapped_column(BigInteger, default=0)
     algorithm_counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    # An allow-list (known-good or known false positives): its hits suppress perceptual matches.
+    negative: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Per-bank matching settings: {"pdq_threshold": 31, "vpdq": {...}} (None: defaults).
+    settings: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class BankImport(Base):
@@ -106,3 +112,19 @@ class BankDigest(Base):
                                          primary_key=True)
     reference_pk: Mapped[int | None] = mapped_column(
         ForeignKey("bank_references.id", ondelete="CASCADE"), nullable=True)
+
+
+class BankVpdq(Base):
+    """A video reference's vPDQ: the frame features as the signal string threatexchange uses."""
+
+    __tablename__ = "bank_vpdq"
+    __table_args__ = (UniqueConstraint("bank_id", "signal_sha256",
+                                       name="uq_bank_vpdq_bank_signal"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id", ondelete="CASCADE"), index=True)
+    reference_pk: Mapped[int] = mapped_column(
+        ForeignKey("bank_references.id", ondelete="CASCADE"))
+    signal_sha256: Mapped[str] = mapped_column(String(64))
+    frames: Mapped[int] = mapped_column(Integer)
+    signal: Mapped[str] = mapped_column(Text)  # JSON list of "hex,quality,timestamp"

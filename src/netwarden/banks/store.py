@@ -23,7 +23,14 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from netwarden.banks.digests import BY_CODE, DigestError, algorithm, format_digest, parse_digest
+from netwarden.banks.digests import (
+    BY_CODE,
+    PERCEPTUAL,
+    DigestError,
+    algorithm,
+    format_digest,
+    parse_digest,
+)
 from netwarden.banks.formats import BankEntry, LineProblem, TorrentFile, TorrentMeta, get_format
 from netwarden.banks.models import Bank, BankDigest, BankImport, BankReference, BankTorrent
 from netwarden.codec.bencode import decode as bdecode
@@ -72,6 +79,7 @@ class ImportReport:
     duplicates: int = 0
     bad: int = 0
     problems: list[LineProblem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def entries(self) -> int:
@@ -127,6 +135,8 @@ class BankStore:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._perceptual: Any = None  # the PerceptualMatcher, once asked for
+        self._bank_options: tuple[bool, dict[str, Any] | None] = (False, None)
         # Core (not ORM) columns and prebuilt statements: per-call statement building cost
         # ten times the SQLite look-up itself.
         d, b, r = BankDigest.__table__.c, Bank.__table__.c, BankReference.__table__.c
@@ -144,15 +154,33 @@ class BankStore:
 
     def import_file(self, name: str, category: str, fmt: str, path: str | Path, *,
                     batch_size: int = 50_000, max_problems: int = 1000,
-                    progress: Callable[[int], None] | None = None) -> ImportReport:
+                    progress: Callable[[int], None] | None = None,
+                    signal: str | None = None, negative: bool | None = None,
+                    pdq_threshold: int | None = None, dihedral: bool | None = None,
+                    vpdq: dict[str, float] | None = None) -> ImportReport:
         """Import ``path`` in format ``fmt`` into bank ``name`` (created if new).
 
         Raises InputError if the file cannot be used at all or the bank exists with another
         category; bad records are counted and listed in the report instead.
+
+        Perceptual options (see docs/perceptual.md): ``signal`` is the type of bare hashes in
+        hash-sharing files (``pdq``); ``negative`` makes the bank an allow-list (default: true
+        for the categories ``allow-list``/``known-good`` and the ``nsrl`` format);
+        ``pdq_threshold``, ``dihedral`` and ``vpdq`` (distance, quality, query_percent,
+        index_percent) set the bank's matching, stored with the bank.
         """
+        from netwarden.banks.perceptual import bank_settings
+
         check_slug(name, "name")
         check_slug(category, "category")
         bank_format = get_format(fmt)
+        if hasattr(bank_format, "configure"):
+            bank_format.configure(signal=signal)
+        elif signal:
+            raise InputError("--signal", f"format {fmt!r} names its own signal types")
+        settings, negative = bank_settings(category, fmt, negative, pdq_threshold, dihedral,
+                                           vpdq)
+        self._bank_options = (negative, settings)
         path = Path(path)
         items = bank_format.parse(path)
         first = next(items, None)  # opens and checks the file before anything is written
@@ -163,6 +191,9 @@ class BankStore:
         stream = items if first is None else _prepend(first, items)
         try:
             for item in stream:
+                if isinstance(item, LineProblem) and item.where in ("header", "note"):
+                    report.notes.append(str(item))  # a remark on the file, not a bad record
+                    continue
                 if isinstance(item, LineProblem):
                     report.bad += 1
                     if len(report.problems) < max_problems:
@@ -195,17 +226,27 @@ class BankStore:
     def _bank_for_import(self, name: str, category: str, *, create: bool) -> int | None:
         """The bank's id (created if ``create``); InputError if it has another category."""
         with self.store.engine.begin() as conn:
-            row = conn.execute(select(Bank.id, Bank.category).where(Bank.name == name)).first()
+            row = conn.execute(select(Bank.id, Bank.category, Bank.negative, Bank.settings)
+                               .where(Bank.name == name)).first()
+            negative, settings = getattr(self, "_bank_options", (False, None))
             if row is not None:
                 if row.category != category:
                     raise InputError("--category", f"bank {name!r} holds category "
                                                    f"{row.category!r}, not {category!r}")
+                if bool(row.negative) != negative:
+                    raise InputError("--negative", f"bank {name!r} is "
+                                     f"{'an allow-list' if row.negative else 'not an allow-list'}"
+                                     "; import into another bank")
+                if settings and settings != (row.settings or {}):
+                    merged = {**(row.settings or {}), **settings}
+                    conn.execute(update(Bank).where(Bank.id == row.id).values(settings=merged))
                 return int(row.id)
             if not create:
                 return None
             return int(conn.execute(insert(Bank).values(
                 name=name, category=category, created_at=datetime.now(UTC), digest_count=0,
-                reference_count=0, algorithm_counts={})).inserted_primary_key[0])
+                reference_count=0, algorithm_counts={}, negative=negative,
+                settings=settings or None)).inserted_primary_key[0])
 
     def _flush(self, bank_id: int, batch: list[BankEntry], report: ImportReport) -> None:
         with self.store.engine.begin() as conn:
@@ -221,6 +262,12 @@ class BankStore:
             inserted = self._insert_digests(conn, bank_id, owner, ref_pks)
             counts: dict[str, int] = {}
             new_entries = set(new_refs)
+            for i in self._insert_vpdq(conn, bank_id, batch, ref_pks):
+                counts["vpdq"] = counts.get("vpdq", 0) + 1
+                new_entries.add(i)
+            pdq_code = algorithm("pdq").code
+            new_pdq = [(raw, ref_pks.get(owner[(code, raw)])) for code, raw in inserted
+                       if code == pdq_code]
             for code, raw in inserted:
                 name = BY_CODE[code].name
                 counts[name] = counts.get(name, 0) + 1
@@ -241,8 +288,35 @@ class BankStore:
                 digest_count=Bank.digest_count + len(rows),
                 reference_count=Bank.reference_count + references_added,
                 algorithm_counts=merged))
+        matcher = getattr(self, "_perceptual", None)
+        if matcher is not None and (new_pdq or counts.get("vpdq")):
+            matcher.added(bank_id, new_pdq, bool(counts.get("vpdq")))
             if conn.dialect.name == "sqlite":
                 conn.exec_driver_sql("PRAGMA cache_size=-2000")
+
+    @staticmethod
+    def _insert_vpdq(conn: Connection, bank_id: int, batch: list[BankEntry],
+                     ref_pks: dict[int, int]) -> list[int]:
+        """Store the batch's vPDQ signals the bank lacks; the entry indexes that were new."""
+        from netwarden.banks.models import BankVpdq
+
+        wanted: dict[str, int] = {}
+        for i, entry in enumerate(batch):
+            signal = getattr(entry, "vpdq", None)
+            if signal and i in ref_pks:
+                wanted.setdefault(hashlib.sha256(signal.encode()).hexdigest(), i)
+        if not wanted:
+            return []
+        table = BankVpdq.__table__
+        existing = set(conn.execute(select(table.c.signal_sha256).where(
+            table.c.bank_id == bank_id, table.c.signal_sha256.in_(list(wanted)))).scalars())
+        rows = [{"bank_id": bank_id, "reference_pk": ref_pks[i], "signal_sha256": key,
+                 "frames": batch[i].vpdq.count(",") // 2,  # type: ignore[attr-defined]
+                 "signal": batch[i].vpdq}  # type: ignore[attr-defined]
+                for key, i in wanted.items() if key not in existing]
+        if rows:
+            conn.execute(insert(table), rows)
+        return [wanted[r["signal_sha256"]] for r in rows]
 
     @staticmethod
     def _insert_digests(conn: Connection, bank_id: int, owner: dict[tuple[int, bytes], int],
@@ -330,6 +404,8 @@ class BankStore:
         """
         keys: list[tuple[int, bytes]] = []
         for name, value in digests.items():
+            if name in PERCEPTUAL:  # matched by distance: see perceptual_matches
+                continue
             try:
                 keys.append((algorithm(name).code, parse_digest(name, str(value))))
             except DigestError:
@@ -462,6 +538,19 @@ class BankStore:
                 torrent=torrents.get(row.reference_pk) if row.reference_pk else None))
         out.sort(key=lambda r: (r.bank, r.reference_id, r.algorithm))
         return out
+
+    def perceptual(self) -> Any:
+        """The perceptual matcher over every bank (built or loaded once, then kept current)."""
+        from netwarden.banks.perceptual import PerceptualMatcher
+
+        if getattr(self, "_perceptual", None) is None:
+            self._perceptual = PerceptualMatcher.open(self)
+        return self._perceptual
+
+    def perceptual_matches(self, observation: Any, banks: Iterable[str] | None = None
+                           ) -> list[Any]:
+        """Perceptual (PDQ, vPDQ) matches of an observation: see banks/perceptual.py."""
+        return self.perceptual().matches(observation, banks)
 
     def references(self, names: Iterable[str] | None = None) -> Any:
         """The read-only view collectors get of the banks ``names`` (all banks when None)."""

@@ -28,7 +28,8 @@ app = typer.Typer(
 # run is imported, so a quick command such as `hash` does not pay for SQLAlchemy and the
 # collectors at start-up; `--help` and unknown commands import them all.
 _COMMANDS = {"hash": "hash", "bank": "bank", "audit": "audit", "demo": "audit",
-             "ledger": "ledger", "bundle": "bundle", "key": "key", "reveal": "reveal"}
+             "ledger": "ledger", "bundle": "bundle", "key": "key", "reveal": "reveal",
+             "notice": "notice", "recheck": "notice", "assess": "notice"}
 _COMMAND_MODULES = tuple(dict.fromkeys(_COMMANDS.values()))
 
 

@@ -22,7 +22,7 @@ import logging
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -37,6 +37,7 @@ from netwarden.collect.base import (
 from netwarden.collect.ftp_list import ListEntry, parse_list_line, parse_mlsd_line
 from netwarden.collect.names import decode_name, legacy_encoding
 from netwarden.digest import MultiDigest
+from netwarden.digest.perceptual import PerceptualDigest
 from netwarden.records import EvidenceLevel, Observation, Outcome, Refusal
 from netwarden.scope import Limits, Service
 
@@ -94,6 +95,7 @@ class _Fetched:
     size: int
     digests: dict[str, str]
     announced: int | None
+    details: dict[str, Any] = field(default_factory=dict)  # perceptual hashing details
 
 
 class _Session:
@@ -227,6 +229,7 @@ class _Session:
                 f"larger than the limit of {limit} bytes; not downloaded", size=expected,
                 level=EvidenceLevel.CONTACTED if announced is not None else EvidenceLevel.LISTED)
         digest = MultiDigest()
+        perceptual = PerceptualDigest(_basename(raw_path))
         buffer = bytearray(CHUNK)
         view = memoryview(buffer)
         received = 0
@@ -246,6 +249,7 @@ class _Session:
                     raise _LimitExceeded(f"server sent more than the {announced} bytes it "
                                          "announced; transfer stopped", Outcome.ERROR)
                 digest.update(view[:n])
+                perceptual.update(view[:n])
         finally:
             conn.close()
         ftp.voidresp()
@@ -253,8 +257,15 @@ class _Session:
             raise EOFError(f"transfer ended after {received} of {announced} announced bytes")
         result = digest.finalize().as_dict()
         size = int(result.pop("size"))
+        extra = perceptual.finish()  # decoded in memory, in this worker thread
+        result.update(extra.digests)
         return _Fetched(size=size, digests={k: str(v) for k, v in result.items()},
-                        announced=announced)
+                        announced=announced, details=extra.details)
+
+
+def _basename(raw_path: bytes) -> str:
+    """The file name's extension is all the perceptual accumulator needs (latin-1 is safe)."""
+    return raw_path.rsplit(b"/", 1)[-1].decode("latin-1")
 
 
 def _close_quietly(ftp: ftplib.FTP) -> None:
@@ -436,6 +447,7 @@ class FtpCollector(Collector):
                 size=limit.size if limit and limit.size is not None else item.entry.size,
                 level=limit.level if limit else EvidenceLevel.LISTED, details=details)
         details["announced_size"] = fetched.announced
+        details.update(fetched.details)
         self.ctx.emit("file", self.service.url)
         self.ctx.emit("bytes", self.service.url, fetched.size)
         return self.observation(url, method="ftp-retr", name=item.name, size=fetched.size,

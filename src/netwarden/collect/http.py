@@ -37,6 +37,7 @@ from netwarden.collect.base import (
 from netwarden.collect.html_index import index_links
 from netwarden.collect.names import decode_name, legacy_encoding
 from netwarden.digest import MultiDigest
+from netwarden.digest.perceptual import PerceptualDigest
 from netwarden.records import Endpoint, EvidenceLevel, Observation, Outcome, Refusal
 from netwarden.scope import DEFAULT_PORTS, Service
 
@@ -232,6 +233,7 @@ class HttpCollector(Collector):
                                     size=announced, level=EvidenceLevel.CONTACTED,
                                     details=details, endpoint=endpoint)
         digest = MultiDigest()
+        perceptual = PerceptualDigest(name or decode_name(item.raw_path, self.fallback)[0])
         batch = bytearray()
         received = 0
         async for chunk in response.aiter_raw():
@@ -245,11 +247,18 @@ class HttpCollector(Collector):
                                         endpoint=endpoint)
             batch += chunk
             if len(batch) >= HASH_BATCH:
-                await asyncio.to_thread(digest.update, bytes(batch))
+                chunk_bytes = bytes(batch)
+                await asyncio.to_thread(digest.update, chunk_bytes)
+                perceptual.update(chunk_bytes)
                 batch.clear()
         if batch:
-            await asyncio.to_thread(digest.update, bytes(batch))
+            chunk_bytes = bytes(batch)
+            await asyncio.to_thread(digest.update, chunk_bytes)
+            perceptual.update(chunk_bytes)
         result = digest.finalize().as_dict()
+        extra = await asyncio.to_thread(perceptual.finish)  # in-memory decode, off the loop
+        result.update(extra.digests)
+        details.update(extra.details)
         size = int(result.pop("size"))
         self.ctx.emit("file", self.service.url)
         self.ctx.emit("bytes", self.service.url, size)

@@ -35,6 +35,7 @@ from netwarden.collect.base import (
     unsafe_name_reason,
 )
 from netwarden.digest.engine import SizeLimitExceeded, hash_stream
+from netwarden.digest.perceptual import PerceptualDigest
 from netwarden.errors import InputError
 from netwarden.records import EvidenceLevel, Observation, Outcome, Refusal
 from netwarden.scope import Limits, Service
@@ -167,12 +168,30 @@ class _Session:
         import smbclient
 
         self.ensure()
+        perceptual = PerceptualDigest(rel.rsplit("\\", 1)[-1].rsplit("/", 1)[-1])
         with smbclient.open_file(self._unc(rel), mode="rb", buffering=0, share_access="r",
                                  **self._kwargs()) as fh:
-            result = hash_stream(fh, max_size=self.limits.max_file_size, source=rel,
-                                 chunk_size=self.max_read)
-        out = result.as_dict()
+            result = hash_stream(_Tee(fh, perceptual), max_size=self.limits.max_file_size,
+                                 source=rel, chunk_size=self.max_read)
+        out: dict[str, Any] = result.as_dict()
+        extra = perceptual.finish()  # decoded in memory, in this worker thread
+        out.update(extra.digests)
+        if extra.details:
+            out["_details"] = extra.details
         return out
+
+
+class _Tee:
+    """A readable that also feeds what it reads to the perceptual accumulator."""
+
+    def __init__(self, fh: Any, perceptual: PerceptualDigest) -> None:
+        self.fh, self.perceptual = fh, perceptual
+
+    def read(self, n: int = -1, /) -> bytes:
+        data = self.fh.read(n)
+        if data:
+            self.perceptual.update(data)
+        return data
 
 
 def classify(exc: BaseException, timeout: float) -> tuple[Outcome, str]:
@@ -375,6 +394,7 @@ class SmbCollector(Collector):
                                     name=item.name, size=item.size,
                                     level=EvidenceLevel.CONTACTED, details=details)
         size = int(result.pop("size"))
+        details.update(result.pop("_details", {}))
         self.ctx.emit("file", self.service.url)
         self.ctx.emit("bytes", self.service.url, size)
         return self.observation(url, method="smb-read", name=item.name, size=size,

@@ -13,6 +13,7 @@ multi-line reply cannot hold us either.
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 import socket
 import ssl
@@ -113,6 +114,15 @@ def build_message(rendered: Rendered, notifier: Party, recipient: Party, notice_
     return msg
 
 
+def message_bytes(msg: EmailMessage) -> bytes:
+    """The message exactly as it goes on the wire (CRLF line ends, RFC 5321 §2.3.8).
+
+    ``smtplib.SMTP.data`` sends bytes unchanged, so LF-only lines would reach the server as
+    one endless line (a real server refuses it: "Line too long").
+    """
+    return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+
+
 def _text(value: bytes | str) -> str:
     return (value.decode("utf-8", "replace") if isinstance(value, bytes) else value)[:2000]
 
@@ -129,10 +139,8 @@ def deliver(msg: EmailMessage, settings: SmtpSettings) -> Delivery:
         for smtp in smtp_ref:
             sock = getattr(smtp, "sock", None)
             if sock is not None:
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     timer = threading.Timer(settings.total_timeout, watchdog)
     timer.daemon = True
@@ -155,6 +163,7 @@ def _exchange(msg: EmailMessage, settings: SmtpSettings, smtp_ref: list[smtplib.
     smtp_ref.append(smtp)
     try:
         code, banner = smtp.connect(settings.host, settings.port)
+        smtp._host = settings.host  # STARTTLS checks the certificate against this name
         if code != 220:
             return "refused", code, f"greeting: {_text(banner)}", []
         stage = "EHLO"
@@ -206,19 +215,20 @@ def _exchange(msg: EmailMessage, settings: SmtpSettings, smtp_ref: list[smtplib.
         if len(refused) == len(recipients):
             return "refused", last[0], f"RCPT TO: {_text(last[1])}", refused
         stage = "DATA"
-        code, reply = smtp.data(msg.as_bytes())
+        code, reply = smtp.data(message_bytes(msg))
         if code != 250:
             return "refused", code, f"DATA: {_text(reply)}", refused
         outcome = ("accepted", code, _text(reply), refused)
         stage = "QUIT"
-        try:
-            smtp.quit()
-        except (smtplib.SMTPException, OSError):
-            pass  # the message was already accepted
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            smtp.quit()  # the message was already accepted
         return outcome
-    except (TimeoutError, socket.timeout) as exc:
+    except TimeoutError as exc:
         return "timeout", None, f"no answer within {settings.timeout:g} s at {stage}: {exc}", []
     except smtplib.SMTPServerDisconnected as exc:
+        if "timed out" in str(exc):  # smtplib wraps a read timeout in a disconnect
+            return ("timeout", None, f"no answer within {settings.timeout:g} s at {stage}: "
+                    f"{exc}", [])
         return "connection_failed", None, f"the server closed the connection at {stage}: " \
             f"{exc}", []
     except smtplib.SMTPResponseException as exc:
@@ -231,8 +241,6 @@ def _exchange(msg: EmailMessage, settings: SmtpSettings, smtp_ref: list[smtplib.
     except smtplib.SMTPException as exc:
         return "protocol_error", None, f"{stage}: {exc}", []
     finally:
-        try:
+        with contextlib.suppress(OSError):
             smtp.close()
-        except OSError:
-            pass
 

@@ -7,7 +7,7 @@ contacted) are shown apart from verified distribution (served), as DESIGN.md §4
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+from urllib.parse import unquote_to_bytes
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -32,8 +32,15 @@ def _human_size(n: int | None) -> str:
 
 
 def _display_url(url: str) -> str:
-    """A location for people: percent-escapes decoded (the raw URL stays in findings.jsonl)."""
-    return unquote(url, errors="replace")
+    """A location for people: percent-escapes decoded as UTF-8, or as cp1251 (the legacy code
+    page of Russian servers) when that fails; the exact URL stays in findings.jsonl."""
+    raw = unquote_to_bytes(url)
+    for encoding in ("utf-8", "cp1251"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("utf-8", errors="replace")
 
 
 _env.filters["human_size"] = _human_size
@@ -51,5 +58,6 @@ def render_report(result: RunResult) -> str:
         "r": result, "s": result.summary, "scope": result.scope, "served": served,
         "leads": leads, "problems": result.problems, "refusals": result.refusals,
         "version": __version__,
+        "assessment_texts": (result.assessment.texts if result.assessment is not None else {}),
     }
     return _env.get_template("run_report.html").render(**context)

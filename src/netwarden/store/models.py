@@ -12,6 +12,9 @@ _MODEL_MODULES = (
     "netwarden.ledger.models",
     "netwarden.store.models_runs",
     "netwarden.notices.models",
+    "netwarden.store.models_findings",
+    "netwarden.campaign.models",
+    "netwarden.web.models",
 )
 
 

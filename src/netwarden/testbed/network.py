@@ -9,6 +9,11 @@
   cp1251, as old Russian servers still serve them;
 * ``scope.toml`` covering 127.77.0.0/16 with every server as a service, a films catalog
   (``films.csv``) and a CSAM stand-in list (``csam-standin.txt``; synthetic random bytes);
+* generated drawings (Pillow shapes, blurred: never real images) banked by PDQ in an HMA file
+  (``csam-pdq.txt``) and served *transformed* — resized 50 %, JPEG quality 60, cropped by 5 %
+  of the area — which only perceptual matching finds; a decoy drawing that must not match;
+  and a benign drawing whose near-duplicate is in the PDQ bank (a known false positive) but
+  which the allow-list bank (``allow-list.txt``, category ``allow-list``) suppresses;
 * ``expected``: exactly the (host, location, reference id) findings an audit must report.
 
 Everything is synthetic and on loopback, and every server stops when the block ends, also on
@@ -18,6 +23,7 @@ an exception.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import random
 from dataclasses import dataclass
@@ -25,8 +31,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal, NamedTuple
 
+from PIL import Image, ImageDraw, ImageFilter
+
 from netwarden.collect.base import location_url
 from netwarden.digest import MultiDigest
+from netwarden.digest.pdq import pdq_from_bytes
 from netwarden.scope import load_scope
 from netwarden.testbed.servers import RunningServer, ServerGroup, serve_ftp, serve_http
 
@@ -34,7 +43,7 @@ FTP_HOST = "127.77.0.10"
 HTTP_HOSTS = ("127.77.1.1", "127.77.1.2", "127.77.1.3")
 PREFIX = "127.77.0.0/16"
 
-Role = Literal["exact", "renamed", "decoy", "benign"]
+Role = Literal["exact", "renamed", "transformed", "decoy", "benign"]
 
 
 class BankFile(NamedTuple):
@@ -91,6 +100,56 @@ _FILM_TITLES = [
 _CSAM_SIZES = [180_000, 220_000, 150_000]
 
 
+def drawing(seed: int, size: tuple[int, int] = (480, 360)) -> Image.Image:
+    """A generated picture: blurred coloured discs on a coloured ground (never a real image).
+
+    Blurred, because PDQ hashes the low frequencies: hard-edged clip art is far more
+    sensitive to crops than photographs are, and these stand in for photographs.
+    """
+    r = random.Random(seed)
+    w, h = size
+    image = Image.new("RGB", size, tuple(r.randrange(256) for _ in range(3)))
+    pen = ImageDraw.Draw(image)
+    for _ in range(10):
+        cx, cy, rad = r.randrange(w), r.randrange(h), r.randrange(h // 6, h // 2)
+        pen.ellipse([cx - rad, cy - rad, cx + rad, cy + rad],
+                    fill=tuple(r.randrange(256) for _ in range(3)))
+    return image.filter(ImageFilter.GaussianBlur(r.choice([4, 8, 12])))
+
+
+def encode(image: Image.Image, fmt: str = "PNG", **options: object) -> bytes:
+    """The image encoded in memory."""
+    out = io.BytesIO()
+    image.save(out, fmt, **options)
+    return out.getvalue()
+
+
+def transform(image: Image.Image, how: str) -> bytes:
+    """The transforms the accuracy table and the testbed use, encoded."""
+    w, h = image.size
+    if how == "resize50":
+        return encode(image.resize((w // 2, h // 2), Image.Resampling.BILINEAR), "JPEG",
+                      quality=90)
+    if how == "jpeg60":
+        return encode(image, "JPEG", quality=60)
+    if how == "crop5":  # 5 % of the area: 1.25 % off each edge
+        dx, dy = round(w * 0.0125), round(h * 0.0125)
+        return encode(image.crop((dx, dy, w - dx, h - dy)), "PNG")
+    if how == "flip":
+        return encode(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT), "PNG")
+    if how == "rotate90":
+        return encode(image.transpose(Image.Transpose.ROTATE_90), "PNG")
+    raise ValueError(f"unknown transform {how!r}")
+
+
+# (drawing seed, transform, host index, path): the perceptual plants (see _plant_images).
+_IMAGE_PLANTS = [(101, "resize50", 1, "/share/photos/beach_small.jpg"),
+                 (202, "jpeg60", 2, "/dl/pic_0007.jpg"),
+                 (303, "crop5", 0, "/incoming/scan-0193.png")]
+_DECOY_SEED = 404
+_ALLOWED_SEED = 505
+
+
 def _bytes(seed: int, size: int) -> bytes:
     return random.Random(seed).randbytes(size)
 
@@ -106,12 +165,25 @@ def _digests(data: bytes) -> dict[str, str]:
 class DemoNetwork:
     """Start with ``with DemoNetwork(workdir) as net:``; see the module docstring."""
 
-    def __init__(self, workdir: Path, seed: int = 7) -> None:
+    def __init__(self, workdir: Path, seed: int = 7, *, prefix_octet: int = 77,
+                 operator: str = "Example Telecom (demo)") -> None:
+        """``prefix_octet`` and ``operator`` let a campaign start many operators side by side:
+        operator k on 127.<prefix_octet>.0.0/16 (the default is the demo's 127.77.0.0/16)."""
+        if not 1 <= prefix_octet <= 254:
+            raise ValueError("prefix_octet must be between 1 and 254")
         self.workdir = Path(workdir)
         self.seed = seed
+        self.operator = operator
+        self.ftp_host = f"127.{prefix_octet}.0.10"
+        self.http_hosts = tuple(f"127.{prefix_octet}.1.{n}" for n in (1, 2, 3))
+        self.prefix = f"127.{prefix_octet}.0.0/16"
+        self.nas_ip = f"127.{prefix_octet}.0.1"
         self.scope_path = self.workdir / "scope.toml"
         self.banks: list[BankFile] = []
         self.references: list[Reference] = []
+        self.image_references: list[Reference] = []
+        self._known_false_positive: str | None = None
+        self._allowed_pdq: str | None = None
         self.plants: list[Plant] = []
         self.servers: list[RunningServer] = []
         self._group: ServerGroup | None = None
@@ -129,16 +201,18 @@ class DemoNetwork:
         self.workdir.mkdir(parents=True, exist_ok=True)
         rng = random.Random(self.seed)
         self._make_references(rng)
-        roots = {host: self.workdir / "served" / host for host in (FTP_HOST, *HTTP_HOSTS)}
+        roots = {host: self.workdir / "served" / host
+                 for host in (self.ftp_host, *self.http_hosts)}
         group = ServerGroup()
         self._group = group
         try:
             for root in roots.values():
                 root.mkdir(parents=True, exist_ok=True)
-            self.servers.append(group.add(serve_ftp(roots[FTP_HOST], FTP_HOST)))
-            for host in HTTP_HOSTS:
+            self.servers.append(group.add(serve_ftp(roots[self.ftp_host], self.ftp_host)))
+            for host in self.http_hosts:
                 self.servers.append(group.add(serve_http(roots[host], host)))
             self._plant_all(rng, roots)
+            self._plant_images(roots)
             self._write_banks()
             self._write_attribution_logs()
             self._write_scope()
@@ -192,7 +266,7 @@ class DemoNetwork:
             raw = path.encode("utf-8") if isinstance(path, str) else path
             self._place(roots, host, raw, _bytes(rng.getrandbits(64), size), role, None)
 
-        ftp, sub1, sub2, sub3 = FTP_HOST, *HTTP_HOSTS
+        ftp, sub1, sub2, sub3 = self.ftp_host, *self.http_hosts
         # The operator's own store.
         copy(ftp, f"/films/{brat.title} (2000){brat.extension}", brat, "exact")
         copy(ftp, f"/films/новинки/{leviafan.title}{leviafan.extension}", leviafan, "exact")
@@ -227,6 +301,27 @@ class DemoNetwork:
             '</li><li><a href="http://10.20.30.40/pub/film.avi">film.avi (mirror)</a></li>'
             "</ul></body></html>\n", encoding="utf-8")
 
+    def _plant_images(self, roots: dict[str, Path]) -> None:
+        """Banked drawings served only as transformed copies, a decoy and an allow-listed one."""
+        hosts = (FTP_HOST, *HTTP_HOSTS)
+        self.image_references = []
+        for n, (seed, how, host_index, path) in enumerate(_IMAGE_PLANTS, start=1):
+            picture = drawing(seed)
+            pdq = pdq_from_bytes(encode(picture)).hex
+            ref = Reference("csam-pdq", pdq, f"drawing-{n}", ".png", 0, {"pdq": pdq}, seed)
+            self.image_references.append(ref)
+            self._place(roots, hosts[host_index], path.encode(), transform(picture, how),
+                        "transformed", ref)
+        self._place(roots, HTTP_HOSTS[2], b"/a/b/drawing.jpg",
+                    encode(drawing(_DECOY_SEED), "JPEG", quality=85), "decoy", None)
+        allowed = encode(drawing(_ALLOWED_SEED))
+        self._allowed_pdq = pdq_from_bytes(allowed).hex
+        # The PDQ bank holds a near-duplicate of this benign picture (4 bits flipped): a
+        # known false positive that only the allow-list keeps out of the findings.
+        value = int(self._allowed_pdq, 16) ^ 0b1000_0100_0010_0001
+        self._known_false_positive = f"{value:064x}"
+        self._place(roots, HTTP_HOSTS[1], b"/dl/logo.png", allowed, "benign", None)
+
     # -- files for the audit -------------------------------------------------------------------
     def _write_banks(self) -> None:
         films_path = self.workdir / "films.csv"
@@ -246,8 +341,19 @@ class DemoNetwork:
                  "# bytes generated by the testbed. No real material is involved."]
         lines += [ref.reference_id for ref in self.references if ref.bank == "csam-standin"]
         csam_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        pdq_path = self.workdir / "csam-pdq.txt"
+        lines = ["# Synthetic PDQ list (ThreatExchange/HMA text format): hashes of generated",
+                 "# drawings; no real images are involved."]
+        lines += [f"pdq {ref.reference_id} {ref.title}" for ref in self.image_references]
+        lines.append(f"pdq {self._known_false_positive}")
+        pdq_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        allow_path = self.workdir / "allow-list.txt"
+        allow_path.write_text(f"# known-good pictures\npdq {self._allowed_pdq} logo\n",
+                              encoding="utf-8")
         self.banks = [BankFile("films", "film", "catalog", films_path),
-                      BankFile("csam-standin", "csam", "plain", csam_path)]
+                      BankFile("csam-standin", "csam", "plain", csam_path),
+                      BankFile("csam-pdq", "csam", "hma", pdq_path),
+                      BankFile("allow-list", "allow-list", "hma", allow_path)]
 
     def _write_attribution_logs(self) -> None:
         """A FreeRADIUS accounting log and a pseudonym key for the subscribers' hosts.
@@ -264,11 +370,11 @@ class DemoNetwork:
             return (f"{moment.strftime('%a %b %e %H:%M:%S %Y')}\n"
                     f"\tAcct-Status-Type = {status}\n\tUser-Name = \"{user}\"\n"
                     f"\tAcct-Session-Id = \"{session}\"\n\tFramed-IP-Address = {ip}\n"
-                    f"\tNAS-IP-Address = 127.77.0.1\n"
+                    f"\tNAS-IP-Address = {self.nas_ip}\n"
                     f"\tEvent-Timestamp = \"{moment.strftime('%b %e %Y %H:%M:%S')} UTC\"\n\n")
 
         text = ""
-        for n, host in enumerate(HTTP_HOSTS[:2], start=1):
+        for n, host in enumerate(self.http_hosts[:2], start=1):
             user, session = f"demo-subscriber-{n:03d}", f"demo-{n:04d}"
             text += record("Start", user, host, session, now - timedelta(hours=1))
             text += record("Interim-Update", user, host, session, now - timedelta(minutes=10))
@@ -292,10 +398,10 @@ not_after = {(now + timedelta(days=1)).strftime(stamp)}
 jurisdiction = "ru"
 
 [operator]
-name = "Example Telecom (demo)"
+name = "{self.operator}"
 asn = [64512]
-prefixes = ["{PREFIX}"]
-infrastructure = ["{FTP_HOST}"]
+prefixes = ["{self.prefix}"]
+infrastructure = ["{self.ftp_host}"]
 
 {services}
 [attribution]
@@ -304,7 +410,7 @@ pseudonym_key = "pseudonym.key"
 clock_skew = "2s"
 
 [banks]
-use = ["films", "csam-standin"]
+use = ["films", "csam-standin", "csam-pdq", "allow-list"]
 
 [limits]
 connect_timeout = 5
@@ -316,9 +422,9 @@ max_file_size = 67108864
     # -- the answer ----------------------------------------------------------------------------
     @property
     def expected(self) -> set[Expected]:
-        """The findings an audit must report: every exact and renamed copy, nothing else."""
+        """The findings an audit must report: every exact, renamed and transformed copy."""
         return {Expected(p.host, p.location, p.reference.reference_id) for p in self.plants
-                if p.role in ("exact", "renamed") and p.reference is not None}
+                if p.role in ("exact", "renamed", "transformed") and p.reference is not None}
 
     @property
     def ftp_url(self) -> str:

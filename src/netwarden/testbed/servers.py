@@ -20,6 +20,7 @@ from typing import Any
 
 from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.ioloop import IOLoop
 from pyftpdlib.servers import FTPServer
 
 # pyftpdlib configures its own stderr logging unless its logger already has a handler.
@@ -77,7 +78,9 @@ def serve_ftp(root: Path, host: str, port: int = 0, *,
     for user, password in (users or {}).items():
         authorizer.add_user(user, password, str(root), perm="elr")
     handler_class = type("TestbedFTPHandler", (handler,), {"authorizer": authorizer})
-    server = FTPServer((host, port), handler_class)
+    # its own I/O loop: pyftpdlib's default is a process-wide singleton, which breaks a second
+    # FTP server started in the same process (several operator testbeds in a campaign test)
+    server = FTPServer((host, port), handler_class, ioloop=IOLoop())
     server.max_cons = 64
     actual_port = server.socket.getsockname()[1]
     stop = threading.Event()

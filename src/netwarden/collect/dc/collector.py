@@ -24,7 +24,7 @@ from typing import Any
 from netwarden.collect.base import CollectContext, Collector, location_url, register
 from netwarden.collect.dc import adc_proto as ap
 from netwarden.collect.dc.adc_client import AdcError, Denied, HubSession, Identity, PeerConnection
-from netwarden.collect.dc.filelist import FileListError, parse_file_list
+from netwarden.collect.dc.filelist import MAX_DECOMPRESSED, FileListError, parse_file_list
 from netwarden.collect.dc.nmdc_client import NmdcHubSession, NmdcPeer
 from netwarden.collect.dc.tth_verify import LeafSet, SegmentVerifier, TthError, check_leaves
 from netwarden.records import Endpoint, EvidenceLevel, Observation, Outcome, Refusal
@@ -64,6 +64,7 @@ class AdcCollector(Collector):
                                           if refs is not None else frozenset())
         self.hub_url = service.url
         self.segment = int(service.options.get("segment_bytes", SEGMENT))
+        self.max_list_bytes = int(service.options.get("max_filelist_bytes", MAX_DECOMPRESSED))
         self.nmdc = service.scheme in ("nmdc", "dchub")
         self.proto = "nmdc" if self.nmdc else "adc"
         self.encoding = service.encoding or "cp1251"
@@ -251,7 +252,8 @@ class AdcCollector(Collector):
             try:
                 await conn.get("file", "files.xml.bz2", 0, -1, MAX_FILELIST, blob.extend,
                                deadline)
-                listing = parse_file_list(bytes(blob), max_files=limits.max_listing_entries)
+                listing = parse_file_list(bytes(blob), limit=self.max_list_bytes,
+                                          max_files=limits.max_listing_entries)
             except FileListError as exc:
                 yield self._user_problem(user, port, Outcome.ERROR, f"file list refused: {exc}")
                 return

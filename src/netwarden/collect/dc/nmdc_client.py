@@ -85,20 +85,25 @@ class NmdcHubSession:
                                     self.read_timeout, sep=b"|")
         self._nick, self.sid, self._own_info_seen = nick, None, False
         deadline = time.monotonic() + self.login_deadline
+        # NMDC has no "end of user list": after $Hello the list is complete once the hub has
+        # echoed our own $MyINFO and then gone quiet for `settle` seconds; a hub that never
+        # goes quiet (a flood) is cut at the login deadline and noted.
         while True:
             if time.monotonic() > deadline:
-                raise AdcError(f"login not complete after {self.login_deadline:g} s "
-                               f"({len(self.users)} users so far)")
+                if self.sid:
+                    self.facts.statuses.append(
+                        f"hub still sending after {self.login_deadline:g} s of login; user "
+                        f"list taken as it stood ({len(self.users)} users)")
+                    break
+                raise AdcError(f"login not complete after {self.login_deadline:g} s")
             timeout = self.settle if self.sid else self.read_timeout
             try:
                 raw = await asyncio.wait_for(self.line.read_line(), timeout)
             except TimeoutError:
                 if self.sid:
-                    break  # the hub went quiet after $Hello: the user list is complete
+                    break
                 raise AdcError(f"hub sent nothing for {timeout:g} s during login") from None
             await self._handle(raw, during_login=True)
-            if self._own_info_seen:
-                break
         self._reader = asyncio.create_task(self._read_forever())
 
     async def _send(self, name: str, args: str = "") -> None:

@@ -106,8 +106,5 @@ def hashes(finding: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def utc(value: Any) -> str:
     """An ISO 8601 UTC time with a Z suffix (what ACNS and people both read)."""
-    if isinstance(value, datetime):
-        text = value.isoformat()
-    else:
-        text = str(value)
+    text = value.isoformat() if isinstance(value, datetime) else str(value)
     return text.replace("+00:00", "Z")

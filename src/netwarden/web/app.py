@@ -1,0 +1,277 @@
+"""The FastAPI application: wiring of pages, API, metrics, authentication and request limits.
+
+Every route except ``/login``, ``/static/*``, ``/healthz`` and ``/metrics`` needs a session
+(see docs/web.md for why those four are open). Request bodies over ``max_body`` bytes are
+refused with 413 before they are read whole; responses carry a strict Content-Security-Policy
+(no inline script), so the only script that runs is ``static/proof.js``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from netwarden import __version__
+from netwarden.errors import InputError
+from netwarden.store import Store, open_store
+from netwarden.web import auth
+from netwarden.web.data import FindingsSource
+from netwarden.web.evidence import ConflictError, EvidenceLedger
+from netwarden.web.metrics import Metrics
+
+HERE = Path(__file__).parent
+SESSION_COOKIE = "nw_session"
+LOGIN_CSRF_COOKIE = "nw_login_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+DEFAULT_MAX_BODY = 64 * 1024
+OPEN_PATHS = ("/login", "/static/", "/healthz", "/metrics")
+
+log = logging.getLogger("netwarden.web")
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; "
+       "object-src 'none'")
+
+
+@dataclass
+class Context:
+    """What every handler needs, hung on ``app.state.ctx``."""
+
+    store: Store
+    source: FindingsSource
+    evidence: EvidenceLedger
+    settings: auth.AuthSettings
+    templates: Jinja2Templates
+    metrics: Metrics
+    metrics_token: str | None
+
+
+class LoginRequiredError(Exception):
+    """No live session: pages redirect to /login, the API answers 401."""
+
+
+class ForbiddenError(Exception):
+    """The user lacks the permission (or the CSRF token was wrong); answered 403, logged."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def client_of(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def ctx(request: Request) -> Context:
+    return request.app.state.ctx
+
+
+def session_of(request: Request) -> auth.SessionInfo:
+    """The request's live session (cached on the request), or :class:`LoginRequiredError`."""
+    cached = getattr(request.state, "session", None)
+    if cached is not None:
+        return cached
+    c = ctx(request)
+    info = auth.load_session(c.store, c.settings, request.cookies.get(SESSION_COOKIE))
+    if info is None:
+        raise LoginRequiredError()
+    request.state.session = info
+    return info
+
+
+def require(request: Request, permission: str) -> auth.SessionInfo:
+    """The session if its user holds ``permission``; else a logged 403."""
+    info = session_of(request)
+    if not info.user.can(permission):
+        auth.record_event(ctx(request).store, "forbidden", user=info.user.name,
+                          client=client_of(request), method=request.method,
+                          path=request.url.path, detail=f"role {info.user.role} lacks "
+                          f"{permission}")
+        raise ForbiddenError(f"role {info.user.role!r} may not {permission}")
+    return info
+
+
+def check_csrf(request: Request, info: auth.SessionInfo, given: str | None) -> None:
+    """Refuse (403, logged) a state-changing request without the session's CSRF token."""
+    if not auth.csrf_ok(info.csrf_token, given):
+        auth.record_event(ctx(request).store, "csrf_failed", user=info.user.name,
+                          client=client_of(request), method=request.method,
+                          path=request.url.path)
+        raise ForbiddenError("missing or wrong CSRF token")
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for bodies over ``limit`` bytes, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = -1
+                if declared < 0 or declared > self.limit:
+                    await _too_large(send, self.limit)
+                    return
+        seen = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _BodyTooLargeError()
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLargeError:
+            if not started:
+                await _too_large(send, self.limit)
+
+
+class _BodyTooLargeError(Exception):
+    pass
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = f'{{"detail":"request body larger than {limit} bytes"}}'.encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(store_url: str | None = None, *, store: Store | None = None,
+               settings: auth.AuthSettings | None = None, max_body: int = DEFAULT_MAX_BODY,
+               metrics_token: str | None = None, key_dir: Path | None = None) -> FastAPI:
+    """The application over the installation database at ``store_url`` (default: the
+    installation's), or over an already open ``store``. With the ledger key (``key_dir``,
+    default the installation's) each review is followed by a signed checkpoint, so it is
+    provable at once; without it the app still serves and records, proofs wait for the next
+    checkpoint."""
+    from netwarden.web import api, pages
+
+    store = store or open_store(store_url)
+    settings = settings or auth.AuthSettings()
+    source = FindingsSource(store)
+    evidence = EvidenceLedger(store, key_dir)
+    metrics = Metrics(store, source, evidence)
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.globals["version"] = __version__
+
+    app = FastAPI(title="netwarden", version=__version__,
+                  description="Findings, evidence proofs and the review workflow of a "
+                  "netwarden installation. Versioned under /api/v1; every endpoint needs a "
+                  "session cookie from /login, and POSTs the session's X-CSRF-Token header.",
+                  docs_url=None, redoc_url=None, openapi_url=None,
+                  swagger_ui_oauth2_redirect_url=None)
+    app.state.ctx = Context(store, source, evidence, settings, templates, metrics,
+                            metrics_token)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+
+    @app.middleware("http")
+    async def headers_and_metrics(request: Request, call_next: Any) -> Response:
+        start = time.perf_counter()
+        try:
+            response = await call_next(request)
+        except Exception as exc:
+            status = 413 if isinstance(exc, _BodyTooLargeError) else 500
+            metrics.observe(request, status, time.perf_counter() - start)
+            raise
+        metrics.observe(request, response.status_code, time.perf_counter() - start)
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if not request.url.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    app.add_middleware(BodyLimit, limit=max_body)
+
+    @app.exception_handler(LoginRequiredError)
+    async def _login_required(request: Request, _exc: LoginRequiredError) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": "login required"}, status_code=401,
+                                headers={"WWW-Authenticate": "Cookie"})
+        return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(ForbiddenError)
+    async def _forbidden(request: Request, exc: ForbiddenError) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": exc.detail}, status_code=403)
+        return _error_page(request, 403, exc.detail)
+
+    @app.exception_handler(InputError)
+    async def _bad_input(request: Request, exc: InputError) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": str(exc)}, status_code=422)
+        return _error_page(request, 422, str(exc))
+
+    @app.exception_handler(ConflictError)
+    async def _conflict(request: Request, exc: ConflictError) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": str(exc)}, status_code=409)
+        return _error_page(request, 409, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        # Never echo the submitted values back (passwords, hostile input): locations only.
+        problems = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")}
+                    for e in exc.errors()[:20]]
+        return JSONResponse({"detail": problems}, status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        if request.url.path.startswith("/api/") or request.method != "GET":
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                                headers=exc.headers)
+        return _error_page(request, exc.status_code, str(exc.detail))
+
+    @app.get("/api/v1/openapi.json", include_in_schema=False)
+    def openapi(request: Request) -> JSONResponse:
+        # Behind login like everything else: the document names every endpoint.
+        require(request, "view")
+        return JSONResponse(app.openapi())
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def _error_page(request: Request, status: int, detail: str) -> Response:
+    c = ctx(request)
+    return c.templates.TemplateResponse(request, "error.html", {
+        "status": status, "detail": detail, "user": getattr(request.state, "session", None)},
+        status_code=status)

@@ -1,0 +1,260 @@
+"""Users, roles, passwords, sessions, CSRF tokens and login rate limiting.
+
+Why this shape:
+
+* Passwords are argon2id hashes (``argon2-cffi``, the OWASP-recommended KDF); an unknown user
+  still costs one hash so response time does not reveal which names exist.
+* Sessions are server-side rows keyed by SHA-256 of a random cookie token: a stolen database
+  does not yield usable cookies, and logout or disabling a user ends sessions at once. A session
+  ends after ``idle`` without requests and at the latest ``lifetime`` after login.
+* CSRF uses the synchronizer-token pattern: each session has a random token that every
+  state-changing form (hidden field) or API call (``X-CSRF-Token`` header) must echo; the
+  cookie is also ``SameSite=Strict``. The login form, which has no session yet, uses a
+  double-submit cookie.
+* Failed logins are rows in ``web_events``; rate limiting counts them per user name and per
+  client address over a window, so the limit holds across restarts and several workers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import delete, func, or_, select
+
+from netwarden.errors import InputError
+from netwarden.store.base import Store
+from netwarden.web.models import EventRow, SessionRow, UserRow
+
+log = logging.getLogger("netwarden.web.auth")
+
+ROLES = ("analyst", "supervisor", "auditor")
+
+# permission -> roles that hold it. "view" covers every read page and endpoint.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "view": frozenset(ROLES),
+    "review": frozenset({"analyst", "supervisor"}),
+    "signoff": frozenset({"supervisor"}),
+    "users": frozenset({"supervisor"}),
+}
+
+MIN_PASSWORD = 10
+MAX_PASSWORD = 1024
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("not a password of anyone")
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """Session lifetimes and the login rate limit."""
+
+    idle: timedelta = timedelta(minutes=30)
+    lifetime: timedelta = timedelta(hours=12)
+    max_failures: int = 5
+    failure_window: timedelta = timedelta(minutes=15)
+    secure_cookies: bool = False  # set when served behind HTTPS
+
+
+@dataclass(frozen=True)
+class User:
+    """An authenticated user as the request handlers see it."""
+
+    name: str
+    role: str
+
+    def can(self, permission: str) -> bool:
+        return self.role in PERMISSIONS[permission]
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """A live session: who, and the CSRF token its forms must carry."""
+
+    user: User
+    csrf_token: str
+    expires_at: datetime
+
+
+class RateLimitedError(Exception):
+    """Too many failed logins for this user name or client recently."""
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything here is stored in UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InputError("user name", f"{name!r} must be 1-64 characters of letters, digits, "
+                         "'.', '_', '@' or '-', starting with a letter or digit")
+    return name
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise InputError("role", f"{role!r} is not one of {', '.join(ROLES)}")
+    return role
+
+
+def check_password(password: str) -> str:
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise InputError("password", f"must be {MIN_PASSWORD} to {MAX_PASSWORD} characters long")
+    return password
+
+
+def add_user(store: Store, name: str, role: str, password: str) -> User:
+    """Create a user; refuses an existing name, an unknown role and a short password."""
+    check_name(name)
+    check_role(role)
+    check_password(password)
+    with store.session() as session:
+        if session.get(UserRow, name) is not None:
+            raise InputError("user name", f"{name!r} already exists")
+        session.add(UserRow(name=name, role=role, password_hash=_hasher.hash(password),
+                            created_at=now(), disabled=False))
+    return User(name, role)
+
+
+def set_disabled(store: Store, name: str, disabled: bool = True) -> None:
+    """Disable (or re-enable) a user; disabling ends the user's sessions."""
+    with store.session() as session:
+        row = session.get(UserRow, name)
+        if row is None:
+            raise InputError("user name", f"{name!r} does not exist")
+        row.disabled = disabled
+        if disabled:
+            session.execute(delete(SessionRow).where(SessionRow.user_name == name))
+
+
+def list_users(store: Store) -> list[tuple[str, str, datetime, bool]]:
+    """``(name, role, created_at, disabled)`` of every user."""
+    with store.session() as session:
+        rows = session.execute(select(UserRow).order_by(UserRow.name)).scalars().all()
+        return [(r.name, r.role, _aware(r.created_at), r.disabled) for r in rows]
+
+
+def record_event(store: Store, kind: str, *, user: str | None = None, client: str | None = None,
+                 method: str | None = None, path: str | None = None,
+                 detail: str | None = None) -> None:
+    """Append a security event (also to the log, which operators ship elsewhere)."""
+    log.warning("%s user=%s client=%s %s %s %s", kind, user, client, method or "", path or "",
+                detail or "")
+    with store.session() as session:
+        session.add(EventRow(at=now(), kind=kind, user_name=user, client=(client or "")[:64],
+                             method=method, path=(path or "")[:300] or None, detail=detail))
+
+
+def recent_failures(store: Store, name: str, client: str | None, window: timedelta) -> int:
+    """Failed logins for this name or from this client within ``window``."""
+    since = now() - window
+    who = [EventRow.user_name == name]
+    if client:
+        who.append(EventRow.client == client)
+    with store.session() as session:
+        return session.execute(select(func.count()).select_from(EventRow).where(
+            EventRow.kind == "login_failed", EventRow.at >= since, or_(*who))).scalar_one()
+
+
+def authenticate(store: Store, settings: AuthSettings, name: str, password: str,
+                 client: str | None) -> User | None:
+    """The user if ``password`` is right; None otherwise (recorded). Raises
+    :class:`RateLimitedError` when the recent failures for the name or client hit the limit."""
+    name = (name or "")[:64]
+    if recent_failures(store, name, client, settings.failure_window) >= settings.max_failures:
+        record_event(store, "rate_limited", user=name, client=client, detail="login refused")
+        raise RateLimitedError(name)
+    with store.session() as session:
+        row = session.get(UserRow, name) if _NAME.match(name) else None
+        stored = row.password_hash if row is not None else _DUMMY_HASH
+        role, disabled = (row.role, row.disabled) if row is not None else ("", True)
+    ok = False
+    if len(password or "") <= MAX_PASSWORD:
+        try:
+            ok = _hasher.verify(stored, password or "")
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            ok = False
+    if not ok or row is None or disabled:
+        record_event(store, "login_failed", user=name, client=client,
+                     detail="unknown user" if row is None else
+                     ("user disabled" if disabled else "wrong password"))
+        return None
+    if _hasher.check_needs_rehash(stored):
+        with store.session() as session:
+            session.get(UserRow, name).password_hash = _hasher.hash(password)
+    record_event(store, "login", user=name, client=client)
+    return User(name, role)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_session(store: Store, settings: AuthSettings, user: User) -> tuple[str, SessionInfo]:
+    """A new session for ``user``: the cookie token (returned once, never stored) and its info."""
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    t = now()
+    expires = t + min(settings.idle, settings.lifetime)
+    with store.session() as session:
+        session.execute(delete(SessionRow).where(SessionRow.expires_at < t))  # housekeeping
+        session.add(SessionRow(token_sha256=_token_hash(token), user_name=user.name,
+                               csrf_token=csrf, created_at=t, last_seen_at=t,
+                               expires_at=expires))
+    return token, SessionInfo(user, csrf, expires)
+
+
+def load_session(store: Store, settings: AuthSettings, token: str | None) -> SessionInfo | None:
+    """The live session of a cookie token, extending its idle deadline; None if unknown,
+    expired or its user is disabled."""
+    if not token or len(token) > 200:
+        return None
+    t = now()
+    with store.session() as session:
+        row = session.get(SessionRow, _token_hash(token))
+        if row is None:
+            return None
+        if _aware(row.expires_at) <= t:
+            session.delete(row)
+            return None
+        user = session.get(UserRow, row.user_name)
+        if user is None or user.disabled:
+            session.delete(row)
+            return None
+        row.last_seen_at = t
+        row.expires_at = min(t + settings.idle, _aware(row.created_at) + settings.lifetime)
+        return SessionInfo(User(user.name, user.role), row.csrf_token, _aware(row.expires_at))
+
+
+def end_session(store: Store, token: str | None) -> None:
+    if token:
+        with store.session() as session:
+            session.execute(delete(SessionRow).where(SessionRow.token_sha256 ==
+                                                     _token_hash(token)))
+
+
+def csrf_ok(expected: str, given: str | None) -> bool:
+    """Constant-time comparison of the CSRF token."""
+    return bool(given) and secrets.compare_digest(expected.encode(), (given or "").encode())
+
+
+def events(store: Store, kinds: Iterable[str] | None = None, limit: int = 200
+           ) -> list[EventRow]:
+    """Recent security events, newest first."""
+    query = select(EventRow).order_by(EventRow.id.desc()).limit(limit)
+    if kinds:
+        query = query.where(EventRow.kind.in_(list(kinds)))
+    with store.session() as session:
+        return list(session.execute(query).scalars().all())

@@ -1,0 +1,75 @@
+"""Tables of the web application: users, server-side sessions, review state, security events.
+
+Why tables besides the ledger: review decisions and pseudonym views are ledger leaves (the
+proof); ``web_reviews`` is the working state that lists show without re-reading the ledger, and
+``web_events`` keeps security events (logins, failed logins, refused requests) that rate limiting
+counts and the audit trail shows. Sessions are server-side so logging out or disabling a user
+ends them at once; only a SHA-256 of the session token is stored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from netwarden.store.base import Base
+
+
+class UserRow(Base):
+    """An analyst, supervisor or read-only auditor with an argon2 password hash."""
+
+    __tablename__ = "web_users"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    password_hash: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+
+class SessionRow(Base):
+    """A login session: hash of the cookie token, its CSRF token and when it ends."""
+
+    __tablename__ = "web_sessions"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                 index=True)
+
+
+class ReviewRow(Base):
+    """One review decision or sign-off, mirroring its ledger leaf."""
+
+    __tablename__ = "web_reviews"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    finding_id: Mapped[str] = mapped_column(String(80), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # review | signoff
+    decision: Mapped[str] = mapped_column(String(16), nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    user_name: Mapped[str] = mapped_column(String(64), nullable=False)
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    leaf_index: Mapped[int] = mapped_column(Integer, nullable=False)
+    leaf_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class EventRow(Base):
+    """A security event: login, login_failed, logout, forbidden, csrf_failed, rate_limited."""
+
+    __tablename__ = "web_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(24), nullable=False, index=True)
+    user_name: Mapped[str | None] = mapped_column(String(64), index=True)
+    client: Mapped[str | None] = mapped_column(String(64), index=True)
+    method: Mapped[str | None] = mapped_column(String(8))
+    path: Mapped[str | None] = mapped_column(String(300))
+    detail: Mapped[str | None] = mapped_column(Text)
