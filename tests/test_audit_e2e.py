@@ -62,7 +62,13 @@ def test_audit_of_demo_network_finds_exactly_the_planted_copies(tmp_path: Path, 
                 "location", "observed_at", "evidence_level", "verification", "attribution",
                 "assessment", "ledger"):
         assert key in first
-    assert first["assessment"] == "pending"
+    # the liability stage ran at the end of the audit: every finding has a role and outcomes
+    roles = {f.host: f.assessment["role"] for f in result.findings}
+    assert roles["127.77.0.10"] == "hosting"  # the operator's own FTP store
+    assert roles["127.77.1.1"] == "mere_conduit"  # a subscriber's share
+    assert all(set(f.assessment["outcomes"]) >= {"ru", "eu", "us"} for f in result.findings)
+    assert (out / "assessment.json").is_file()
+    assert "Who is responsible" in (out / "report.html").read_text(encoding="utf-8")
     by_host = {f.host: f.attribution for f in result.findings}
     # the testbed's RADIUS log covers 127.77.1.1 and .2, not .3; 127.77.0.10 is the operator's
     assert by_host["127.77.0.10"]["status"] == "operator_host"

@@ -67,7 +67,7 @@ def stacked_bars(title: str, counts: dict[str, dict[str, int]], stack_order: Seq
     ax.invert_yaxis()
     ax.set_xlabel("findings")
     ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.legend(loc="lower right", frameon=False, fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     return _svg(fig)
 
 
@@ -127,5 +127,5 @@ def cdf(title: str, samples: dict[str, list[float]], unit: str, empty: str) -> s
     ax.set_ylim(0, 1.05)
     ax.set_xlabel(unit)
     ax.set_ylabel("share of notices acted on")
-    ax.legend(loc="lower right", frameon=False, fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     return _svg(fig)

@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from netwarden import __version__
@@ -34,7 +35,7 @@ SESSION_COOKIE = "nw_session"
 LOGIN_CSRF_COOKIE = "nw_login_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 DEFAULT_MAX_BODY = 64 * 1024
-OPEN_PATHS = ("/login", "/static/", "/healthz", "/metrics")
+OPEN_EXACT = frozenset({"/login", "/healthz", "/metrics"})  # and /static/*
 
 log = logging.getLogger("netwarden.web")
 
@@ -201,6 +202,16 @@ def create_app(store_url: str | None = None, *, store: Store | None = None,
     @app.middleware("http")
     async def headers_and_metrics(request: Request, call_next: Any) -> Response:
         start = time.perf_counter()
+        path = request.url.path
+        if not (path in OPEN_EXACT or path.startswith("/static/")):
+            # Authenticate before anything else looks at the request (body parsing,
+            # validation): an anonymous client learns nothing but "log in".
+            try:
+                await run_in_threadpool(session_of, request)
+            except LoginRequiredError:
+                response = _login_response(request)
+                metrics.observe(request, response.status_code, time.perf_counter() - start)
+                return response
         try:
             response = await call_next(request)
         except Exception as exc:
@@ -220,10 +231,7 @@ def create_app(store_url: str | None = None, *, store: Store | None = None,
 
     @app.exception_handler(LoginRequiredError)
     async def _login_required(request: Request, _exc: LoginRequiredError) -> Response:
-        if request.url.path.startswith("/api/"):
-            return JSONResponse({"detail": "login required"}, status_code=401,
-                                headers={"WWW-Authenticate": "Cookie"})
-        return RedirectResponse("/login", status_code=303)
+        return _login_response(request)
 
     @app.exception_handler(ForbiddenError)
     async def _forbidden(request: Request, exc: ForbiddenError) -> Response:
@@ -268,6 +276,13 @@ def create_app(store_url: str | None = None, *, store: Store | None = None,
         return {"status": "ok"}
 
     return app
+
+
+def _login_response(request: Request) -> Response:
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"detail": "login required"}, status_code=401,
+                            headers={"WWW-Authenticate": "Cookie", "Cache-Control": "no-store"})
+    return RedirectResponse("/login", status_code=303)
 
 
 def _error_page(request: Request, status: int, detail: str) -> Response:
