@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.campaign.pg import INSTALL_HINT, PgCluster, pg_cluster
+from .pg import INSTALL_HINT, PgCluster, pg_cluster
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from httpx import Response
 from sqlalchemy import select, update
 
 from netwarden.web import auth
@@ -60,15 +61,17 @@ def test_login_logout_and_password_storage(site: Site) -> None:
 def test_wrong_password_and_burst_is_rate_limited(site: Site) -> None:
     client = site.client()
     client.get("/login")
-    token = client.cookies.get("nw_login_csrf")
-    statuses = [client.post("/login", data={"username": "bob", "password": "wrong-password!",
-                                            "csrf_token": token}).status_code
-                for _ in range(7)]
+
+    def attempt(password: str) -> Response:
+        # each answer renders a fresh login form with a new double-submit token
+        return client.post("/login", data={"username": "bob", "password": password,
+                                           "csrf_token": client.cookies.get("nw_login_csrf")})
+
+    statuses = [attempt("wrong-password!").status_code for _ in range(7)]
     assert statuses[:5] == [401] * 5
     assert statuses[5:] == [429, 429]
     # even the right password is refused while the limit holds
-    r = client.post("/login", data={"username": "bob", "password": "bob-supervisor-pw",
-                                    "csrf_token": token})
+    r = attempt("bob-supervisor-pw")
     assert r.status_code == 429
     assert "Too many failed logins" in r.text
     with site.store.session() as s:
