@@ -33,7 +33,7 @@ def write_campaign(path: Path, nets: list[DemoNetwork], name: str = "test-campai
                    workers: int = 2, retries: int = 2, extra: str = "") -> Path:
     """A campaign.toml listing every network's scope and bank files."""
     lines = ["[campaign]", f'name = "{name}"', f"workers = {workers}", f"retries = {retries}",
-             'out = "runs"', 'banks = ["films", "csam-standin"]', extra, ""]
+             'out = "runs"', extra, ""]
     for net in nets:
         lines += ["[[operators]]", f'scope = "{net.scope_path}"', ""]
         for bank in net.banks:

@@ -48,6 +48,16 @@ def import_command(
     category: Annotated[str, typer.Option("--category", help="Category slug, e.g. films.")],
     fmt: Annotated[str, typer.Option(
         "--format", help=f"Bank file format: {', '.join(available_formats())}.")],
+    signal: Annotated[str | None, typer.Option(
+        "--signal", help="Type of bare hashes in hma/hma-csv files (pdq, vpdq, md5...).")] = None,
+    negative: Annotated[bool | None, typer.Option(
+        "--negative/--positive", help="Allow-list bank: its hits suppress perceptual matches "
+                                      "(default: on for categories allow-list/known-good "
+                                      "and the nsrl format).")] = None,
+    threshold: Annotated[int | None, typer.Option(
+        "--threshold", help="PDQ Hamming distance for this bank (default 31).")] = None,
+    dihedral: Annotated[bool | None, typer.Option(
+        "--dihedral/--no-dihedral", help="Also match rotated/flipped images (PDQ).")] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -60,7 +70,8 @@ def import_command(
                       disable=as_json or not sys.stderr.isatty()) as progress:
             task = progress.add_task(f"importing {file}", total=None)
             report = banks.import_file(
-                name, category, fmt, file,
+                name, category, fmt, file, signal=signal, negative=negative,
+                pdq_threshold=threshold, dihedral=dihedral,
                 progress=lambda n: progress.update(task, description=f"importing {file}: "
                                                                      f"{n:,} records"))
     except InputError as exc:

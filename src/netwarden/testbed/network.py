@@ -147,7 +147,7 @@ _IMAGE_PLANTS = [(101, "resize50", 1, "/share/photos/beach_small.jpg"),
                  (202, "jpeg60", 2, "/dl/pic_0007.jpg"),
                  (303, "crop5", 0, "/incoming/scan-0193.png")]
 _DECOY_SEED = 404
-_ALLOWED_SEED = 505
+_ALLOWED_SEED = 305  # quality 100: the allow-list, not the quality gate, must stop it
 
 
 def _bytes(seed: int, size: int) -> bytes:
@@ -303,7 +303,7 @@ class DemoNetwork:
 
     def _plant_images(self, roots: dict[str, Path]) -> None:
         """Banked drawings served only as transformed copies, a decoy and an allow-listed one."""
-        hosts = (FTP_HOST, *HTTP_HOSTS)
+        hosts = (self.ftp_host, *self.http_hosts)
         self.image_references = []
         for n, (seed, how, host_index, path) in enumerate(_IMAGE_PLANTS, start=1):
             picture = drawing(seed)
@@ -312,7 +312,7 @@ class DemoNetwork:
             self.image_references.append(ref)
             self._place(roots, hosts[host_index], path.encode(), transform(picture, how),
                         "transformed", ref)
-        self._place(roots, HTTP_HOSTS[2], b"/a/b/drawing.jpg",
+        self._place(roots, self.http_hosts[2], b"/a/b/drawing.jpg",
                     encode(drawing(_DECOY_SEED), "JPEG", quality=85), "decoy", None)
         allowed = encode(drawing(_ALLOWED_SEED))
         self._allowed_pdq = pdq_from_bytes(allowed).hex
@@ -320,7 +320,7 @@ class DemoNetwork:
         # known false positive that only the allow-list keeps out of the findings.
         value = int(self._allowed_pdq, 16) ^ 0b1000_0100_0010_0001
         self._known_false_positive = f"{value:064x}"
-        self._place(roots, HTTP_HOSTS[1], b"/dl/logo.png", allowed, "benign", None)
+        self._place(roots, self.http_hosts[1], b"/dl/logo.png", allowed, "benign", None)
 
     # -- files for the audit -------------------------------------------------------------------
     def _write_banks(self) -> None:

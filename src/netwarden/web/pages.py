@@ -38,7 +38,11 @@ def render(request: Request, name: str, info: auth.SessionInfo | None, status: i
 
 @router.get("/login")
 def login_form(request: Request, error: str | None = None) -> Response:
-    token = secrets.token_urlsafe(24)
+    # Keep a token the browser already holds: a second GET /login (another tab, the favicon
+    # redirect) must not invalidate a form that is already on screen.
+    token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not (24 <= len(token) <= 64 and token.replace("-", "").replace("_", "").isalnum()):
+        token = secrets.token_urlsafe(24)
     response = render(request, "login.html", None, login_csrf=token, error=error)
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
                         secure=ctx(request).settings.secure_cookies, max_age=600, path="/login")
