@@ -36,8 +36,9 @@ def parse(fmt: str, path: Path) -> tuple[list[BankEntry], list[LineProblem]]:
 def test_registry_lists_formats_and_rejects_unknown() -> None:
     assert {"plain", "catalog", "torrent"} <= set(available_formats())
     assert isinstance(get_format("plain"), BankFormat)
-    with pytest.raises(InputError, match="unknown bank format 'vics'"):
-        get_format("vics")
+    assert {"vics", "hma", "nsrl"} <= set(available_formats())
+    with pytest.raises(InputError, match="unknown bank format 'stix-bundle'"):
+        get_format("stix-bundle")
 
 
 # ------------------------------------------------------------------ plain

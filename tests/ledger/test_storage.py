@@ -123,3 +123,33 @@ def test_missing_key(store: Store, tmp_path: Path) -> None:
     ledger = Ledger.open(store, tmp_path / "nokeys", require_key=False)
     ledger.append_many(filler(2))
     assert ledger.verify().ok
+
+
+def test_migration_matches_models(store: Store) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from netwarden.store.base import Base
+
+    with store.engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert [d for d in diffs if "ledger_" in repr(d)] == []
+
+
+@pytest.mark.parametrize(("where", "index"), [
+    ("record_type = 'match' AND record_id = 'x'", "ix_ledger_leaves_type_record"),
+    ("record_type = 'custody_export'", "ix_ledger_leaves_type_record"),
+    ("run_id = 'r' AND record_type = 'observation'", "ix_ledger_leaves_run_type"),
+    ("record_type IN ('run', 'run_end') AND run_id IN ('r')", "ix_ledger_leaves_"),
+    ("match_id = 'm'", "ix_ledger_leaves_match_id"),
+    ("idx = 5", "INTEGER PRIMARY KEY"),
+])
+def test_selection_queries_use_an_index(ledger: Ledger, store: Store, where: str,
+                                        index: str) -> None:
+    # the appends keep only the indexes these look-ups need; each must still be one
+    ledger.append_many(filler(3))
+    with store.engine.connect() as conn:
+        plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(
+            f"EXPLAIN QUERY PLAN SELECT idx FROM ledger_leaves WHERE {where}"))
+    assert "SCAN" not in plan.replace("COVERING", ""), plan
+    assert index in plan, plan

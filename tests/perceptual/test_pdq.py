@@ -3,7 +3,6 @@ images end in a PdqError (never a crash). Every image is generated here."""
 
 from __future__ import annotations
 
-import io
 import struct
 import zlib
 

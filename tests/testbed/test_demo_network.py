@@ -44,8 +44,9 @@ def test_demo_network_serves_the_planted_files_and_knows_the_answer(tmp_path: Pa
         scope = load_scope(net.scope_path)
         assert {s.scheme for s in scope.services} == {"ftp", "http"}
         assert len(scope.services) == 4
-        assert [(b.name, b.format) for b in net.banks] == [("films", "catalog"),
-                                                           ("csam-standin", "plain")]
+        assert [(b.name, b.format) for b in net.banks] == [
+            ("films", "catalog"), ("csam-standin", "plain"), ("csam-pdq", "hma"),
+            ("allow-list", "hma")]
         rows = list(csv.DictReader(net.banks[0].path.open(encoding="utf-8")))
         assert rows[0].keys() >= {"reference_id", "title", "rights_holder", "md5", "sha1",
                                   "sha256", "ed2k", "tth", "btih"}

@@ -8,6 +8,9 @@ every test gets its own copy of the database so review decisions do not leak bet
 from __future__ import annotations
 
 import shutil
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,3 +122,30 @@ def login(client: TestClient, name: str, password: str | None = None) -> str:
     me = client.get("/api/v1/me")
     assert me.status_code == 200
     return me.json()["csrf_token"]
+
+
+@pytest.fixture
+def served(seed: Seed, tmp_path: Path) -> Iterator[str]:
+    import uvicorn
+
+    from netwarden.store import open_store
+    from netwarden.web.app import create_app
+
+    store = open_store(copy_db(seed, tmp_path / "nw.sqlite"))
+    app = create_app(store=store, key_dir=seed.key_dir)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+    store.close()

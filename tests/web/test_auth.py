@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 
 from netwarden.web import auth
 from netwarden.web.models import EventRow, SessionRow, UserRow
+
 from .conftest import Site, login
 
 OPEN = {"/login", "/healthz", "/metrics"}
@@ -16,7 +17,7 @@ OPEN = {"/login", "/healthz", "/metrics"}
 
 def _concrete(path: str) -> str:
     return (path.replace("{finding_id}", "x").replace("{run_id}", "x")
-            .replace("{name}", "x"))
+            .replace("{name}", "x").replace("{name:path}", "x"))
 
 
 def test_every_route_needs_a_session(site: Site) -> None:

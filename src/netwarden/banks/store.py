@@ -288,11 +288,11 @@ class BankStore:
                 digest_count=Bank.digest_count + len(rows),
                 reference_count=Bank.reference_count + references_added,
                 algorithm_counts=merged))
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("PRAGMA cache_size=-2000")
         matcher = getattr(self, "_perceptual", None)
         if matcher is not None and (new_pdq or counts.get("vpdq")):
             matcher.added(bank_id, new_pdq, bool(counts.get("vpdq")))
-            if conn.dialect.name == "sqlite":
-                conn.exec_driver_sql("PRAGMA cache_size=-2000")
 
     @staticmethod
     def _insert_vpdq(conn: Connection, bank_id: int, batch: list[BankEntry],

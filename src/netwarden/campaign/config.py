@@ -92,7 +92,7 @@ def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], source:
             raise InputError(source, "required key is missing", where=f"{prefix}.{key}")
         return default
     value = table[key]
-    if isinstance(value, bool) and kind is int or not isinstance(value, kind):
+    if (isinstance(value, bool) and kind is int) or not isinstance(value, kind):
         names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
         raise InputError(source, f"must be {names}, got {type(value).__name__} {value!r}",
                          where=f"{prefix}.{key}")

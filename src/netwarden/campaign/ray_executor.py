@@ -9,6 +9,7 @@ coordinator does.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -63,10 +64,8 @@ class RayExecutor:
         return Ended(True)
 
     def cancel(self, handle: Any) -> None:
-        try:
+        with contextlib.suppress(Exception):  # already finished
             self.ray.cancel(handle, force=True)
-        except Exception:  # already finished
-            pass
 
     def close(self) -> None:
         if self._owns and self.ray.is_initialized():

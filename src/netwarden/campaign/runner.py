@@ -10,6 +10,7 @@ which is then retried like any other interrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -141,10 +142,8 @@ def run_campaign(campaign: Campaign, store: Store, ledger: Any, executor: Execut
                 running[attempt_id] = (job_id, handle)
             if on_update and time.monotonic() - last_update >= 0.5:
                 last_update = time.monotonic()
-                try:
+                with contextlib.suppress(OperationalError, DBAPIError):  # cosmetic
                     on_update(state.jobs(store, name))
-                except (OperationalError, DBAPIError):
-                    pass
             if not running and not waiting:
                 break
             time.sleep(poll_seconds)

@@ -11,24 +11,48 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
-from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, SmallInteger, String, Text
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from netwarden.store.base import Base
 
 
 class LeafRow(Base):
-    """One ledger leaf: its index, RFC 6962 leaf hash and the canonical (RFC 8785) entry."""
+    """One ledger leaf: its index, RFC 6962 leaf hash and the canonical (RFC 8785) entry.
+
+    Indexed for the look-ups that exist (bundle selection, web trail, reports): record type
+    [+ id], run [+ type], match id where set. Each index is one more B-tree insert on every
+    append, so none is kept "just in case" (see docs/perf-ledger.md); migration 0003 matches.
+    """
 
     __tablename__ = "ledger_leaves"
+    __table_args__ = (
+        Index("ix_ledger_leaves_type_record", "record_type", "record_id"),
+        Index("ix_ledger_leaves_run_type", "run_id", "record_type"),
+        Index("ix_ledger_leaves_match_id", "match_id",
+              sqlite_where=text("match_id IS NOT NULL"),
+              postgresql_where=text("match_id IS NOT NULL")),
+    )
 
-    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False, index=True)
+    # INTEGER on SQLite: the rowid itself, so a leaf is one B-tree entry, not two
+    idx: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"),
+                                     primary_key=True, autoincrement=False)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
     entry: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
-    record_type: Mapped[str] = mapped_column(String(40), nullable=False, index=True)
-    record_id: Mapped[str | None] = mapped_column(String(80), index=True)
-    run_id: Mapped[str | None] = mapped_column(String(80), index=True)
-    match_id: Mapped[str | None] = mapped_column(String(80), index=True)
+    record_type: Mapped[str] = mapped_column(String(40), nullable=False)
+    record_id: Mapped[str | None] = mapped_column(String(80))
+    run_id: Mapped[str | None] = mapped_column(String(80))
+    match_id: Mapped[str | None] = mapped_column(String(80))
 
 
 class NodeRow(Base):

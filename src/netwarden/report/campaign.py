@@ -201,8 +201,8 @@ def _conclusions(data: ReportData, per_op: dict[str, dict[str, Any]]) -> list[st
             text = (f"{name}: {served} verified distribution(s) of known material ({cats}): the "
                     "bytes received from the endpoint matched the reference.")
             if op["infrastructure"]:
-                text += (f" {op['infrastructure']} of them on hosts the operator runs itself, "
-                         "so the operator is not only a conduit there.")
+                text += (f" {op['infrastructure']} of them on hosts the operator runs itself "
+                         "(its own infrastructure, not a subscriber's connection).")
             if op["subscribers"]:
                 text += (f" {op['subscribers']} on subscribers' connections (pseudonymous "
                          "attribution; revealing an account needs a recorded legal basis).")

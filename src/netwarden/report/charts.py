@@ -16,8 +16,8 @@ from datetime import datetime
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
 
 LEVEL_COLORS = {"served": "#b3261e", "contacted": "#e8a33d", "listed": "#9aa7b4"}
 OUTCOME_PALETTE = ["#1b5e20", "#b3261e", "#e8a33d", "#3f51b5", "#6d4c41", "#00838f",

@@ -133,31 +133,33 @@ class BodyLimit:
                     return
         seen = 0
         started = False
+        refused = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            # Past the limit, answer 413 ourselves and tell the app the client went away;
+            # whatever it answers then is dropped (frameworks turn body errors into 400).
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise _BodyTooLargeError()
+                    refused = True
+                    if not started:
+                        await _too_large(send, self.limit)
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLargeError:
-            if not started:
-                await _too_large(send, self.limit)
-
-
-class _BodyTooLargeError(Exception):
-    pass
+        await self.app(scope, limited_receive, tracking_send)
 
 
 async def _too_large(send: Send, limit: int) -> None:
@@ -214,9 +216,8 @@ def create_app(store_url: str | None = None, *, store: Store | None = None,
                 return response
         try:
             response = await call_next(request)
-        except Exception as exc:
-            status = 413 if isinstance(exc, _BodyTooLargeError) else 500
-            metrics.observe(request, status, time.perf_counter() - start)
+        except Exception:
+            metrics.observe(request, 500, time.perf_counter() - start)
             raise
         metrics.observe(request, response.status_code, time.perf_counter() - start)
         response.headers.setdefault("Content-Security-Policy", CSP)

@@ -14,7 +14,7 @@ import base64
 import json
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +99,9 @@ class EvidenceLedger:
         with self.store.session() as session:
             rows = list(session.execute(select(ReviewRow).where(
                 ReviewRow.finding_id == finding_id).order_by(ReviewRow.leaf_index)).scalars())
+        for r in rows:  # SQLite hands back naive datetimes; they are stored in UTC
+            if r.at.tzinfo is None:
+                r.at = r.at.replace(tzinfo=UTC)
         review = next((r for r in reversed(rows) if r.kind == "review"), None)
         signoff = None
         if review is not None:
@@ -154,7 +157,8 @@ class EvidenceLedger:
         index, leaf = self._append(entry)
         row = ReviewRow(id=entry["id"], finding_id=entry["finding_id"], kind=kind,
                         decision=decision, reason=reason, user_name=user.name, role=user.role,
-                        at=datetime.fromisoformat(entry["at"]), leaf_index=index, leaf_hash=leaf)
+                        at=datetime.fromisoformat(entry["at"]).astimezone(UTC),
+                        leaf_index=index, leaf_hash=leaf)
         with self.store.session() as session:
             session.add(row)
         if self.can_sign:  # make the new leaf provable at once

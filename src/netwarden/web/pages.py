@@ -108,7 +108,7 @@ def dashboard(request: Request) -> Response:
                   totals=totals, to_review=to_review, states=states)
 
 
-@router.get("/operators/{name}")
+@router.get("/operators/{name:path}")
 def operator(request: Request, name: str) -> Response:
     info = require(request, "view")
     c = ctx(request)
