@@ -72,6 +72,11 @@ def test_fast_path_takes_plain_values(value: dict[str, Any]) -> None:
     assert fast == rfc8785.dumps(value)
 
 
+DEEP: list[Any] = [1]
+for _ in range(70):
+    DEEP = [DEEP]
+
+
 class Colour(enum.StrEnum):
     RED = "red"
 
@@ -79,7 +84,7 @@ class Colour(enum.StrEnum):
 @pytest.mark.parametrize("value", [
     {"big": 2**53}, {"small": -(2**53)}, {"nan": math.nan}, {"inf": math.inf},
     {"tuple": (1, 2)}, {"enum": Colour.RED}, {1: "int key"}, {"lone": "\ud800"},
-    {"deep": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]},
+    {"deep": DEEP},
 ])
 def test_non_plain_values_go_to_the_reference(value: dict[str, Any]) -> None:
     assert storage._fast_canonical(value) is None

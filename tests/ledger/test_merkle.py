@@ -118,3 +118,16 @@ def test_frontier_emits_every_perfect_subtree() -> None:
     assert emitted == expected
     assert frontier.root() == _reference_root(hashes)
     assert merkle.frontier_nodes(37) == [(5, 0), (2, 8), (0, 36)]
+
+
+@pytest.mark.parametrize("start", [0, 1, 5, 8, 13])
+def test_frontier_extend_equals_appends(start: int) -> None:
+    hashes = [merkle.leaf_hash(bytes([i])) for i in range(start + 40)]
+    one, many = merkle.Frontier(), merkle.Frontier()
+    for h in hashes[:start]:
+        one.append(h)
+        many.append(h)
+    emitted = [node for h in hashes[start:] for node in one.append(h)]
+    assert many.extend(hashes[start:]) == emitted
+    assert (many.size, many.hashes, many.root()) == (one.size, one.hashes, one.root())
+    assert many.root() == merkle.root_of(hashes)

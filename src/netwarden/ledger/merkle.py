@@ -95,6 +95,31 @@ class Frontier:
         self.size += 1
         return completed
 
+    def extend(self, leaves: Iterable[bytes]) -> list[tuple[int, int, bytes]]:
+        """:meth:`append` each leaf hash in order; return every completed subtree.
+
+        The same binary-counter merge as :meth:`append`, in one loop with the hash function
+        bound locally: a batch append spends a third of its Python time here.
+        """
+        completed: list[tuple[int, int, bytes]] = []
+        add = completed.append
+        hashes = self.hashes
+        push, pop = hashes.append, hashes.pop
+        sha256 = hashlib.sha256
+        size = self.size
+        for h in leaves:
+            n = size
+            level = 0
+            while n & 1:
+                h = sha256(b"\x01" + pop() + h).digest()
+                level += 1
+                n >>= 1
+                add((level, size >> level, h))
+            push(h)
+            size += 1
+        self.size = size
+        return completed
+
     def root(self) -> bytes:
         """The RFC 6962 root of the current tree (SHA-256 of nothing when empty)."""
         if not self.hashes:

@@ -253,12 +253,10 @@ class Ledger:
             if frontier is None or frontier.size != size:
                 frontier = self._load_frontier(conn, size)
             frontier = frontier.copy()
-            leaves, nodes, refs = [], [], []
-            for data, lh, rtype, rid, run, match in prepared:
-                index = frontier.size
-                nodes.extend(frontier.append(lh))
-                leaves.append((index, lh, data, rtype, rid, run, match))
-                refs.append(LeafRef(index, lh))
+            nodes = frontier.extend([p[1] for p in prepared])
+            leaves = [(index, lh, data, rtype, rid, run, match) for index,
+                      (data, lh, rtype, rid, run, match) in enumerate(prepared, size)]
+            refs = [LeafRef(index, p[1]) for index, p in enumerate(prepared, size)]
             # DBAPI executemany with tuples: SQLAlchemy's per-row parameter handling cost more
             # than SQLite's inserts themselves in the batch-append benchmark.
             mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
