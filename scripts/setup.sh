@@ -14,6 +14,9 @@ DEBIAN_PACKAGES=(
   opentracker          # a real BitTorrent tracker for the BitTorrent tests
   pkg-config cmake g++ libavdevice-dev libavfilter-dev libavformat-dev libavcodec-dev
   libswresample-dev libswscale-dev libavutil-dev  # to build vpdq (the reference vPDQ) for tests
+  postgresql           # PostgreSQL back end (tests start a throwaway cluster)
+  libpango-1.0-0 libpangoft2-1.0-0  # WeasyPrint, for PDF reports
+  poppler-utils        # pdftoppm, to look at PDF reports as pictures
 )
 
 missing=()

@@ -405,6 +405,10 @@ def run_audit(scope: Scope, out_dir: Path, index: ExactIndex, *, ledger: Any | N
         if ledger is not None and hasattr(ledger, "checkpoint"):
             result.checkpoint = str(ledger.checkpoint())
         write_run_dir(result)  # final summary and report, with the checkpoint
+        if store is not None:  # the findings table: campaigns, reports and the web UI read it
+            from netwarden.store.models_findings import record_findings
+
+            record_findings(store, result.findings)
         _record_run(store, run_id, finished_at=finished, status="finished",
                     observations=recorder.observations, findings=len(recorder.findings),
                     served=result.summary["distribution"])

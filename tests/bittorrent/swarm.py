@@ -53,11 +53,11 @@ def make_torrent(tmp: Path, name: str, size: int, piece_length: int = 32 * 1024,
         (data_dir / name).mkdir()
         for i in range(files):
             (data_dir / name / f"part{i}.bin").write_bytes(os.urandom(size // files + i * 1000))
-    fs = lt.file_storage()
-    lt.add_files(fs, str(data_dir / name))
     flags = {"v1": lt.create_torrent.v1_only, "v2": lt.create_torrent.v2_only,
              "hybrid": 0}[version]
-    ct = lt.create_torrent(fs, piece_length, flags=flags)
+    # libtorrent 2.1: list_files() + create_torrent(list of create_file_entry) replace the
+    # deprecated add_files(file_storage) / create_torrent(file_storage).
+    ct = lt.create_torrent(lt.list_files(str(data_dir / name)), piece_length, flags=flags)
     lt.set_piece_hashes(ct, str(data_dir))
     raw = lt.bencode(ct.generate())
     path = tmp / f"{name}.torrent"
@@ -197,3 +197,165 @@ def _wait_whitelist(host: str, port: int, info_hashes: list[str]) -> None:
             return
         time.sleep(0.05)
     raise RuntimeError("opentracker did not load its whitelist")
+
+
+# -- Transmission (a second, independent BitTorrent implementation) ------------------------------
+
+class TransmissionRPC:
+    """Minimal client of transmission-daemon's JSON RPC (the ``X-Transmission-Session-Id`` dance).
+
+    The daemon answers 409 with a fresh session id until a request carries it (CSRF guard);
+    the id is remembered and the request repeated once.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.url = f"http://{host}:{port}/transmission/rpc"
+        self.session_id = ""
+
+    def call(self, method: str, arguments: dict[str, Any] | None = None,
+             timeout: float = 5.0) -> dict[str, Any]:
+        import json
+        import urllib.error
+        import urllib.request
+
+        body = json.dumps({"method": method, "arguments": arguments or {}}).encode()
+        for _ in range(2):
+            req = urllib.request.Request(self.url, data=body, method="POST", headers={
+                "X-Transmission-Session-Id": self.session_id,
+                "Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=timeout) as resp:
+                    answer = json.loads(resp.read(4 * 1024 * 1024))
+            except urllib.error.HTTPError as exc:
+                if exc.code == 409 and exc.headers.get("X-Transmission-Session-Id"):
+                    self.session_id = exc.headers["X-Transmission-Session-Id"]
+                    continue
+                raise
+            if answer.get("result") != "success":
+                raise RuntimeError(f"transmission RPC {method}: {answer.get('result')!r}")
+            return answer.get("arguments", {})
+        raise RuntimeError(f"transmission RPC {method}: no session id accepted")
+
+
+class TransmissionSeeder:
+    """A transmission-daemon (Debian package) seeding from ``host:port``, in the foreground.
+
+    Its own ``--config-dir`` under ``workdir``; DHT, LPD, PEX, uTP and port forwarding off, so
+    it is reachable only by its listen address; plaintext peer connections preferred (the
+    collector speaks plaintext BitTorrent). Torrents are added through RPC with the content
+    already in place, so Transmission checks it and seeds.
+    """
+
+    TR_STATUS_SEED = 6
+
+    def __init__(self, workdir: Path, host: str) -> None:
+        import json
+
+        exe = shutil.which("transmission-daemon")
+        if exe is None:
+            raise RuntimeError("transmission-daemon is not installed "
+                               "(apt-get install -y transmission-daemon)")
+        self.host = host
+        self.port = free_port(host)
+        self.rpc_port = free_port("127.0.0.1")
+        self.config_dir = workdir / f"transmission-{host}"
+        self.config_dir.mkdir(parents=True, exist_ok=True)
+        settings = {
+            "bind-address-ipv4": host, "bind-address-ipv6": "::1",
+            "peer-port": self.port, "peer-port-random-on-start": False,
+            "port-forwarding-enabled": False, "dht-enabled": False, "lpd-enabled": False,
+            "pex-enabled": False, "utp-enabled": False,
+            "encryption": 0,  # prefer plaintext; incoming plaintext is always accepted then
+            "rpc-enabled": True, "rpc-bind-address": "127.0.0.1", "rpc-port": self.rpc_port,
+            "rpc-authentication-required": False, "rpc-whitelist-enabled": False,
+            "rpc-host-whitelist-enabled": False,
+            "download-dir": str(workdir), "incomplete-dir-enabled": False,
+            "watch-dir-enabled": False, "start-added-torrents": True,
+            "speed-limit-up-enabled": False, "alt-speed-enabled": False,
+            "ratio-limit-enabled": False, "idle-seeding-limit-enabled": False,
+            "blocklist-enabled": False, "cache-size-mb": 4, "message-level": 2,
+            "peer-limit-global": 1000, "peer-limit-per-torrent": 500,
+        }
+        (self.config_dir / "settings.json").write_text(json.dumps(settings, indent=1))
+        self.log_path = self.config_dir / "daemon.log"
+        self._log = self.log_path.open("wb")
+        self.proc = subprocess.Popen([exe, "-f", "--config-dir", str(self.config_dir)],
+                                     stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        self.rpc = TransmissionRPC("127.0.0.1", self.rpc_port)
+        try:
+            deadline = time.monotonic() + 15
+            while True:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"transmission-daemon exited: {self.log_tail()}")
+                try:
+                    self.version = self.rpc.call("session-get", timeout=1)["version"]
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("transmission-daemon RPC did not come up: "
+                                           f"{self.log_tail()}") from None
+                    time.sleep(0.1)
+        except BaseException:
+            self.close()
+            raise
+        self.ids: list[int] = []
+
+    def log_tail(self, limit: int = 2000) -> str:
+        return self.log_path.read_bytes()[-limit:].decode("utf-8", "replace")
+
+    def seed(self, torrent: MadeTorrent, trackers: list[str] = ()) -> int:
+        """Add ``torrent`` (metainfo in base64) with its content dir; add ``trackers``."""
+        import base64
+
+        added = self.rpc.call("torrent-add", {
+            "metainfo": base64.b64encode(torrent.raw).decode(),
+            "download-dir": str(torrent.data_dir), "paused": False})
+        entry = added.get("torrent-added") or added.get("torrent-duplicate")
+        tid = int(entry["id"])
+        if trackers:
+            self.rpc.call("torrent-set", {"ids": [tid], "trackerAdd": list(trackers)})
+        self.ids.append(tid)
+        return tid
+
+    def torrents(self) -> list[dict[str, Any]]:
+        return self.rpc.call("torrent-get", {"ids": self.ids, "fields": [
+            "id", "hashString", "percentDone", "status", "error", "errorString",
+            "trackerStats", "peersConnected"]})["torrents"]
+
+    def wait_seeding(self, timeout: float = 30.0) -> None:
+        """Until every torrent is checked complete (``percentDone`` 1) and seeding."""
+        deadline = time.monotonic() + timeout
+        state: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            state = self.torrents()
+            if state and all(t["percentDone"] == 1 and t["status"] == self.TR_STATUS_SEED
+                             for t in state):
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"transmission did not start seeding: {state} {self.log_tail()}")
+
+    def close(self) -> None:
+        """SIGTERM, then SIGKILL after 10 s; the daemon is always reaped."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+@contextmanager
+def transmission_seeder(workdir: Path, torrents: list[MadeTorrent], host: str = "127.77.7.1",
+                        trackers: list[str] = ()) -> Iterator[TransmissionSeeder]:
+    """A transmission-daemon seeding ``torrents`` from ``host``; stopped on exit."""
+    seeder = TransmissionSeeder(workdir, host)
+    try:
+        for t in torrents:
+            seeder.seed(t, trackers)
+        seeder.wait_seeding()
+        yield seeder
+    finally:
+        seeder.close()

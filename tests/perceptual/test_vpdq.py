@@ -3,10 +3,8 @@ copies match a bank; broken, zero-frame and absurd videos are clear errors."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
@@ -18,33 +16,14 @@ from netwarden.records import Endpoint, Observation
 from netwarden.store import open_store
 from netwarden.testbed.network import drawing
 
+from .synthetic import encode_video, scene_frames
+
 
 def _frames(count: int = 75, size: tuple[int, int] = (640, 480)) -> list[np.ndarray]:
-    scenes = [np.asarray(drawing(7000 + k, size)) for k in range(count // 25 + 1)]
-    return [np.roll(scenes[i // 25], i % 25, axis=1) for i in range(count)]
+    return scene_frames(7000, count, size)
 
 
-def _encode(frames: list[np.ndarray], *, size: tuple[int, int] | None = None,
-            bitrate: int | None = None, crop: int = 0) -> bytes:
-    out = io.BytesIO()
-    with av.open(out, "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=25)
-        h, w = frames[0].shape[:2]
-        w, h = size or (w - 2 * crop, h - 2 * crop)
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        if bitrate:
-            stream.bit_rate = bitrate
-        for array in frames:
-            if crop:
-                array = np.ascontiguousarray(array[crop:-crop, crop:-crop])
-            frame = av.VideoFrame.from_ndarray(array, format="rgb24")
-            if size:
-                frame = frame.reformat(width=w, height=h)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return out.getvalue()
+_encode = encode_video
 
 
 @pytest.fixture(scope="module")

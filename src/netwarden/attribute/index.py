@@ -9,26 +9,39 @@ settings, so a changed or rotated log, or a changed time zone, is indexed anew; 
 is reused across runs. The file is built under a temporary name and renamed when complete, so
 a crash never leaves a half index that looks whole.
 
-Look-ups use an index on ``(ip, start)`` bounded below by the longest finite interval of the
-file, so a look-up touches only the rows that can contain the time. On top of that, the
-intervals of recently asked addresses are kept in a bounded in-memory map (an audit asks about
-the same endpoints again and again: every item a peer offers is a finding): a repeated address
-is answered by a binary search without touching SQLite. Only addresses with few intervals are
-kept, and only a bounded number of them, so memory stays small whatever the log's size.
+The SQLite file is what persists; look-ups do not query it. When the index is opened, its
+intervals are read once (streamed in chunks) into compact NumPy columns sorted by (address,
+start): addresses as integers (IPv4 as ``uint32``, IPv6 as two ``uint64`` halves), one row
+offset per address, starts/ends as ``float64``, line numbers and ports in the smallest integer
+type that holds them, and accounts, session ids, notes and end kinds as codes into string
+tables kept as one UTF-8 blob each. A look-up is then a binary search for the address, a
+binary search for the last start at or before the window's end and a short backward scan
+bounded by the longest finite interval of the file: the same rows, in the same order, as the
+SQLite query ``ip = ? AND start BETWEEN low AND high AND end >= floor`` (start, rowid order),
+only about 100 times cheaper than one query from Python. A bounded map from recently asked
+address texts to their row span saves the address search for repeated endpoints (an audit asks
+about the same endpoints again and again: every item a peer offers is a finding).
+
+``in_memory=False`` keeps the old one-query-per-look-up path; it is the reference the tests
+compare the arrays against, and the fallback for an index whose stored addresses are not
+canonical address texts (never written by :func:`build_index`, but a hand-made file might).
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import math
 import os
 import sqlite3
-from bisect import bisect_right
-from collections import OrderedDict
-from collections.abc import Iterator
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+
+import numpy as np
 
 from netwarden.attribute.base import Interval, LogProblem, LogSource
 from netwarden.errors import InputError
@@ -36,8 +49,7 @@ from netwarden.errors import InputError
 SCHEMA_VERSION = 1
 HEAD_BYTES = 64 * 1024
 BATCH = 20_000
-CACHE_ADDRESSES = 65_536  # addresses whose intervals are kept in memory after a look-up
-CACHE_MAX_ROWS = 1_024  # an address with more intervals than this is always asked of SQLite
+CACHE_ADDRESSES = 65_536  # address texts whose row span is remembered after a look-up
 
 _COLUMNS = ("ip", "start", "end", "port_lo", "port_hi", "account", "line_first", "line_last",
             "end_kind", "session_id", "note")
@@ -78,14 +90,200 @@ def cache_key(source: LogSource) -> str:
     return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()
 
 
+_MASK64 = (1 << 64) - 1
+_CHUNK = 65_536  # rows fetched from SQLite at a time while loading the arrays
+_ROWS_QUERY = ('SELECT ip, start, "end", port_lo, port_hi, account, line_first, line_last, '
+               'end_kind, session_id, note FROM intervals ORDER BY rowid')
+
+
+@lru_cache(maxsize=1 << 16)
+def address_key(text: str) -> tuple[int, int, int] | None:
+    """``(version, high 64 bits, low 64 bits)`` of a *canonical* address text, else None.
+
+    Only the text :func:`~netwarden.attribute.base.normalize_ip` would write maps to a key, so
+    the integer search finds exactly what the SQLite text comparison ``ip = ?`` finds (a
+    non-canonical or scoped text matches nothing in either).
+    """
+    if "%" in text:
+        return None
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if str(address) != text:
+        return None
+    value = int(address)
+    return address.version, value >> 64, value & _MASK64
+
+
+def _compact(values: np.ndarray) -> np.ndarray:
+    """The same integers in the smallest of uint16/uint32/int64 that holds them."""
+    if values.size == 0:
+        return values.astype(np.uint16)
+    low, high = int(values.min()), int(values.max())
+    for dtype in (np.uint16, np.uint32):
+        info = np.iinfo(dtype)
+        if low >= info.min and high <= info.max:
+            return values.astype(dtype)
+    return values.astype(np.int64)
+
+
+class _Strings:
+    """A string column: per-row codes into a table of distinct strings held as one UTF-8 blob.
+
+    Session ids are nearly unique per row and accounts repeat; either way a blob with offsets
+    costs the string's bytes plus 8, not a Python object (~50 bytes) per string.
+    """
+
+    def __init__(self) -> None:
+        self._table: dict[str, int] = {}
+        self._chunks: list[np.ndarray] = []
+        self.codes = np.zeros(0, dtype=np.uint32)
+        self._blob = b""
+        self._offsets: memoryview = memoryview(np.zeros(1, dtype=np.int64))
+        self._codes: memoryview = memoryview(self.codes)
+
+    def add(self, values: Iterable[str]) -> None:
+        """Append a chunk of rows (while loading)."""
+        table = self._table
+        self._chunks.append(np.fromiter((table.setdefault(v, len(table)) for v in values),
+                                        dtype=np.uint32))
+
+    def finish(self, order: np.ndarray) -> None:
+        """Put the rows into ``order`` and pack the table into the blob."""
+        codes = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.uint32)
+        self.codes = _compact(codes[order])
+        encoded = [text.encode("utf-8", "surrogatepass") for text in self._table]
+        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum([len(b) for b in encoded], out=offsets[1:])
+        self._blob = b"".join(encoded)
+        self._offsets = memoryview(offsets)
+        self._codes = memoryview(self.codes)
+        self._table, self._chunks = {}, []
+
+    def __getitem__(self, row: int) -> str:
+        code = self._codes[row]
+        return self._blob[self._offsets[code]:self._offsets[code + 1]].decode(
+            "utf-8", "surrogatepass")
+
+    @property
+    def nbytes(self) -> int:
+        return self.codes.nbytes + len(self._blob) + self._offsets.nbytes
+
+
+class _Arrays:
+    """Every interval of one index as sorted NumPy columns (see the module docstring)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        starts: list[np.ndarray] = []
+        ends: list[np.ndarray] = []
+        ints: list[list[np.ndarray]] = [[], [], [], []]  # port_lo, port_hi, line_first, last
+        keys: list[np.ndarray] = [[], [], []]  # type: ignore[list-item]
+        strings = {name: _Strings() for name in ("account", "end_kind", "session_id", "note")}
+        self.canonical = True
+        seen: dict[str, tuple[int, int, int]] = {}
+        cursor = db.execute(_ROWS_QUERY)
+        while self.canonical:
+            chunk = cursor.fetchmany(_CHUNK)
+            if not chunk:
+                break
+            (ip, start, end, port_lo, port_hi, account, line_first, line_last, end_kind,
+             session_id, note) = zip(*chunk, strict=True)
+            chunk_keys = []
+            for text in ip:
+                key = seen.get(text)
+                if key is None:
+                    key = address_key(text)
+                    if key is None:
+                        self.canonical = False  # the caller falls back to SQLite
+                        break
+                    seen[text] = key
+                chunk_keys.append(key)
+            for column, values in zip(keys, zip(*chunk_keys, strict=True), strict=True):
+                column.append(np.array(values, dtype=np.uint64))  # type: ignore[attr-defined]
+            starts.append(np.array(start, dtype=np.float64))
+            ends.append(np.array(end, dtype=np.float64))
+            for column, values in zip(ints, (port_lo, port_hi, line_first, line_last),
+                                      strict=True):
+                column.append(np.array(values, dtype=np.int64))
+            for name, values in (("account", account), ("end_kind", end_kind),
+                                 ("session_id", session_id), ("note", note)):
+                strings[name].add(values)
+        if not self.canonical:
+            return
+        version, high, low = (np.concatenate(k) if k else np.zeros(0, np.uint64)
+                              for k in keys)
+        start_all = np.concatenate(starts) if starts else np.zeros(0)
+        end_all = np.concatenate(ends) if ends else np.zeros(0)
+        # sorted by (version, address, start, rowid): rowid keeps SQLite's order for ties
+        order = np.lexsort((np.arange(start_all.size), start_all, low, high, version))
+        version, high, low = version[order], high[order], low[order]
+        self.starts = start_all[order]
+        self.ends = end_all[order]
+        self.port_lo, self.port_hi, self.line_first, self.line_last = (
+            _compact(np.concatenate(c)[order] if c else np.zeros(0, np.int64)) for c in ints)
+        for column in strings.values():
+            column.finish(order)
+        self.account, self.end_kind = strings["account"], strings["end_kind"]
+        self.session_id, self.note = strings["session_id"], strings["note"]
+        n = self.starts.size
+        change = np.flatnonzero((version[1:] != version[:-1]) | (high[1:] != high[:-1])
+                                | (low[1:] != low[:-1])) + 1
+        first = np.concatenate(([0], change, [n])).astype(np.int64) if n else \
+            np.zeros(1, np.int64)
+        group_version = version[first[:-1]]
+        n4 = int(np.count_nonzero(group_version == 4))
+        self.v4_keys = low[first[:n4]].astype(np.uint32)
+        self.v4_first = first[: n4 + 1]
+        self.v6_high = high[first[n4:-1]]
+        self.v6_low = low[first[n4:-1]]
+        self.v6_first = first[n4:]
+        self.addresses = first.size - 1
+        # memoryviews: indexing one yields a plain Python float/int, far cheaper than NumPy
+        # scalars, and bisect works on them directly
+        self._v4 = memoryview(self.v4_keys)
+        self._v4_first = memoryview(self.v4_first)
+        self._v6_first = memoryview(self.v6_first)
+        self.starts_view = memoryview(self.starts)
+        self.ends_view = memoryview(self.ends)
+        self.views = tuple(memoryview(a) for a in (self.port_lo, self.port_hi,
+                                                   self.line_first, self.line_last))
+
+    def span(self, key: tuple[int, int, int]) -> tuple[int, int] | None:
+        """Row range ``[first, last)`` of the address with ``key``, or None."""
+        version, high, low = key
+        if version == 4:
+            i = bisect_left(self._v4, low)
+            if i < len(self._v4) and self._v4[i] == low:
+                return self._v4_first[i], self._v4_first[i + 1]
+            return None
+        a = int(np.searchsorted(self.v6_high, np.uint64(high), side="left"))
+        b = int(np.searchsorted(self.v6_high, np.uint64(high), side="right"))
+        i = a + int(np.searchsorted(self.v6_low[a:b], np.uint64(low), side="left"))
+        if i < b and int(self.v6_low[i]) == low:
+            return self._v6_first[i], self._v6_first[i + 1]
+        return None
+
+    @property
+    def nbytes(self) -> int:
+        arrays = (self.starts, self.ends, self.port_lo, self.port_hi, self.line_first,
+                  self.line_last, self.v4_keys, self.v4_first, self.v6_high, self.v6_low,
+                  self.v6_first)
+        return (sum(a.nbytes for a in arrays) + self.account.nbytes + self.end_kind.nbytes
+                + self.session_id.nbytes + self.note.nbytes)
+
+
+_MISSING = (-1, -1)
+
+
 class IntervalIndex:
-    """A read-only, opened index of one log file."""
+    """A read-only, opened index of one log file (look-ups from in-memory arrays)."""
 
     def __init__(self, path: Path, source: str, kind: str,
-                 cache_addresses: int = CACHE_ADDRESSES) -> None:
+                 cache_addresses: int = CACHE_ADDRESSES, in_memory: bool = True) -> None:
         self.path = path
         self.cache_addresses = cache_addresses
-        self._cache: OrderedDict[str, tuple[list[float], list[Interval]]] = OrderedDict()
+        self._spans: dict[str, tuple[int, int] | None] = {}
         self.source = source
         self.kind = kind
         self._db = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True,
@@ -101,42 +299,70 @@ class IntervalIndex:
         self.rows = int(meta.get("rows", "0"))
         self._query = ('SELECT ip, start, "end", port_lo, port_hi, account, line_first, '
                        'line_last, end_kind, session_id, note FROM intervals '
-                       'WHERE ip = ? AND start >= ? AND start <= ? AND "end" >= ?')
-        self._all_query = ('SELECT ip, start, "end", port_lo, port_hi, account, line_first, '
-                           'line_last, end_kind, session_id, note FROM intervals '
-                           'WHERE ip = ? ORDER BY start LIMIT ?')
+                       'WHERE ip = ? AND start >= ? AND start <= ? AND "end" >= ? '
+                       'ORDER BY start, rowid')
+        self._arrays: _Arrays | None = None
+        if in_memory:
+            arrays = _Arrays(self._db)
+            self._arrays = arrays if arrays.canonical else None
+
+    @property
+    def in_memory(self) -> bool:
+        """Are look-ups answered from the arrays (True) or by SQLite queries (False)?"""
+        return self._arrays is not None
+
+    def memory_bytes(self) -> int:
+        """Bytes held by the in-memory arrays (0 on the SQLite path)."""
+        return self._arrays.nbytes if self._arrays is not None else 0
 
     def lookup(self, ip: str, moment: float, margin: float = 0.0) -> list[Interval]:
-        """Intervals of ``ip`` that overlap ``[moment - margin, moment + margin]``."""
+        """Intervals of ``ip`` that overlap ``[moment - margin, moment + margin]``.
+
+        In (start, rowid) order, the same list from the arrays as from SQLite.
+        """
         low = moment - margin - self.max_duration if math.isfinite(self.max_duration) \
             else -math.inf
-        cached = self._cache.get(ip)
-        if cached is None and self.cache_addresses > 0:
-            cached = self._load(ip)
-        if cached is None:
+        arrays = self._arrays
+        if arrays is None:
             rows = self._db.execute(self._query, (ip, low, moment + margin, moment - margin))
             return [self._interval(r) for r in rows]
-        starts, intervals = cached
-        found = []
-        floor = moment - margin
-        for i in range(bisect_right(starts, moment + margin) - 1, -1, -1):
+        span = self._span(ip)
+        if span is None:
+            return []
+        first, i = span[0], bisect_right(arrays.starts_view, moment + margin, *span)
+        starts, ends, floor = arrays.starts_view, arrays.ends_view, moment - margin
+        found: list[int] = []
+        while i > first:
+            i -= 1
             if starts[i] < low:
                 break
-            if intervals[i].end >= floor:
-                found.append(intervals[i])
-        return found
+            if ends[i] >= floor:
+                found.append(i)
+        if not found:
+            return []
+        found.reverse()
+        return [self._row(ip, row) for row in found]
 
-    def _load(self, ip: str) -> tuple[list[float], list[Interval]] | None:
-        """Read all intervals of ``ip`` into the bounded cache (None if it has too many)."""
-        rows = self._db.execute(self._all_query, (ip, CACHE_MAX_ROWS + 1)).fetchall()
-        if len(rows) > CACHE_MAX_ROWS:
-            return None
-        intervals = [self._interval(r) for r in rows]
-        entry = ([iv.start for iv in intervals], intervals)
-        self._cache[ip] = entry
-        if len(self._cache) > self.cache_addresses:
-            self._cache.popitem(last=False)  # the address cached longest ago goes
-        return entry
+    def _span(self, ip: str) -> tuple[int, int] | None:
+        span = self._spans.get(ip, _MISSING)
+        if span is not _MISSING:
+            return span
+        assert self._arrays is not None
+        key = address_key(ip)
+        span = self._arrays.span(key) if key is not None else None
+        if self.cache_addresses > 0:
+            if len(self._spans) >= self.cache_addresses:
+                self._spans.clear()  # bounded; refilling costs one binary search per address
+            self._spans[ip] = span
+        return span
+
+    def _row(self, ip: str, row: int) -> Interval:
+        a = self._arrays
+        assert a is not None
+        port_lo, port_hi, line_first, line_last = a.views
+        return Interval(self.kind, a.account[row], ip, a.starts_view[row], a.ends_view[row],
+                        self.source, line_first[row], line_last[row], a.end_kind[row],
+                        port_lo[row], port_hi[row], a.session_id[row], a.note[row])
 
     def _interval(self, r: tuple) -> Interval:  # type: ignore[type-arg]
         return Interval(self.kind, r[5], r[0], r[1], r[2], self.source, r[6], r[7], r[8],
@@ -144,6 +370,8 @@ class IntervalIndex:
 
     def has_address(self, ip: str) -> bool:
         """Does the log mention ``ip`` at all (at any time)?"""
+        if self._arrays is not None:
+            return self._span(ip) is not None
         row = self._db.execute("SELECT 1 FROM intervals WHERE ip = ? LIMIT 1", (ip,)).fetchone()
         return row is not None
 
@@ -162,14 +390,14 @@ class IntervalIndex:
         self._db.close()
 
 
-def open_index(source: LogSource, cache_dir: Path) -> IntervalIndex:
+def open_index(source: LogSource, cache_dir: Path, *, in_memory: bool = True) -> IntervalIndex:
     """The index of ``source``'s file: reused if the cache is current, else built now."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     key = cache_key(source)
     target = cache_dir / f"{source.path.name}.{source.kind}.{key[:24]}.idx.sqlite"
     if not _complete(target):
         build_index(source, target)
-    return IntervalIndex(target, source.name, source.kind)
+    return IntervalIndex(target, source.name, source.kind, in_memory=in_memory)
 
 
 def _complete(path: Path) -> bool:

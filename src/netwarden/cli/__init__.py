@@ -29,7 +29,8 @@ app = typer.Typer(
 # collectors at start-up; `--help` and unknown commands import them all.
 _COMMANDS = {"hash": "hash", "bank": "bank", "audit": "audit", "demo": "audit",
              "ledger": "ledger", "bundle": "bundle", "key": "key", "reveal": "reveal",
-             "notice": "notice", "recheck": "notice", "assess": "notice"}
+             "notice": "notice", "recheck": "notice", "assess": "notice",
+             "campaign": "campaign", "report": "campaign"}
 _COMMAND_MODULES = tuple(dict.fromkeys(_COMMANDS.values()))
 
 

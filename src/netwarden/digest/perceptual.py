@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ from netwarden.digest.vpdq import VpdqError, vpdq_from_bytes
 
 MAX_VIDEO_BYTES = 64 * 1024 * 1024
 MAX_FEATURES = 4096
+READ_CHUNK = 1024 * 1024
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".gif", ".webp", ".bmp",
                               ".tif", ".tiff"})
@@ -71,6 +73,7 @@ class PerceptualOutcome:
 
     digests: dict[str, str] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
+    vpdq_signal: str | None = None  # a video's full signal (not put in observations)
 
 
 class PerceptualDigest:
@@ -98,8 +101,7 @@ class PerceptualDigest:
         limit = self.limits[self.kind or "image"]
         if self._seen > limit:
             self._buffer = None
-            self._dropped = (f"{self.kind} larger than the in-memory decoding limit of "
-                             f"{limit} bytes; no perceptual hash")
+            self._dropped = _over_cap(self.kind or "image", limit)
             return
         self._buffer += data
 
@@ -142,7 +144,12 @@ def video_outcome(video: Any) -> PerceptualOutcome:
     signal = video.signal()
     return PerceptualOutcome(
         digests={"vpdq": hashlib.sha256(signal.encode()).hexdigest()},
-        details={"vpdq": {**video.summary(), "features": features, "thinned": thinned}})
+        details={"vpdq": {**video.summary(), "features": features, "thinned": thinned}},
+        vpdq_signal=signal)
+
+
+def _over_cap(kind: str, limit: int) -> str:
+    return f"{kind} larger than the in-memory decoding limit of {limit} bytes; no perceptual hash"
 
 
 def _failed(kind: str, reason: str) -> PerceptualOutcome:
@@ -153,3 +160,47 @@ def _failed(kind: str, reason: str) -> PerceptualOutcome:
 def vpdq_signal_json(features: list[str]) -> str:
     """A vPDQ signal string from compact features (for banks built from observations)."""
     return json.dumps(features)
+
+
+def perceptual_of_file(path: str | os.PathLike[str], *, size: int | None = None,
+                       sha256: str | None = None) -> PerceptualOutcome:
+    """What :class:`PerceptualDigest` gives for a local file (``netwarden hash``).
+
+    Why a second, separate read: the exact digests stream in ``hash_files`` (many files on many
+    threads); only media files are read again here, at most up to the in-memory cap, and a file
+    known (``size``) to be over the cap is not read at all. When ``sha256`` (from the exact pass)
+    is given, the bytes decoded here must have that digest, so the perceptual hash describes the
+    same file as the exact ones; a file that changed in between gets a recorded outcome instead.
+    Read errors are outcomes too (``details["perceptual"]``), never exceptions.
+    """
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as handle:
+            head = handle.read(16)
+            kind = kind_from_name(os.path.basename(name)) or kind_from_magic(head)
+            if kind is None:
+                return PerceptualOutcome()
+            acc = PerceptualDigest(os.path.basename(name))
+            limit = acc.limits[kind]
+            if size is not None and size > limit:  # not read: finish() would say the same
+                return PerceptualOutcome(details={"perceptual": {
+                    "status": "skipped", "reason": _over_cap(kind, limit)}})
+            digest = hashlib.sha256(head)
+            acc.update(head)
+            read = len(head)
+            while read <= limit:
+                chunk = handle.read(min(READ_CHUNK, limit + 1 - read))
+                if not chunk:
+                    break
+                read += len(chunk)
+                digest.update(chunk)
+                acc.update(chunk)
+    except OSError as exc:
+        return PerceptualOutcome(details={"perceptual": {
+            "status": "unreadable", "reason": f"read failed: {exc.strerror or exc}"}})
+    if sha256 is not None and read <= limit and digest.hexdigest() != sha256.lower():
+        acc.finish()  # drop the buffer
+        return PerceptualOutcome(details={"perceptual": {
+            "status": "changed", "reason": "the file changed between the exact and the "
+                                           "perceptual pass; no perceptual hash"}})
+    return acc.finish()

@@ -195,23 +195,23 @@ class PeerSession:
         self._writer.write(raw)
         await asyncio.wait_for(self._writer.drain(), self._left(self.limits.read_timeout))
 
-    async def _read_exactly(self, n: int, cap: float) -> bytes:
+    async def _read_exactly(self, n: int, cap: float, quiet: str | None = None) -> bytes:
         assert self._reader is not None
         try:
             data = await asyncio.wait_for(self._reader.readexactly(n), self._left(cap))
         except TimeoutError:
-            raise _Stop(f"no data from the peer for {cap:g} s") from None
+            raise _Stop(quiet or f"no data from the peer for {cap:g} s") from None
         except asyncio.IncompleteReadError as exc:
             self.contact.bytes_received += len(exc.partial)
             raise _Stop("the peer closed the connection") from None
         self.contact.bytes_received += n
         return data
 
-    async def _next(self, cap: float | None = None) -> m.Message:
+    async def _next(self, cap: float | None = None, quiet: str | None = None) -> m.Message:
         """The next message other than a keep-alive (bounded in time, count and size)."""
         cap = self.limits.read_timeout if cap is None else cap
         while True:
-            prefix = await self._read_exactly(4, cap)
+            prefix = await self._read_exactly(4, cap, quiet)
             try:
                 length = m.parse_length(prefix)
             except m.WireError as exc:
@@ -309,7 +309,7 @@ class PeerSession:
         await self._send(m.encode_message(m.INTERESTED))
         try:
             while not self._claimed and not c.have_all:
-                await self._handle(await self._next(self._until(claim_deadline, "claims")))
+                await self._handle(await self._next(*self._until(claim_deadline, "claims")))
         except _Stop as exc:
             raise _Stop(f"the peer claimed no piece: {exc}") from None
         c.claimed = self.meta.piece_count if c.have_all else len(self._claimed)
@@ -323,7 +323,7 @@ class PeerSession:
         unchoke_deadline = time.monotonic() + self.limits.unchoke_timeout
         try:
             while self._choked:
-                await self._handle(await self._next(self._until(unchoke_deadline, "unchoke")))
+                await self._handle(await self._next(*self._until(unchoke_deadline, "unchoke")))
         except _Stop as exc:
             raise _Stop(f"the peer never unchoked us: {exc}") from None
         c.unchoked = True
@@ -336,11 +336,19 @@ class PeerSession:
                 got = c.pieces[-1].received if c.pieces else 0
                 raise _Stop(f"piece {index} stalled after {got} bytes: {exc}") from None
 
-    def _until(self, deadline: float, what: str) -> float:
+    def _until(self, deadline: float, what: str) -> tuple[float, str]:
+        """How long to wait for the next message while waiting for ``what``, and the words.
+
+        Only ``unchoke_timeout`` bounds this wait, not the shorter per-message
+        ``read_timeout``: a real client may rightly say nothing until its next rechoke round
+        (Transmission rechokes every 10 s, so a 10 s read timeout gave up just before the
+        unchoke came). Keep-alive and message counts and the session limit still apply.
+        """
+        words = f"the peer sent no {what} within {self.limits.unchoke_timeout:g} s"
         left = deadline - time.monotonic()
         if left <= 0:
-            raise _Stop(f"the peer sent no {what} within {self.limits.unchoke_timeout:g} s")
-        return min(left, self.limits.read_timeout)
+            raise _Stop(words)
+        return left, words
 
     async def _handle(self, msg: m.Message) -> None:
         """Update state from one message that is not a piece we wait for."""

@@ -5,16 +5,11 @@ Revision ID: 0006_campaigns
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_campaigns"
-# 0005_perceptual is being added in parallel; until it lands this migration follows 0004 so the
-# chain has one head either way. The lead makes this the literal "0005_perceptual".
-down_revision = ("0005_perceptual" if Path(__file__).with_name("0005_perceptual.py").exists()
-                 else "0004_notices")
+down_revision = "0005_perceptual"
 branch_labels = None
 depends_on = None
 

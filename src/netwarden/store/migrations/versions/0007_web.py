@@ -5,17 +5,11 @@ Revision ID: 0007_web
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_web"
-# TEMPORARY: 0006_campaigns (another engineer's) was not written yet when this was; until it
-# lands, chain onto 0004_notices so the history keeps a single head. The lead replaces this with
-# the constant "0006_campaigns".
-down_revision = ("0006_campaigns" if any(Path(__file__).parent.glob("0006_*.py"))
-                 else "0004_notices")
+down_revision = "0006_campaigns"
 branch_labels = None
 depends_on = None
 
