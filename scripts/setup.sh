@@ -17,6 +17,7 @@ DEBIAN_PACKAGES=(
   postgresql           # PostgreSQL back end (tests start a throwaway cluster)
   libpango-1.0-0 libpangoft2-1.0-0  # WeasyPrint, for PDF reports
   poppler-utils        # pdftoppm, to look at PDF reports as pictures
+  chromium             # the browser the web UI's Playwright tests drive (never downloaded)
 )
 
 missing=()

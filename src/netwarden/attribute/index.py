@@ -35,6 +35,7 @@ import json
 import math
 import os
 import sqlite3
+import sys
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -91,6 +92,7 @@ def cache_key(source: LogSource) -> str:
 
 
 _MASK64 = (1 << 64) - 1
+SMALL_TABLE = 4_096  # string tables up to this size (or a quarter of the rows) stay decoded
 _CHUNK = 65_536  # rows fetched from SQLite at a time while loading the arrays
 _ROWS_QUERY = ('SELECT ip, start, "end", port_lo, port_hi, account, line_first, line_last, '
                'end_kind, session_id, note FROM intervals ORDER BY rowid')
@@ -142,6 +144,7 @@ class _Strings:
         self._blob = b""
         self._offsets: memoryview = memoryview(np.zeros(1, dtype=np.int64))
         self._codes: memoryview = memoryview(self.codes)
+        self._decoded: list[str] | None = None
 
     def add(self, values: Iterable[str]) -> None:
         """Append a chunk of rows (while loading)."""
@@ -159,16 +162,24 @@ class _Strings:
         self._blob = b"".join(encoded)
         self._offsets = memoryview(offsets)
         self._codes = memoryview(self.codes)
+        # a table much smaller than the column (accounts, end kinds, notes) is also kept
+        # decoded: a list index is cheaper than slicing and decoding the blob every time
+        small = len(self._table) <= max(SMALL_TABLE, self.codes.size // 4)
+        self._decoded = list(self._table) if small else None
         self._table, self._chunks = {}, []
 
     def __getitem__(self, row: int) -> str:
         code = self._codes[row]
+        if self._decoded is not None:
+            return self._decoded[code]
         return self._blob[self._offsets[code]:self._offsets[code + 1]].decode(
             "utf-8", "surrogatepass")
 
     @property
     def nbytes(self) -> int:
-        return self.codes.nbytes + len(self._blob) + self._offsets.nbytes
+        decoded = 0 if self._decoded is None else \
+            sum(sys.getsizeof(t) for t in self._decoded) + 8 * len(self._decoded)
+        return self.codes.nbytes + len(self._blob) + self._offsets.nbytes + decoded
 
 
 class _Arrays:
@@ -284,6 +295,7 @@ class IntervalIndex:
         self.path = path
         self.cache_addresses = cache_addresses
         self._spans: dict[str, tuple[int, int] | None] = {}
+        self._made: dict[int, Interval] = {}  # rows recently turned into Interval objects
         self.source = source
         self.kind = kind
         self._db = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True,
@@ -326,22 +338,25 @@ class IntervalIndex:
         if arrays is None:
             rows = self._db.execute(self._query, (ip, low, moment + margin, moment - margin))
             return [self._interval(r) for r in rows]
-        span = self._span(ip)
+        span = self._spans.get(ip, _MISSING)
+        if span is _MISSING:
+            span = self._span(ip)
         if span is None:
             return []
         first, i = span[0], bisect_right(arrays.starts_view, moment + margin, *span)
         starts, ends, floor = arrays.starts_view, arrays.ends_view, moment - margin
-        found: list[int] = []
+        found: list[Interval] = []
+        made = self._made
         while i > first:
             i -= 1
             if starts[i] < low:
                 break
             if ends[i] >= floor:
-                found.append(i)
-        if not found:
-            return []
-        found.reverse()
-        return [self._row(ip, row) for row in found]
+                interval = made.get(i)
+                found.append(interval if interval is not None else self._row(ip, i))
+        if len(found) > 1:
+            found.reverse()
+        return found
 
     def _span(self, ip: str) -> tuple[int, int] | None:
         span = self._spans.get(ip, _MISSING)
@@ -360,9 +375,15 @@ class IntervalIndex:
         a = self._arrays
         assert a is not None
         port_lo, port_hi, line_first, line_last = a.views
-        return Interval(self.kind, a.account[row], ip, a.starts_view[row], a.ends_view[row],
-                        self.source, line_first[row], line_last[row], a.end_kind[row],
-                        port_lo[row], port_hi[row], a.session_id[row], a.note[row])
+        interval = Interval(self.kind, a.account[row], ip, a.starts_view[row],
+                            a.ends_view[row], self.source, line_first[row], line_last[row],
+                            a.end_kind[row], port_lo[row], port_hi[row], a.session_id[row],
+                            a.note[row])
+        if self.cache_addresses > 0:
+            if len(self._made) >= self.cache_addresses:
+                self._made.clear()  # bounded: rebuilding an Interval is cheap
+            self._made[row] = interval
+        return interval
 
     def _interval(self, r: tuple) -> Interval:  # type: ignore[type-arg]
         return Interval(self.kind, r[5], r[0], r[1], r[2], self.source, r[6], r[7], r[8],
