@@ -58,18 +58,20 @@ def test_transmission_known_peer(tmp_path: Path) -> None:
     """Served from Transmission as a known peer: single file, multi-file, and magnet-only."""
     single = make_torrent(tmp_path, "film", 300_000, piece_length=32 * 1024)
     multi = make_torrent(tmp_path, "series", 400_000, piece_length=32 * 1024, files=3)
-    with transmission_seeder(tmp_path, [single, multi]) as tr:
+    clip = make_torrent(tmp_path, "clip", 200_000, piece_length=32 * 1024)
+    # three infohashes, so the three sessions run at once (one rechoke round, not three)
+    with transmission_seeder(tmp_path, [single, multi, clip]) as tr:
         scope = make_scope([{"url": f"bittorrent://{tr.host}:{tr.port}"}],
                            per_host_concurrency=3, total_concurrency=8)
         refs = [single.reference(ref_id="single"), multi.reference(ref_id="multi"),
-                single.reference(with_info=False, ref_id="magnet")]
+                clip.reference(with_info=False, ref_id="magnet")]
         records = asyncio.run(run_collectors(scope, refs))
         assert tr.proc.poll() is None, tr.log_tail()  # the daemon survived our sessions
     obs = {o.details["reference_id"]: o for o in peer_obs(records, tr.host)}
     assert set(obs) == {"single", "multi", "magnet"}
     _assert_transmission_served(obs["single"], single)
     _assert_transmission_served(obs["multi"], multi)
-    _assert_transmission_served(obs["magnet"], single)
+    _assert_transmission_served(obs["magnet"], clip)
     assert obs["magnet"].details["contact"]["metadata"] == "verified"  # BEP 9 from Transmission
 
 
@@ -109,7 +111,7 @@ def test_audit_finds_transmission_through_opentracker(tmp_path: Path,
     with opentracker(tmp_path / "tracker", [torrent.btih], TRACKER) as port:
         announce = f"http://{TRACKER}:{port}/announce"
         with transmission_seeder(tmp_path, [torrent], trackers=[announce]) as tr, \
-                seeders(1, [torrent], base="127.77.7.", trackers=[announce]) as (lt_seeder,):
+                seeders(1, [torrent], base="127.77.7.1", trackers=[announce]) as (lt_seeder,):
             assert tr.host != lt_seeder.host
             _wait_swarm(port, bytes.fromhex(torrent.btih), 2, tr)
             scope = make_scope([{"url": announce, "kind": "bittorrent-tracker"},

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .pg import INSTALL_HINT, PgCluster, pg_cluster
+from pgserver import INSTALL_HINT, PgCluster, pg_cluster
 
 
 @pytest.fixture

@@ -3,14 +3,22 @@
 The seed installation (SQLite file, ledger key, run directory) is made once by a real audit
 (:class:`netwarden.testbed.DemoNetwork` + :func:`netwarden.pipeline.run_audit`) with four users;
 every test gets its own copy of the database so review decisions do not leak between tests.
+
+Both back ends: a test module marked with :data:`BOTH_BACKENDS` runs each test on SQLite and
+on a real PostgreSQL server (tests/pgserver.py; the PostgreSQL variant is marked slow). The
+PostgreSQL seed is the SQLite seed copied row by row into a database migrated by
+:func:`netwarden.store.open_store` (Alembic on PostgreSQL), kept as a template; each test gets
+``CREATE DATABASE ... TEMPLATE`` of it.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +29,14 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from netwarden.store import Store, open_store
+from pgserver import INSTALL_HINT, PgCluster, copy_database, pg_cluster
 
 PASSWORDS = {"alice": "alice-analyst-pw", "bob": "bob-supervisor-pw",
              "carol": "carol-supervisor-pw", "dave": "dave-auditor-pw"}
 ROLES = {"alice": "analyst", "bob": "supervisor", "carol": "supervisor", "dave": "auditor"}
+# pytestmark of a module whose tests run on both back ends (``site`` / ``served`` follow it)
+BOTH_BACKENDS = pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)], indirect=True)
 
 
 @dataclass(frozen=True)
@@ -100,11 +112,56 @@ def copy_db(seed: Seed, target: Path) -> str:
     return f"sqlite:///{target}"
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PgCluster]:
+    """A PostgreSQL cluster for the session; skips (fails in CI) without the binaries."""
+    try:
+        with pg_cluster() as cluster:
+            yield cluster
+    except FileNotFoundError:
+        if os.environ.get("CI"):
+            pytest.fail(INSTALL_HINT)
+        pytest.skip(INSTALL_HINT)
+
+
 @pytest.fixture
-def site(seed: Seed, tmp_path: Path) -> Iterator[Site]:
+def pg_url(postgres: PgCluster) -> str:
+    """A fresh, empty database in the session's cluster."""
+    return postgres.create_database(f"t_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture(scope="session")
+def pg_seed(seed: Seed, postgres: PgCluster) -> str:
+    """Name of a PostgreSQL template database holding the seed installation."""
+    name = f"web_seed_{uuid.uuid4().hex[:8]}"
+    url = postgres.create_database(name)
+    open_store(url).close()  # the Alembic migrations, on PostgreSQL
+    counts = copy_database(f"sqlite:///{seed.db}", url)
+    assert counts["findings"] == len(seed.findings) and counts["ledger_leaves"] > 0, counts
+    return name
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` unless the module parametrizes it (:data:`BOTH_BACKENDS`)."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def db_url(request: pytest.FixtureRequest, backend: str, seed: Seed, tmp_path: Path) -> str:
+    """A private copy of the seed installation on the test's back end."""
+    if backend == "sqlite":
+        return copy_db(seed, tmp_path / "nw.sqlite")
+    template = request.getfixturevalue("pg_seed")
+    cluster: PgCluster = request.getfixturevalue("postgres")
+    return cluster.create_database(f"w_{uuid.uuid4().hex[:12]}", template=template)
+
+
+@pytest.fixture
+def site(seed: Seed, db_url: str) -> Iterator[Site]:
     from netwarden.web.app import create_app
 
-    url = copy_db(seed, tmp_path / "nw.sqlite")
+    url = db_url
     store = open_store(url)
     app = create_app(store=store, key_dir=seed.key_dir)
     yield Site(app, store, seed, url)
@@ -125,13 +182,12 @@ def login(client: TestClient, name: str, password: str | None = None) -> str:
 
 
 @pytest.fixture
-def served(seed: Seed, tmp_path: Path) -> Iterator[str]:
+def served(seed: Seed, db_url: str) -> Iterator[str]:
     import uvicorn
 
-    from netwarden.store import open_store
     from netwarden.web.app import create_app
 
-    store = open_store(copy_db(seed, tmp_path / "nw.sqlite"))
+    store = open_store(db_url)
     app = create_app(store=store, key_dir=seed.key_dir)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

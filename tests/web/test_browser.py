@@ -3,7 +3,8 @@ the app served by uvicorn on loopback, over data from a real audit of the demo n
 
 Log in, open a finding, let the page verify the inclusion proofs in the browser (WebCrypto),
 confirm it, sign it off as a second user, see the audit trail; a tampered proof must fail in
-the browser. Screenshots of the main pages land in the test's tmp dir (and a copy in
+the browser. Each test runs on SQLite and on PostgreSQL (``backend``). Screenshots of the main
+pages (named with the back end) land in the test's tmp dir (and a copy in
 /tmp/netwarden-screens/ for people to look at).
 """
 
@@ -15,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import PASSWORDS, Seed
+from .conftest import BOTH_BACKENDS, PASSWORDS, Seed
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, BOTH_BACKENDS]
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -53,7 +54,7 @@ def _login(page, base: str, name: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_review_a_finding_in_the_browser(served: str, browser, seed: Seed,  # type: ignore
-                                         tmp_path: Path) -> None:
+                                         tmp_path: Path, backend: str) -> None:
     from playwright.sync_api import expect
 
     f = seed.subscriber_finding()
@@ -64,15 +65,15 @@ def test_review_a_finding_in_the_browser(served: str, browser, seed: Seed,  # ty
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"{served}/findings")
     expect(page).to_have_url(f"{served}/login")
-    _shot(page, tmp_path, "01-login")
+    _shot(page, tmp_path, f"01-login-{backend}")
     _login(page, served, "alice")
     expect(page.locator("h1")).to_have_text("Campaign dashboard")
     expect(page.locator(".tiles li").nth(2)).to_have_text(f"{len(seed.findings)} findings")
-    _shot(page, tmp_path, "02-dashboard")
+    _shot(page, tmp_path, f"02-dashboard-{backend}")
 
     page.get_by_role("link", name=f["operator"], exact=True).first.click()
     expect(page.locator("h1")).to_contain_text(f["operator"])
-    _shot(page, tmp_path, "03-operator")
+    _shot(page, tmp_path, f"03-operator-{backend}")
 
     page.goto(f"{served}/findings/{f['id']}")
     status = page.locator("#proof-status")
@@ -85,7 +86,7 @@ def test_review_a_finding_in_the_browser(served: str, browser, seed: Seed,  # ty
     expect(page.locator("#checkpoint-line")).to_contain_text("signature: ok")
     expect(page.locator("#pseudonym")).to_have_text(f["attribution"]["pseudonym"])
     expect(page.locator("#view-recorded")).to_contain_text("recorded as ledger leaf")
-    _shot(page, tmp_path, "04-finding-verified")
+    _shot(page, tmp_path, f"04-finding-verified-{backend}")
 
     page.fill("form.review textarea[name=reason]", "sha256 of the served bytes equals the "
               "bank reference; subscriber session unambiguous")
@@ -95,7 +96,7 @@ def test_review_a_finding_in_the_browser(served: str, browser, seed: Seed,  # ty
     # the review leaf is now part of the chain and verifies in the browser too
     expect(page.locator("#proof")).to_have_attribute("data-verified", "true")
     assert page.locator("table.chain td.browser").count() == 5
-    _shot(page, tmp_path, "05-finding-confirmed")
+    _shot(page, tmp_path, f"05-finding-confirmed-{backend}")
     page.click("header form.logout button")
     expect(page).to_have_url(f"{served}/login")
 
@@ -110,13 +111,13 @@ def test_review_a_finding_in_the_browser(served: str, browser, seed: Seed,  # ty
     expect(trail).to_contain_text("review")
     expect(trail).to_contain_text("pseudonym_view")
     expect(page.locator("table.events")).to_contain_text("login")
-    _shot(page, tmp_path, "06-audit-trail")
+    _shot(page, tmp_path, f"06-audit-trail-{backend}")
     assert not errors, errors
     context.close()
 
 
 def test_a_tampered_proof_fails_in_the_browser(served: str, browser, seed: Seed,  # type: ignore
-                                               tmp_path: Path) -> None:
+                                               tmp_path: Path, backend: str) -> None:
     """The browser checks the server's answer itself: flip one proof byte in transit and the
     page must say so (the server's own 'verified' flag is not trusted)."""
     from playwright.sync_api import expect
@@ -140,5 +141,5 @@ def test_a_tampered_proof_fails_in_the_browser(served: str, browser, seed: Seed,
     expect(cells.nth(1)).to_contain_text("FAILED")
     expect(cells.nth(0)).to_have_text("verified in your browser")
     expect(page.locator("table.chain td.server").nth(1)).to_have_text("verified")
-    _shot(page, tmp_path, "07-tampered-proof")
+    _shot(page, tmp_path, f"07-tampered-proof-{backend}")
     context.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import inspect
@@ -31,4 +32,12 @@ def test_web_migration_up_down_up(tmp_path: Path) -> None:
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
     assert _tables(store) >= WEB_TABLES
+    store.close()
+
+
+@pytest.mark.slow
+def test_web_migration_runs_on_postgresql(pg_url: str) -> None:
+    """open_store runs every migration, 0007_web included, on a real PostgreSQL server."""
+    store = open_store(pg_url)
+    assert _tables(store) >= WEB_TABLES | {"findings", "ledger_leaves"}
     store.close()

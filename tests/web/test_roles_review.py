@@ -13,7 +13,9 @@ from netwarden.ledger import Ledger, verify_inclusion
 from netwarden.ledger.merkle import leaf_hash
 from netwarden.web.models import EventRow
 
-from .conftest import Site, login
+from .conftest import BOTH_BACKENDS, Site, login
+
+pytestmark = BOTH_BACKENDS
 
 
 def _forbidden_events(site: Site) -> list[tuple[str | None, str | None, str | None]]:

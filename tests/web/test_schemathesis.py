@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import PASSWORDS
+from .conftest import BOTH_BACKENDS, PASSWORDS
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, BOTH_BACKENDS]
 
 EXAMPLES = 12
 

@@ -27,6 +27,7 @@ from netwarden.errors import InputError
 PREFIX = "ps1_"
 MIN_KEY_BYTES = 16
 MAX_KEY_BYTES = 4096
+KNOWN_MAX = 65_536  # pseudonyms remembered per key (bounded)
 
 
 class Pseudonymizer:
@@ -36,6 +37,11 @@ class Pseudonymizer:
         if len(key) < MIN_KEY_BYTES:
             raise ValueError(f"pseudonym key must have at least {MIN_KEY_BYTES} bytes")
         self._key = key
+        # keyed once; each pseudonym copies the keyed state instead of re-keying (HMAC's
+        # inner/outer pads), and recent answers are remembered: an audit names the same
+        # accounts again and again
+        self._mac = hmac.new(key, digestmod=hashlib.sha256)
+        self._known: dict[str, str] = {}
 
     @classmethod
     def from_file(cls, path: str | Path) -> Pseudonymizer:
@@ -61,8 +67,16 @@ class Pseudonymizer:
 
     def pseudonym(self, account: str) -> str:
         """The pseudonym of ``account`` under this key."""
-        digest = hmac.new(self._key, account.encode("utf-8"), hashlib.sha256).hexdigest()
-        return PREFIX + digest[:32]
+        known = self._known.get(account)
+        if known is not None:
+            return known
+        mac = self._mac.copy()
+        mac.update(account.encode("utf-8"))
+        value = PREFIX + mac.hexdigest()[:32]
+        if len(self._known) >= KNOWN_MAX:
+            self._known.clear()
+        self._known[account] = value
+        return value
 
     def matches(self, pseudonym: str, account: str) -> bool:
         """Constant-time comparison of ``account``'s pseudonym with ``pseudonym``."""

@@ -27,8 +27,6 @@ HEX_LENGTH = 64
 MAX_IMAGE_BYTES = 32 * 1024 * 1024  # images larger than this are not decoded
 MAX_PIXELS = 64_000_000  # 8000 x 8000: beyond this a "photo" is a decompression bomb
 MIN_SIDE = 5  # PDQ needs some pixels; smaller images give meaningless hashes
-# Downscale before hashing: PDQ itself box-filters to 64x64, so hashing a 512-pixel version
-# gives the same hash to a few bits and costs far less. Not used by default (see docs).
 QUALITY_GATE = 50  # PDQ's own recommendation: hashes of quality < 50 are not matched
 
 # Dihedral variants in pdqhash.compute_dihedral order.

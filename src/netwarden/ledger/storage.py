@@ -9,7 +9,6 @@ a crash leaves either the whole append or none of it; the transaction commits be
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -79,56 +78,10 @@ class PreparedEntry(NamedTuple):
     match_id: str | None
 
 
-try:  # RFC 8785 in Rust; optional: ``rfc8785`` (pure Python) is the reference and fallback
-    import jcs_admit
-except ImportError:  # pragma: no cover - exercised only where jcs-admit is not installed
-    jcs_admit = None
-
-_MAX_SAFE_INT = 2**53 - 1  # RFC 8785 / I-JSON: larger integers are refused by ``rfc8785``
-_to_json = json.JSONEncoder(ensure_ascii=False, allow_nan=False, check_circular=False,
-                            separators=(",", ":")).encode
-
-
-def _plain(value: Any, depth: int = 0) -> bool:
-    """True if ``value`` is plain JSON on which the fast path provably matches ``rfc8785``:
-    exact dict (str keys) / list / str / bool / None / finite float / integer within ±(2^53−1).
-
-    Anything else (big integers, subclasses such as enums, tuples, non-str keys, deep nesting)
-    goes to ``rfc8785``, which decides — and refuses — exactly as before.
-    """
-    t = type(value)
-    if t is str or t is bool or value is None or t is float:
-        return True  # NaN/inf are refused by the encoder below (allow_nan=False) → fallback
-    if t is int:
-        return -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT
-    if depth > 64:
-        return False
-    if t is dict:
-        return all(type(k) is str and _plain(v, depth + 1) for k, v in value.items())
-    if t is list:
-        return all(_plain(v, depth + 1) for v in value)
-    return False
-
-
-def _fast_canonical(entry: dict[str, Any]) -> bytes | None:
-    """RFC 8785 bytes via ``jcs-admit`` (Rust) over the stdlib's C JSON encoder, or None when
-    the entry is not plain JSON or jcs-admit refuses it. Agreement with ``rfc8785`` byte for
-    byte is a property test (tests/ledger/test_canonical.py)."""
-    if jcs_admit is None or not _plain(entry):
-        return None
-    try:
-        return jcs_admit.admit(_to_json(entry).encode("utf-8"))
-    except (ValueError, UnicodeEncodeError):  # JcsError is a ValueError; lone surrogates
-        return None
-
-
 def canonical(entry: dict[str, Any]) -> bytes:
     """RFC 8785 canonical JSON of an entry (the exact bytes that are hashed into the leaf)."""
     if not isinstance(entry, dict):
         raise InputError("ledger entry", f"must be a JSON object, got {type(entry).__name__}")
-    fast = _fast_canonical(entry)
-    if fast is not None:
-        return fast
     try:
         return rfc8785.dumps(entry)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:

@@ -1,10 +1,17 @@
-"""Where the web application reads runs and findings: the one module to change when findings
-move from run directories into the ``findings`` table.
+"""Where the web application reads runs and findings.
 
-Today a finding lives in ``findings.jsonl`` of its run directory (``runs.out_dir``, format in
-docs/findings.md). Files are parsed once and cached until their size or mtime changes; reads are
-bounded (file size, line length, line count) so a damaged or hostile file yields skipped lines
-counted in :attr:`FindingsSource.bad_lines`, never a crash or an unbounded read.
+Findings come from the ``findings`` table (:mod:`netwarden.store.models_findings`, filled by
+every audit): filters and pages run in SQL on its indexed columns (``run_id``, ``operator``,
+``evidence_level``, ``category``, ``observed_at``), so a page costs the same with 100 findings
+or 100,000, on SQLite and on PostgreSQL. A row keeps the ``findings.jsonl`` line verbatim, so
+what a page shows is exactly what the run wrote.
+
+Runs made before the table existed have no rows in it: for those (and only those) the
+findings are read from ``findings.jsonl`` of the run directory (``runs.out_dir``, format in
+docs/findings.md). Files are parsed once and cached until their size or mtime changes; reads
+are bounded (file size, line length, line count) so a damaged or hostile file yields skipped
+lines counted in :attr:`FindingsSource.bad_lines`, never a crash or an unbounded read. Such
+findings come after the table's in every list.
 """
 
 from __future__ import annotations
@@ -17,15 +24,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, func, select
 
 from netwarden.store.base import Store
+from netwarden.store.models_findings import FindingRow
 from netwarden.store.models_runs import RunRow
+from netwarden.web.models import ReviewRow
 
 MAX_FILE_BYTES = 1 << 30
 MAX_LINE_BYTES = 1 << 20
 MAX_LINES = 2_000_000
 LEVELS = ("listed", "contacted", "served")
+# ``data`` is pydantic's compact JSON (record_findings writes model_dump_json), where a true
+# flag is exactly this text; inside a JSON string the quotes would be escaped, so no value can
+# fake it. Cheaper and more portable than JSON functions over every row.
+INFRA_MARK = '%"operator_infrastructure":true%'
 
 
 @dataclass(frozen=True)
@@ -71,8 +84,29 @@ class _Cached:
     bad: int
 
 
+def _where(run_id: str | None, operator: str | None, level: str | None,
+           category: str | None) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = []
+    if run_id is not None:
+        conds.append(FindingRow.run_id == run_id)
+    if operator is not None:
+        conds.append(FindingRow.operator == operator)
+    if level is not None:
+        conds.append(FindingRow.evidence_level == level)
+    if category is not None:
+        conds.append(FindingRow.category == category)
+    return conds
+
+
+def _from_row(data: str, run_id: str) -> dict[str, Any]:
+    finding = json.loads(data)
+    finding.setdefault("run_id", run_id)
+    return finding
+
+
 class FindingsSource:
-    """Runs from the database, findings from their run directories (see module docstring)."""
+    """Runs from the database, findings from the ``findings`` table (run directories for
+    older runs; see the module docstring)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -99,7 +133,20 @@ class FindingsSource:
                        _aware(r.started_at), _aware(r.finished_at), r.status,
                        r.observations or 0, r.findings or 0, r.served or 0)
 
-    # -- findings ---------------------------------------------------------------------------
+    # -- older runs: findings.jsonl -----------------------------------------------------------
+
+    def _legacy_runs(self, run_id: str | None = None,
+                     operator: str | None = None) -> list[RunInfo]:
+        """Runs without a row in the ``findings`` table, newest first (an anti-join on the
+        indexed ``findings.run_id``: cheap however many findings there are)."""
+        query = (select(RunRow).where(~exists().where(FindingRow.run_id == RunRow.id))
+                 .order_by(RunRow.started_at.desc()))
+        if run_id is not None:
+            query = query.where(RunRow.id == run_id)
+        if operator is not None:
+            query = query.where(RunRow.operator == operator)
+        with self.store.session() as session:
+            return [self._run(r) for r in session.execute(query).scalars()]
 
     def _load(self, run: RunInfo) -> list[dict[str, Any]]:
         path = Path(run.out_dir) / "findings.jsonl"
@@ -121,48 +168,112 @@ class FindingsSource:
             self._cache[run.id] = _Cached(stamp, findings, bad)
         return findings
 
-    def all_findings(self) -> list[dict[str, Any]]:
-        """Every finding of every run, newest run first."""
-        out: list[dict[str, Any]] = []
-        for run in self.runs():
-            out.extend(self._load(run))
-        return out
+    def _legacy(self, run_id: str | None = None, operator: str | None = None,
+                level: str | None = None, category: str | None = None,
+                reviewed: set[str] | None = None) -> list[dict[str, Any]]:
+        return [f for r in self._legacy_runs(run_id, operator) for f in self._load(r)
+                if (level is None or f.get("evidence_level") == level)
+                and (category is None or f.get("category") == category)
+                and (reviewed is None or f["id"] not in reviewed)]
+
+    # -- findings ---------------------------------------------------------------------------
 
     def findings(self, *, run_id: str | None = None, operator: str | None = None,
                  level: str | None = None, category: str | None = None, limit: int = 100,
                  offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
-        """``(total matching, page)`` of findings filtered by run, operator, level, category."""
-        runs = self.runs()
-        if run_id is not None:
-            runs = [r for r in runs if r.id == run_id]
-        if operator is not None:
-            runs = [r for r in runs if r.operator == operator]
-        selected = [f for r in runs for f in self._load(r)
-                    if (level is None or f.get("evidence_level") == level)
-                    and (category is None or f.get("category") == category)]
-        return len(selected), selected[offset:offset + limit]
+        """``(total matching, page)`` of findings filtered by run, operator, level, category;
+        newest observation first."""
+        conds = _where(run_id, operator, level, category)
+        return self._page(conds, self._legacy(run_id, operator, level, category),
+                          limit, offset)
+
+    def unreviewed(self, *, limit: int = 20) -> tuple[int, list[dict[str, Any]]]:
+        """``(how many, the newest ``limit``)`` findings without a review decision yet."""
+        conds: list[ColumnElement[bool]] = [
+            ~exists().where(ReviewRow.finding_id == FindingRow.id)]
+        with self.store.session() as session:
+            reviewed = set(session.execute(select(ReviewRow.finding_id).distinct()).scalars())
+        return self._page(conds, self._legacy(reviewed=reviewed), limit, 0)
+
+    def _page(self, conds: list[ColumnElement[bool]], legacy: list[dict[str, Any]],
+              limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
+        limit = max(0, limit)
+        offset = max(0, offset)
+        with self.store.session() as session:
+            in_table = session.execute(
+                select(func.count()).select_from(FindingRow).where(*conds)).scalar_one()
+            page: list[dict[str, Any]] = []
+            if offset < in_table and limit:
+                rows = session.execute(
+                    select(FindingRow.data, FindingRow.run_id).where(*conds)
+                    .order_by(FindingRow.observed_at.desc(), FindingRow.id)
+                    .limit(limit).offset(offset)).all()
+                page = [_from_row(data, rid) for data, rid in rows]
+        if len(page) < limit:  # older runs' findings come after the table's
+            start = max(0, offset - in_table)
+            page.extend(legacy[start:start + limit - len(page)])
+        return in_table + len(legacy), page
 
     def finding(self, finding_id: str) -> dict[str, Any] | None:
-        for run in self.runs():
-            for f in self._load(run):
-                if f.get("id") == finding_id:
-                    return f
-        return None
+        """One finding by id (primary key), or ``None``."""
+        with self.store.session() as session:
+            row = session.execute(select(FindingRow.data, FindingRow.run_id).where(
+                FindingRow.id == finding_id)).first()
+        if row is not None:
+            return _from_row(row[0], row[1])
+        return next((f for f in self._legacy() if f.get("id") == finding_id), None)
+
+    def count(self, *, level: str | None = None) -> int:
+        """How many findings (of one evidence level)."""
+        return self.findings(level=level, limit=0)[0]
+
+    def counts(self, column: str) -> Counter[str]:
+        """Findings per value of ``column`` (``evidence_level``, ``category``, ``protocol``,
+        ``operator``): one GROUP BY, plus the older runs' files."""
+        col = getattr(FindingRow, column)
+        with self.store.session() as session:
+            out: Counter[str] = Counter({str(k): n for k, n in session.execute(
+                select(col, func.count()).group_by(col)).all()})
+        out.update(str(f.get(column)) for f in self._legacy())
+        return out
 
     def operators(self) -> list[OperatorSummary]:
         """One summary per operator, by name."""
         found: dict[str, OperatorSummary] = {}
-        for run in self.runs():
-            s = found.setdefault(run.operator, OperatorSummary(run.operator))
-            s.runs += 1
-            if s.last_run is None or run.started_at > s.last_run:
-                s.last_run = run.started_at
+
+        def summary(name: str) -> OperatorSummary:
+            return found.setdefault(name, OperatorSummary(name))
+
+        with self.store.session() as session:
+            for name, runs, last in session.execute(select(
+                    RunRow.operator, func.count(), func.max(RunRow.started_at))
+                    .group_by(RunRow.operator)).all():
+                s = summary(name)
+                s.runs, s.last_run = runs, _aware(last)
+            for name, level, category, n in session.execute(select(
+                    FindingRow.operator, FindingRow.evidence_level, FindingRow.category,
+                    func.count()).group_by(FindingRow.operator, FindingRow.evidence_level,
+                                           FindingRow.category)).all():
+                s = summary(name)
+                s.findings += n
+                s.by_level[level] += n
+                s.by_category[category] += n
+            for name, n in session.execute(select(FindingRow.operator, func.count())
+                                           .where(FindingRow.data.like(INFRA_MARK))
+                                           .group_by(FindingRow.operator)).all():
+                summary(name).infrastructure += n
+        for run in self._legacy_runs():
+            s = summary(run.operator)
             for f in self._load(run):
                 s.findings += 1
                 s.by_level[str(f.get("evidence_level"))] += 1
                 s.by_category[str(f.get("category"))] += 1
                 s.infrastructure += bool(f.get("operator_infrastructure"))
         return sorted(found.values(), key=lambda s: s.name)
+
+    def operator(self, name: str) -> OperatorSummary | None:
+        """The summary of one operator, or ``None``."""
+        return next((o for o in self.operators() if o.name == name), None)
 
 
 def _read_jsonl(path: Path) -> tuple[list[dict[str, Any]], int]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -73,14 +72,13 @@ class _StateCollector:
         out.append(g)
         out.append(GaugeMetricFamily("netwarden_observations", "Observations over all runs",
                                      value=sum(o or 0 for _, _, o in runs)))
-        findings = self.source.all_findings()
-        by_level = Counter(str(f.get("evidence_level")) for f in findings)
+        by_level = self.source.counts("evidence_level")
         g = GaugeMetricFamily("netwarden_findings", "Findings by evidence level",
                               labels=["evidence_level"])
         for level, n in sorted(by_level.items()):
             g.add_metric([level], n)
         out.append(g)
-        by_proto = Counter(str(f.get("protocol")) for f in findings)
+        by_proto = self.source.counts("protocol")
         g = GaugeMetricFamily("netwarden_collector_findings",
                               "Findings by the collector (protocol) that made them",
                               labels=["protocol"])
@@ -88,11 +86,10 @@ class _StateCollector:
             g.add_metric([proto], n)
         out.append(g)
         states = self.evidence.states()
-        reviewed = set(states)
         awaiting = sum(1 for label in states.values() if label.endswith("awaiting sign-off"))
         g = GaugeMetricFamily("netwarden_queue_depth", "Items waiting in a work queue",
                               labels=["queue"])
-        g.add_metric(["review"], sum(1 for f in findings if f["id"] not in reviewed))
+        g.add_metric(["review"], self.source.unreviewed(limit=0)[0])
         g.add_metric(["signoff"], awaiting)
         due = sum(n for state, n in notices if state in ("sent", "acknowledged", "still_available"))
         g.add_metric(["notice_followup"], due)

@@ -97,12 +97,11 @@ def dashboard(request: Request) -> Response:
     runs = c.source.runs()
     operators = c.source.operators()
     states = c.evidence.states()
-    all_findings = c.source.all_findings()
-    to_review = [f for f in all_findings if f["id"] not in states][:20]
+    unreviewed, to_review = c.source.unreviewed(limit=20)
     awaiting = sum(1 for s in states.values() if s.endswith("awaiting sign-off"))
-    totals = {"runs": len(runs), "operators": len(operators), "findings": len(all_findings),
-              "served": sum(1 for f in all_findings if f.get("evidence_level") == "served"),
-              "unreviewed": sum(1 for f in all_findings if f["id"] not in states),
+    by_level = c.source.counts("evidence_level")
+    totals = {"runs": len(runs), "operators": len(operators), "findings": sum(by_level.values()),
+              "served": by_level.get("served", 0), "unreviewed": unreviewed,
               "awaiting_signoff": awaiting}
     return render(request, "dashboard.html", info, runs=runs[:50], operators=operators,
                   totals=totals, to_review=to_review, states=states)
@@ -112,7 +111,7 @@ def dashboard(request: Request) -> Response:
 def operator(request: Request, name: str) -> Response:
     info = require(request, "view")
     c = ctx(request)
-    found = next((o for o in c.source.operators() if o.name == name), None)
+    found = c.source.operator(name)
     if found is None:
         raise HTTPException(404, f"no operator {name!r}")
     total, items = c.source.findings(operator=name, limit=1000)

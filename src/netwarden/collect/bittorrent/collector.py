@@ -30,7 +30,9 @@ piece payload zeroed), ``dht_max_queries`` (200), ``dht_timeout`` (s, 20).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -290,7 +292,8 @@ class BitTorrentCollector(Collector):
         if self.pcap_dir is not None:
             self.pcap_dir.mkdir(parents=True, exist_ok=True)
             pcap = self.pcap_dir / f"{info_hash.hex()[:16]}-{peer.host}-{peer.port}.pcap"
-        async with self.ctx.slot(peer.host):
+        # one session at a time per (peer, torrent) across the run's services: see _PeerTurn
+        async with _peer_turn(self.ctx, peer, info_hash)(), self.ctx.slot(peer.host):
             session = PeerSession(peer.host, peer.port, info_hash, meta, self.peer_limits,
                                   self.pieces_per_peer, self.rng, self.peer_id, pcap,
                                   expected_btih=ref.btih, expected_btmh=ref.btmh)
@@ -359,6 +362,53 @@ class BitTorrentCollector(Collector):
         if peer is not None:
             parts.append(f"x.pe={_hostport(peer.host, peer.port)}")
         return "magnet:?" + "&".join(parts)
+
+
+class _PeerTurn:
+    """Whose turn it is to talk to one peer about one torrent, across the run's services.
+
+    Clients such as Transmission accept one connection per address and torrent and close the
+    second; they also drop a new connection that arrives before they have cleaned up the last
+    one (Transmission does so on a 0.5 s pulse). Found with transmission-daemon when both the
+    HTTP and the UDP tracker listed the same seeder: the second session was closed at the
+    handshake. So sessions with one peer on one torrent run one at a time, ``GAP`` apart.
+    """
+
+    GAP = 1.5  # seconds between the end of one session and the start of the next
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.ended = 0.0
+
+    @contextlib.asynccontextmanager
+    async def __call__(self) -> AsyncIterator[None]:
+        async with self.lock:
+            wait = self.ended + self.GAP - time.monotonic()
+            if self.ended and wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                yield
+            finally:
+                self.ended = time.monotonic()
+
+
+def _peer_turn(ctx: CollectContext, peer: PeerAddress, info_hash: bytes) -> _PeerTurn:
+    """The run-wide turn for sessions with ``peer`` on ``info_hash``.
+
+    Kept on the run's context (one dict per run, one entry per contacted peer and torrent, so
+    bounded by what the run contacts); taken before the connection slots, which are never held
+    while waiting for it, so it cannot deadlock with them.
+    """
+    turns: dict[tuple[str, int, bytes], _PeerTurn] | None = getattr(ctx, "_bt_peer_turns",
+                                                                     None)
+    if turns is None:
+        turns = {}
+        ctx._bt_peer_turns = turns  # type: ignore[attr-defined]
+    key = (peer.host, peer.port, info_hash)
+    turn = turns.get(key)
+    if turn is None:
+        turn = turns[key] = _PeerTurn()
+    return turn
 
 
 def _hostport(host: str, port: int) -> str:

@@ -309,7 +309,7 @@ class PeerSession:
         await self._send(m.encode_message(m.INTERESTED))
         try:
             while not self._claimed and not c.have_all:
-                await self._handle(await self._next(*self._until(claim_deadline, "claims")))
+                await self._handle(await self._next(*self._patient(claim_deadline, "claims")))
         except _Stop as exc:
             raise _Stop(f"the peer claimed no piece: {exc}") from None
         c.claimed = self.meta.piece_count if c.have_all else len(self._claimed)
@@ -323,7 +323,7 @@ class PeerSession:
         unchoke_deadline = time.monotonic() + self.limits.unchoke_timeout
         try:
             while self._choked:
-                await self._handle(await self._next(*self._until(unchoke_deadline, "unchoke")))
+                await self._handle(await self._next(*self._patient(unchoke_deadline, "unchoke")))
         except _Stop as exc:
             raise _Stop(f"the peer never unchoked us: {exc}") from None
         c.unchoked = True
@@ -336,13 +336,19 @@ class PeerSession:
                 got = c.pieces[-1].received if c.pieces else 0
                 raise _Stop(f"piece {index} stalled after {got} bytes: {exc}") from None
 
-    def _until(self, deadline: float, what: str) -> tuple[float, str]:
+    def _until(self, deadline: float, what: str) -> float:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise _Stop(f"the peer sent no {what} within {self.limits.unchoke_timeout:g} s")
+        return min(left, self.limits.read_timeout)
+
+    def _patient(self, deadline: float, what: str) -> tuple[float, str]:
         """How long to wait for the next message while waiting for ``what``, and the words.
 
-        Only ``unchoke_timeout`` bounds this wait, not the shorter per-message
-        ``read_timeout``: a real client may rightly say nothing until its next rechoke round
-        (Transmission rechokes every 10 s, so a 10 s read timeout gave up just before the
-        unchoke came). Keep-alive and message counts and the session limit still apply.
+        Only ``unchoke_timeout`` bounds the wait for claims and for unchoke, not the shorter
+        per-message ``read_timeout``: a real client may rightly say nothing until its next
+        rechoke round (Transmission rechokes every 10 s, so a 10 s read timeout gave up just
+        before the unchoke came). Keep-alive and message counts and the session limit apply.
         """
         words = f"the peer sent no {what} within {self.limits.unchoke_timeout:g} s"
         left = deadline - time.monotonic()
