@@ -13,7 +13,6 @@ import hashlib
 import os
 
 from netwarden.codec.bencode import encode
-from netwarden.collect.bittorrent import messages as m
 
 from .conftest import make_scope, peer_obs, run_collectors
 from .fakepeers import FakePeer, fake_peers, read_msg
