@@ -12,6 +12,7 @@ DEBIAN_PACKAGES=(
   samba smbclient      # a real smbd for the SMB collector's tests; smbclient for its benchmark
   uhub eiskaltdcpp-daemon  # a real ADC hub and real DC clients for the Direct Connect tests
   opentracker          # a real BitTorrent tracker for the BitTorrent tests
+  transmission-daemon  # a second real BitTorrent client (seeder) for the BitTorrent tests
   pkg-config cmake g++ libavdevice-dev libavfilter-dev libavformat-dev libavcodec-dev
   libswresample-dev libswscale-dev libavutil-dev  # to build vpdq (the reference vPDQ) for tests
   postgresql           # PostgreSQL back end (tests start a throwaway cluster)

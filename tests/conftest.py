@@ -8,13 +8,15 @@ run that silently skipped the real end-to-end tests would prove nothing.
 
 from __future__ import annotations
 
+import glob
 import importlib.util
 import os
 import shutil
 
 import pytest
 
-REQUIRED_PROGRAMS = ("rhash", "openssl", "smbd", "uhub", "eiskaltdcpp-daemon", "opentracker")
+REQUIRED_PROGRAMS = ("rhash", "openssl", "smbd", "uhub", "eiskaltdcpp-daemon", "opentracker",
+                     "transmission-daemon", "chromium")
 REQUIRED_MODULES = ("libtorrent",)
 
 
@@ -22,6 +24,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if not os.environ.get("CI"):
         return
     missing = [p for p in REQUIRED_PROGRAMS if shutil.which(p) is None]
+    if not glob.glob("/usr/lib/postgresql/*/bin/initdb"):  # Debian's PostgreSQL server
+        missing.append("postgresql (initdb)")
     missing += [m for m in REQUIRED_MODULES if importlib.util.find_spec(m) is None]
     if missing:
         raise pytest.UsageError(
