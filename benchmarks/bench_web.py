@@ -112,6 +112,10 @@ def populate(url: str, key_dir: Path, findings: list[dict], prepared: list) -> f
     for start in range(0, len(prepared), 20_000):
         refs.extend(ledger.append_many(prepared[start:start + 20_000]))
     ledger.checkpoint()
+    stored = Ledger.open(store, key_dir).size
+    if stored != len(prepared):  # measured on a ledger that lost leaves would be meaningless
+        raise SystemExit(f"{url.split(':')[0]}: the ledger holds {stored} leaves after "
+                         f"appending {len(prepared)}: appends were not committed")
     rows = []
     for i, f in enumerate(findings):
         obs, match = refs[2 * i], refs[2 * i + 1]

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import json
 import threading
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy import ColumnElement, Engine, exists, func, select
 
 from netwarden.store.base import Store
 from netwarden.store.models_findings import FindingRow
@@ -313,15 +314,29 @@ def _read_jsonl(path: Path) -> tuple[list[dict[str, Any]], int]:
     return out, bad
 
 
+_NOTICES_SEEN: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _has_notices(store: Store) -> bool:
+    """Whether the notices table exists; a yes is remembered (tables are not dropped under a
+    running app), which saves a catalogue query on every finding page."""
+    if store.engine in _NOTICES_SEEN:
+        return True
+    from sqlalchemy import inspect
+
+    if "notices" not in inspect(store.engine).get_table_names():
+        return False
+    _NOTICES_SEEN.add(store.engine)
+    return True
+
+
 def notices(store: Store, *, operator: str | None = None, finding_id: str | None = None,
             limit: int = 200) -> list[dict[str, Any]]:
     """Notices with their state events, newest first (empty when the notices table is absent).
 
     The message bytes are not loaded: the page shows the state, not the letter.
     """
-    from sqlalchemy import inspect
-
-    if "notices" not in inspect(store.engine).get_table_names():
+    if not _has_notices(store):
         return []
     from netwarden.notices.models import NoticeRow
 
