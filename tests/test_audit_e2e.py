@@ -70,14 +70,20 @@ def test_audit_of_demo_network_finds_exactly_the_planted_copies(tmp_path: Path, 
     assert (out / "assessment.json").is_file()
     assert "Who is responsible" in (out / "report.html").read_text(encoding="utf-8")
     by_host = {f.host: f.attribution for f in result.findings}
-    # the testbed's RADIUS log covers 127.77.1.1 and .2, not .3; 127.77.0.10 is the operator's
+    # 127.77.0.10 is the operator's; .1 has a RADIUS session; .2 is a CGNAT address whose
+    # port maps (RFC 7422) to an inside address with a DHCP lease; .3 has no log at all
     assert by_host["127.77.0.10"]["status"] == "operator_host"
     assert by_host["127.77.1.1"]["status"] == "subscriber"
+    assert by_host["127.77.1.1"]["log_kind"] == "radius"
     assert by_host["127.77.1.1"]["pseudonym"].startswith("ps1_")
+    assert by_host["127.77.1.2"]["status"] == "subscriber"
+    assert by_host["127.77.1.2"]["log_kind"] == "dhcpd"
+    assert by_host["127.77.1.2"]["nat"]
     assert by_host["127.77.1.1"]["pseudonym"] != by_host["127.77.1.2"]["pseudonym"]
     assert by_host["127.77.1.3"]["status"] == "none"
     assert by_host["127.77.1.3"]["reason_code"] == "no_session"
-    assert "demo-subscriber" not in (out / "findings.jsonl").read_text(encoding="utf-8")
+    text = (out / "findings.jsonl").read_text(encoding="utf-8")
+    assert "demo-subscriber" not in text and "02:00:5e:00:01:02" not in text
     assert isinstance(first["ledger"]["match"]["index"], int)
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["distribution"] == len(expected)

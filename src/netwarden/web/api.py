@@ -355,3 +355,67 @@ def notices(request: Request, operator: str | None = Query(None, max_length=200)
     from netwarden.web.data import notices as load
 
     return [Notice(**n) for n in load(ctx(request).store, operator=operator, limit=limit)]
+
+
+class Campaign(BaseModel):
+    name: str
+    status: str
+    deadline: datetime | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    jobs: int
+    jobs_by_status: dict[str, int]
+    jobs_finished: int
+    jobs_planned: int
+    services: int
+    services_done: int
+    findings: int
+    served: int
+    interrupted_attempts: int
+
+
+class CampaignJob(BaseModel):
+    operator: str
+    status: str
+    attempts: int
+    services: int
+    services_done: int
+    observations: int
+    findings: int
+    served: int
+    run_id: str | None
+    started_at: str | None
+    finished_at: str | None
+    error: str | None
+
+
+class CampaignDetail(BaseModel):
+    campaign: Campaign
+    jobs: list[CampaignJob]
+
+
+@router.get("/campaigns", response_model=list[Campaign], responses=AUTH)
+def campaigns(request: Request) -> list[Campaign]:
+    """Every campaign with its progress over its operators, newest first."""
+    require(request, "view")
+    from netwarden.web.campaigns import campaigns as load
+
+    return [Campaign(**c.as_dict()) for c in load(ctx(request).store)]
+
+
+@router.get("/campaigns/{name:path}", response_model=CampaignDetail,
+            responses={**AUTH, **NOT_FOUND})
+def campaign(request: Request,
+             name: Annotated[str, PathParam(max_length=200, description="campaign name")]
+             ) -> CampaignDetail:
+    """One campaign: its progress and one job per operator scope (as ``campaign status``)."""
+    require(request, "view")
+    from netwarden.web.campaigns import campaign_detail
+
+    found = campaign_detail(ctx(request).store, name)
+    if found is None:
+        raise HTTPException(404, f"no campaign {name!r}")
+    summary, jobs, _ = found
+    return CampaignDetail(campaign=Campaign(**summary.as_dict()),
+                          jobs=[CampaignJob(**{k: j[k] for k in CampaignJob.model_fields})
+                                for j in jobs])

@@ -24,6 +24,8 @@ from netwarden.web.app import (
     ctx,
     require,
 )
+from netwarden.web.campaigns import campaign_detail
+from netwarden.web.campaigns import campaigns as load_campaigns
 from netwarden.web.data import notices as load_notices
 
 router = APIRouter(include_in_schema=False)
@@ -119,6 +121,23 @@ def operator(request: Request, name: str) -> Response:
     return render(request, "operator.html", info, op=found, findings=items, total=total,
                   runs=runs, states=c.evidence.states(),
                   notices=load_notices(c.store, operator=name, limit=100))
+
+
+@router.get("/campaigns")
+def campaigns(request: Request) -> Response:
+    info = require(request, "view")
+    return render(request, "campaigns.html", info,
+                  campaigns=load_campaigns(ctx(request).store))
+
+
+@router.get("/campaigns/{name:path}")
+def campaign(request: Request, name: str) -> Response:
+    info = require(request, "view")
+    found = campaign_detail(ctx(request).store, name)
+    if found is None:
+        raise HTTPException(404, f"no campaign {name!r}")
+    summary, jobs, attempts = found
+    return render(request, "campaign.html", info, c=summary, jobs=jobs, attempts=attempts)
 
 
 @router.get("/findings")
