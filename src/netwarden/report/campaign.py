@@ -17,33 +17,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 from sqlalchemy import select
 
 from netwarden import __version__
 from netwarden.errors import InputError
 from netwarden.report import charts
+from netwarden.report.html import templates
 from netwarden.store.base import Store
 
 LEVELS = ("served", "contacted", "listed")
 
-_env = Environment(loader=PackageLoader("netwarden.report", "templates"),
-                   autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
-
-
-def _human_size(n: int | None) -> str:
-    if n is None:
-        return "—"
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
-
-
-_env.filters["human_size"] = _human_size
+_env = templates  # one Jinja environment (and its filters) for every report
 
 
 @dataclass

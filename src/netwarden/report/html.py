@@ -45,6 +45,7 @@ def _display_url(url: str) -> str:
 
 _env.filters["human_size"] = _human_size
 _env.filters["display_url"] = _display_url
+templates = _env  # shared with the campaign and operator reports
 
 
 def render_report(result: RunResult) -> str:
