@@ -129,12 +129,14 @@ class Client:
             return json.loads(resp.read())["result"]
 
 
-def _dc_xml(nick: str, host: str, port: int, pid: str) -> str:
+def _dc_xml(nick: str, host: str, port: int, pid: str, passive: bool = False) -> str:
     """eiskaltdcpp settings. ``CID`` is the *private* ID (the PID): without it every daemon
     started within the same second generates the same one (its random source is seeded with
-    the time), so the hub refuses all but the first with "CID is taken"."""
+    the time), so the hub refuses all but the first with "CID is taken".
+    ``IncomingConnections``: 0 direct (active), 3 firewall-passive (dcpp's SettingsManager
+    enum INCOMING_DIRECT, _FIREWALL_UPNP, _FIREWALL_NAT, _FIREWALL_PASSIVE)."""
     settings = {"CID": pid, "Nick": nick, "Description": "test user", "InPort": port,
-                "UDPPort": port, "TLSPort": port + 1, "IncomingConnections": 0,
+                "UDPPort": port, "TLSPort": port + 1, "IncomingConnections": 3 if passive else 0,
                 "AutoDetectIncomingConnection": 0, "BindAddress": host, "ExternalIp": host,
                 "NoIpOverride": 1, "Slots": 5, "HashingStartDelay": 0, "UseDHT": 0,
                 "UseTLS": 0, "RequireTLS": 0, "AutoRefreshTime": 0}
@@ -154,12 +156,13 @@ def _favorites_xml(hub_url: str, nick: str, password: str) -> str:
 
 
 def client_factory(tmp_path: Path, default_hub: str, started: list[Client]) -> Any:
-    """``start(nick, host, files, password=None, hub_url=None, enc="")`` → a Client that
-    shares ``files`` and has joined ``hub_url`` (ADC or NMDC). Each client has its own config
-    dir, PID (so its own CID), address, TCP/UDP ports and JSON-RPC port."""
+    """``start(nick, host, files, password=None, hub_url=None, enc="", passive=False)`` → a
+    Client that shares ``files`` and has joined ``hub_url`` (ADC or NMDC), active or passive.
+    Each client has its own config dir, PID (so its own CID), address, TCP/UDP ports and
+    JSON-RPC port."""
 
     def start(nick: str, host: str, files: dict[str, bytes], password: str | None = None,
-              hub_url: str | None = None, enc: str = "") -> Client:
+              hub_url: str | None = None, enc: str = "", passive: bool = False) -> Client:
         url = hub_url or default_hub
         base = tmp_path / f"dc-{nick}"
         share = base / "share"
@@ -170,7 +173,7 @@ def client_factory(tmp_path: Path, default_hub: str, started: list[Client]) -> A
         conf.mkdir(parents=True)
         port = free_port(host)
         pid = os.urandom(24)
-        (conf / "DCPlusPlus.xml").write_text(_dc_xml(nick, host, port, b32(pid)))
+        (conf / "DCPlusPlus.xml").write_text(_dc_xml(nick, host, port, b32(pid), passive))
         if password is not None:
             (conf / "Favorites.xml").write_text(_favorites_xml(url, nick, password))
         rpc_port = free_port("127.0.0.1")

@@ -9,6 +9,9 @@ Bounds: every line is at most :data:`~.adc_proto.MAX_LINE` bytes, every read wai
 read timeout, the user list and the kept chat are capped (a hub that floods them is recorded as
 such), and login has an overall deadline. Every peer address comes from the hub and is checked
 against the scope before any connection; a refused address is returned to the caller to record.
+Passive by default (RCM → the peer's CTM → we connect); with ``active_ip`` the auditor also
+advertises I4/TCP4 and sends CTM (:meth:`HubSession.send_ctm`) so passive peers connect to
+its listener (:meth:`PeerConnection.accept`, :mod:`.listener`).
 """
 
 from __future__ import annotations
@@ -92,9 +95,13 @@ class Line:
 
 
 async def open_line(host: str, port: int, connect_timeout: float, read_timeout: float,
-                    sep: bytes = b"\n") -> Line:
+                    sep: bytes = b"\n", bind: str | None = None) -> Line:
+    """Connect with bounded lines; ``bind`` sets our source address (active mode: the hub
+    must see the address peers are to connect to)."""
+    local = (bind, 0) if bind else None
     reader, writer = await asyncio.wait_for(
-        asyncio.open_connection(host, port, limit=ap.MAX_LINE), connect_timeout)
+        asyncio.open_connection(host, port, limit=ap.MAX_LINE, local_addr=local),
+        connect_timeout)
     return Line(reader, writer, read_timeout, sep)
 
 
@@ -133,8 +140,10 @@ class HubSession:
 
     def __init__(self, host: str, port: int, identity: Identity, *, password: str | None,
                  connect_timeout: float, read_timeout: float, max_users: int = MAX_USERS,
-                 login_deadline: float = 60.0) -> None:
+                 login_deadline: float = 60.0, active_ip: str | None = None) -> None:
         self.host, self.port, self.identity, self.password = host, port, identity, password
+        # active mode: we listen on active_ip, advertise it (I4, SU TCP4) and send CTMs
+        self.active_ip = active_ip
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
         self.max_users, self.login_deadline = max_users, login_deadline
         self.facts = HubFacts()
@@ -168,7 +177,7 @@ class HubSession:
 
     async def _login_once(self, nick: str) -> None:
         self.line = await open_line(self.host, self.port, self.connect_timeout,
-                                    self.read_timeout)
+                                    self.read_timeout, bind=self.active_ip)
         sockname = self.line.writer.get_extra_info("sockname")
         self.local_ip = sockname[0] if sockname else None
         self._logged_in = asyncio.Event()
@@ -188,7 +197,11 @@ class HubSession:
         ident = self.identity
         params = [f"ID{ident.cid}", f"PD{ap.b32(ident.pid)}", f"NI{self._nick}",
                   f"DE{ident.description}", "SS0", "SF0", "SL0", "HN1", "HR0", "HO0",
-                  f"AP{CLIENT_NAME}", f"VE{CLIENT_VERSION}", "I40.0.0.0", "SU"]
+                  f"AP{CLIENT_NAME}", f"VE{CLIENT_VERSION}"]
+        if self.active_ip:  # peers may connect to us (only the connections we ask for)
+            params += [f"I4{self.active_ip}", "SUTCP4"]
+        else:
+            params += ["I40.0.0.0", "SU"]
         return ap.Message("B", "INF", tuple(params), src=self.sid)
 
     async def _handle(self, raw: bytes, during_login: bool = False) -> None:
@@ -326,6 +339,15 @@ class HubSession:
             self._ctm.pop(token, None)
         return token, port, proto
 
+    async def send_ctm(self, sid: str, port: int, token: str) -> None:
+        """``DCTM <us> <sid> ADC/1.0 <port> <token>``: ask ``sid`` to connect to our listener."""
+        if self.line is None or self.sid is None:
+            raise AdcError("not logged in")
+        if self._closed_reason:
+            raise AdcError(self._closed_reason)
+        await self.line.send(ap.Message("D", "CTM", ("ADC/1.0", str(port), token),
+                                        src=self.sid, dst=sid).encode())
+
     async def close(self) -> None:
         if self._reader is not None:
             self._reader.cancel()
@@ -342,18 +364,51 @@ class _NickTaken(Denied):
 
 
 class PeerConnection:
-    """A client-client connection we opened, after the hub relayed the peer's CTM."""
+    """A client-client connection: opened by us after the peer's CTM (answer to our RCM), or
+    accepted by our listener after our CTM (:meth:`accept`)."""
 
     def __init__(self, line: Line, identity: Identity) -> None:
         self.line, self.identity = line, identity
         self.peer_cid: str | None = None
         self.peer_features: set[str] = set()
+        self.remote: tuple[str, int] | None = None  # the peer's address as seen
+        self.incoming = False
+
+    @classmethod
+    async def accept(cls, line: Line, identity: Identity,
+                     expected: Callable[[str], bool]) -> tuple[str, PeerConnection]:
+        """Listening side of the handshake: their CSUP, our CSUP + CINF, their CINF with the
+        token (``TO``) of a CTM we sent. Returns ``(token, connection)``."""
+        conn = cls(line, identity)
+        conn.incoming = True
+        msg = await conn._next()
+        if msg.cmd != "SUP":
+            raise AdcError(f"peer opened with {msg.cmd}, not SUP")
+        conn.peer_features = {p[2:] for p in msg.params if p.startswith("AD")}
+        await line.send(ap.Message("C", "SUP", PEER_FEATURES).encode()
+                        + ap.Message("C", "INF", (f"ID{identity.cid}",)).encode())
+        for _ in range(20):
+            msg = await conn._next()
+            if msg.cmd == "INF":
+                break
+            if msg.cmd == "STA":
+                severity, code, text = ap.status(msg)
+                if severity:
+                    raise AdcError(f"peer refused: {severity}{code:02d} {text}")
+        else:
+            raise AdcError("peer did not identify itself (no CINF)")
+        token, conn.peer_cid = msg.get("TO"), msg.get("ID")
+        if not token or not expected(token):
+            await line.send(ap.Message("C", "STA", ("240", "Token not expected")).encode())
+            raise AdcError(f"token {str(token)[:32]!r} not expected (CID {conn.peer_cid})")
+        return token, conn
 
     @classmethod
     async def connect(cls, host: str, port: int, token: str, identity: Identity,
                       connect_timeout: float, read_timeout: float) -> PeerConnection:
         line = await open_line(host, port, connect_timeout, read_timeout)
         conn = cls(line, identity)
+        conn.remote = (host, port)
         try:
             await conn._handshake(token)
         except BaseException:

@@ -3,10 +3,12 @@
 For one ``adc://host:port`` service: log in (visible, identified, empty share), record the
 hub's facts and users, fetch each sharing user's ``files.xml.bz2`` through a client-client
 connection the hub brokers (RCM → the peer's CTM → we connect to the peer's address, checked
-against the scope first), record every listed file with a TTH at level ``contacted``, and for
-files whose TTH root is in a bank fetch the TTH leaves and one leaf-aligned segment and verify
-it (``served``). The hub facts observation (``dc-hub-info``) closes the run with what the
-liability assessment needs: operators, bots, whether the hub host is the operator's own, which
+against the scope first; or, when the auditor is active (service option ``active``) and the
+user is passive, our CTM → the peer connects to our listener, see :mod:`.listener`), record
+every listed file with a TTH at level ``contacted``, and for files whose TTH root is in a
+bank fetch the TTH leaves and one leaf-aligned segment and verify it (``served``). The hub
+facts observation (``dc-hub-info``) closes the run with what the liability assessment
+needs: operators, bots, whether the hub host is the operator's own, which
 operators/bots/infrastructure users share bank content and which topic/MOTD links name it.
 
 Only bank TTHs are ever requested; the auditor never searches and never uploads.
@@ -15,8 +17,11 @@ Only bank TTHs are ever requested; the auditor never searches and never uploads.
 from __future__ import annotations
 
 import asyncio
+import functools
+import ipaddress
 import logging
 import re
+import secrets
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -25,10 +30,12 @@ from netwarden.collect.base import CollectContext, Collector, location_url, regi
 from netwarden.collect.dc import adc_proto as ap
 from netwarden.collect.dc.adc_client import AdcError, Denied, HubSession, Identity, PeerConnection
 from netwarden.collect.dc.filelist import MAX_DECOMPRESSED, FileListError, parse_file_list
+from netwarden.collect.dc.listener import PeerListener
 from netwarden.collect.dc.nmdc_client import NmdcHubSession, NmdcPeer
 from netwarden.collect.dc.tth_verify import LeafSet, SegmentVerifier, TthError, check_leaves
+from netwarden.errors import InputError
 from netwarden.records import Endpoint, EvidenceLevel, Observation, Outcome, Refusal
-from netwarden.scope import Service
+from netwarden.scope import Scope, Service
 
 log = logging.getLogger("netwarden.collect.dc")
 
@@ -37,6 +44,37 @@ MAX_FILELIST = 64 * 1024**2  # compressed bytes of one file list
 MAX_TTHL = 24 * 65536  # bytes of one leaf stream
 _MAGNET_TTH = re.compile(r"urn:tree:tiger:([A-Z2-7]{39})", re.IGNORECASE)
 _TTH_WORD = re.compile(r"(?<![A-Z2-7])([A-Z2-7]{39})(?![A-Z2-7])")
+
+
+def active_options(service: Service, scope: Scope) -> tuple[str, int] | None:
+    """``(listen address, port)`` when the service asks for active mode, else None.
+
+    Options: ``active = true``, ``listen = "<IPv4 inside the scope prefixes>"`` (required when
+    active: there is no safe default address to listen on), ``listen_port`` (0 = ephemeral).
+    Bad values are an :class:`InputError` naming the service and the option.
+    """
+    opts = service.options
+    where = f"services[{service.url}]"
+    active = opts.get("active", False)
+    if not isinstance(active, bool):
+        raise InputError(scope.source, f"must be true or false, got {active!r}",
+                         f"{where}.active")
+    if not active:
+        return None
+    listen = opts.get("listen")
+    try:
+        address = ipaddress.IPv4Address(str(listen))
+    except ValueError:
+        raise InputError(scope.source, "active mode needs the IPv4 address to listen on, got "
+                         f"{listen!r}", f"{where}.listen") from None
+    if not any(address in net for net in scope.prefixes):
+        raise InputError(scope.source, f"{address} is outside the authorized prefixes",
+                         f"{where}.listen")
+    port = opts.get("listen_port", 0)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port < 65536:
+        raise InputError(scope.source, f"must be a port 0..65535 (0 = any), got {port!r}",
+                         f"{where}.listen_port")
+    return str(address), port
 
 
 def tths_in_text(text: str) -> set[str]:
@@ -68,6 +106,8 @@ class AdcCollector(Collector):
         self.nmdc = service.scheme in ("nmdc", "dchub")
         self.proto = "nmdc" if self.nmdc else "adc"
         self.encoding = service.encoding or "cp1251"
+        self.active = active_options(service, ctx.scope)
+        self.listener: PeerListener | None = None
 
     def _loc(self, user: ap.UserInfo, path: str) -> str:
         """``adc://hub/<CID>/path`` (ADC) or ``nmdc://hub/<nick>/path`` (NMDC has no CID)."""
@@ -96,19 +136,34 @@ class AdcCollector(Collector):
                                      encoding=self.encoding,
                                      max_users=limits.max_listing_entries,
                                      login_deadline=limits.read_timeout * 4,
-                                     settle=float(self.service.options.get("settle_s", 1.5)))
+                                     settle=float(self.service.options.get("settle_s", 1.5)),
+                                     active_ip=self.active[0] if self.active else None)
         else:
             session = HubSession(host, port, self.identity, password=self.service.password,
                                  connect_timeout=limits.connect_timeout,
                                  read_timeout=limits.read_timeout,
                                  max_users=limits.max_listing_entries,
-                                 login_deadline=limits.read_timeout * 4)
+                                 login_deadline=limits.read_timeout * 4,
+                                 active_ip=self.active[0] if self.active else None)
         started = time.monotonic()
+        if self.active:
+            self.listener = self._make_listener(session)
+            try:
+                await self.listener.start()
+            except OSError as exc:
+                self.listener = None
+                yield self.observation(self.service.url, method="dc-hub-info",
+                                       outcome=Outcome.ERROR,
+                                       reason=f"cannot listen on {self.active[0]}:"
+                                              f"{self.active[1]} for active mode: {exc}")
+                return
         try:
             async with self.ctx.slot(host):
                 await session.login()
         except Exception as exc:
             await session.close()
+            if self.listener is not None:
+                await self.listener.close()
             outcome = Outcome.DENIED if isinstance(exc, Denied) else Outcome.ERROR
             yield self.observation(self.service.url, method="dc-hub-info", outcome=outcome,
                                    reason=f"login failed: {exc}",
@@ -152,8 +207,29 @@ class AdcCollector(Collector):
             details = self._hub_details(session, shared)
             details["duration_s"] = round(time.monotonic() - started, 3)
             await session.close()
+            if self.listener is not None:
+                await self.listener.close()
+        if self.listener is not None:
+            for rhost, rport, reason in self.listener.stats.refused:
+                yield self.refusal(f"{self.proto}://{rhost}:{rport}",
+                                   f"incoming connection to the auditor via {self.hub_url}",
+                                   reason)
         yield self.observation(self.service.url, method="dc-hub-info",
                                name=session.facts.name, details=details)
+
+    def _make_listener(self, session: Any) -> PeerListener:
+        """The listening socket for active mode; the handshake matches tokens (ADC) or nicks."""
+        assert self.active is not None
+        if self.nmdc:
+            handshake = functools.partial(_nmdc_accept, session, self.encoding)
+        else:
+            handshake = functools.partial(_adc_accept, session)
+        # the peer is not contacted, it contacts us: only its address is checked (its source
+        # port is ephemeral and not one of the scope's service ports)
+        return PeerListener(self.active[0], self.active[1],
+                            check=lambda h: self.ctx.scope.check(h),
+                            handshake=handshake, read_timeout=self.limits.read_timeout,
+                            sep=b"|" if self.nmdc else b"\n")
 
     # -- users ----------------------------------------------------------------------------
     def _users(self, session: Any) -> list[ap.UserInfo]:
@@ -174,6 +250,8 @@ class AdcCollector(Collector):
     async def _connect(self, session: Any, user: ap.UserInfo
                        ) -> tuple[PeerConnection | None, Observation | Refusal | None, int]:
         limits = self.limits
+        if self.listener is not None and not user.active:
+            return await self._connect_incoming(session, user)
         if not user.ip4 and not self.nmdc:
             return None, self._user_problem(user, None, Outcome.SKIPPED,
                                             "the hub does not reveal this user's address"), 0
@@ -203,6 +281,28 @@ class AdcCollector(Collector):
         except (AdcError, OSError, TimeoutError) as exc:
             return None, self._user_problem(user, port, Outcome.ERROR,
                                             f"client connection failed: {exc}"), port
+        return conn, None, port
+
+    async def _connect_incoming(self, session: Any, user: ap.UserInfo
+                                ) -> tuple[Any, Observation | Refusal | None, int]:
+        """Active auditor, passive user: our CTM, the user connects to our listener."""
+        assert self.listener is not None
+        listener, limits = self.listener, self.limits
+        if self.nmdc:
+            nick = user.nick or ""
+            key, cid = nick, None
+            send = functools.partial(session.send_ctm, nick, listener.port)
+        else:
+            key, cid = secrets.token_hex(6), user.cid
+            send = functools.partial(session.send_ctm, user.sid, listener.port, key)
+        try:
+            conn = await listener.connection(key, send, limits.read_timeout, cid=cid)
+        except (AdcError, OSError) as exc:
+            return None, self._user_problem(user, None, Outcome.ERROR, str(exc)), 0
+        host, port = conn.remote
+        if user.ip4 and user.ip4 != host:
+            user.fields["conn_ip"] = host  # the hub's address for the user and the socket's
+        user.fields.setdefault("I4", host)
         return conn, None, port
 
     async def _connect_nmdc(self, session: Any, user: ap.UserInfo
@@ -244,8 +344,16 @@ class AdcCollector(Collector):
                 yield problem
             return
         limits = self.limits
-        endpoint = self._user_endpoint(user, port)
-        who = {**user.as_details(), "hub": self.hub_url, "peer_cid": conn.peer_cid}
+        if conn.remote:  # the address the bytes come from, as our socket sees it
+            endpoint = Endpoint(protocol=self.proto, host=conn.remote[0], port=conn.remote[1])
+        else:
+            endpoint = self._user_endpoint(user, port)
+        who = {**user.as_details(), "hub": self.hub_url, "peer_cid": conn.peer_cid,
+               "connection": ("incoming, after our connect-to-me" if conn.incoming
+                              else "outgoing, after the peer's connect-to-me")}
+        if "conn_ip" in user.fields:
+            who["hub_ip4"] = user.fields.get("I4")
+            who["connection_ip4"] = user.fields["conn_ip"]
         try:
             blob = bytearray()
             deadline = time.monotonic() + limits.read_timeout * 10
@@ -374,10 +482,22 @@ class AdcCollector(Collector):
             "hub_messages": facts.messages[:50], "messages_dropped": facts.messages_dropped,
             "bank_links_in_topic_or_messages": sorted(named & self.bank_tths),
             "statuses": facts.statuses[-10:], "protocol_errors": facts.protocol_errors,
+            "auditor_mode": "active" if self.active else "passive",
+            "listen": (f"{self.listener.host}:{self.listener.port}" if self.listener else None),
+            "incoming": self.listener.stats.as_details() if self.listener else None,
         }
 
 
 _DONE = object()
+
+
+async def _adc_accept(session: HubSession, line: Any, expected: Any) -> tuple[str, Any]:
+    return await PeerConnection.accept(line, session.identity, expected)
+
+
+async def _nmdc_accept(session: NmdcHubSession, encoding: str, line: Any,
+                       expected: Any) -> tuple[str, Any]:
+    return await NmdcPeer.accept(line, session.sid or session.identity.nick, expected, encoding)
 
 
 async def _finish(tasks: list[asyncio.Task[None]], results: asyncio.Queue[Any]) -> None:

@@ -127,7 +127,7 @@ class PeerListener:
         try:
             key, conn = await asyncio.wait_for(self.handshake(line, self._waiting.__contains__),
                                                self.read_timeout)
-        except (AdcError, ap.ProtocolError, OSError, TimeoutError) as exc:
+        except (AdcError, ValueError, OSError, TimeoutError) as exc:  # ValueError: grammar
             stats.failed += 1
             if "not expected" in str(exc):
                 stats.unexpected += 1

@@ -1,14 +1,16 @@
 """NMDC hub session and client-to-client downloads (asyncio), as a visible identified auditor.
 
-Same rules as the ADC client (:mod:`.adc_client`): a declared empty share, passive mode, no
+Same rules as the ADC client (:mod:`.adc_client`): a declared empty share, passive by default, no
 searches answered, no uploads (a peer's ``$ADCGET`` gets ``$Error File Not Available``).
 Users are described with :class:`~.adc_proto.UserInfo` so the collector treats both protocols
 alike (NMDC has no CID; the nick is the key and the ``sid``).
 
-Connections: we are passive, so for each sharing (active) user we send ``$RevConnectToMe``;
-the user answers through the hub with ``$ConnectToMe <us> <ip>:<port>``, which does not name
-the sender, so requests are serialized per hub and the peer's ``$MyNick`` is checked after
-connecting. Every address is checked against the scope by the caller before connecting.
+Connections: to an active user we send ``$RevConnectToMe``; the user answers through the hub
+with ``$ConnectToMe <us> <ip>:<port>``, which does not name the sender, so requests are
+serialized per hub and the peer's ``$MyNick`` is checked after connecting. Every address is
+checked against the scope by the caller before connecting. When the auditor is active
+(``active_ip``), a passive user gets our ``$ConnectToMe`` and connects to our listener
+(:meth:`NmdcPeer.accept`, matched by nick in :mod:`.listener`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from netwarden.collect.dc.adc_client import (
 )
 
 CLIENT_TAG = "netwarden V:0.1,M:P,H:1/0/0,S:0"
+ACTIVE_TAG = "netwarden V:0.1,M:A,H:1/0/0,S:0"
 HUB_SUPPORTS = "NoHello NoGetINFO UserIP2 TTHSearch"
 PEER_SUPPORTS = "MiniSlots XmlBZList ADCGet TTHL TTHF"
 OUR_LOCK = b"EXTENDEDPROTOCOLNETWARDENAUDIT Pk=netwarden0.1"
@@ -45,11 +48,12 @@ class NmdcHubSession:
     def __init__(self, host: str, port: int, identity: Identity, *, password: str | None,
                  connect_timeout: float, read_timeout: float, encoding: str = "cp1251",
                  max_users: int = MAX_USERS, login_deadline: float = 60.0,
-                 settle: float = 1.5) -> None:
+                 settle: float = 1.5, active_ip: str | None = None) -> None:
         self.host, self.port, self.identity, self.password = host, port, identity, password
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
         self.encoding, self.max_users = encoding, max_users
         self.login_deadline, self.settle = login_deadline, settle
+        self.active_ip = active_ip  # active mode: M:A, hub socket bound here, $ConnectToMe
         self.facts = HubFacts()
         self.users: dict[str, ap.UserInfo] = {}  # nick -> user
         self.ops: set[str] = set()
@@ -82,7 +86,7 @@ class NmdcHubSession:
 
     async def _login_once(self, nick: str) -> None:
         self.line = await open_line(self.host, self.port, self.connect_timeout,
-                                    self.read_timeout, sep=b"|")
+                                    self.read_timeout, sep=b"|", bind=self.active_ip)
         self._nick, self.sid, self._own_info_seen = nick, None, False
         deadline = time.monotonic() + self.login_deadline
         # NMDC has no "end of user list": after $Hello the list is complete once the hub has
@@ -147,7 +151,8 @@ class NmdcHubSession:
             self.sid = self._nick
             ident = self.identity
             await self._send("$Version", "1,0091")
-            await self._send("$MyINFO", np.myinfo(self._nick, ident.description, CLIENT_TAG))
+            await self._send("$MyINFO", np.myinfo(
+                self._nick, ident.description, ACTIVE_TAG if self.active_ip else CLIENT_TAG))
             await self._send("$GetNickList")
         elif name == "$Hello" and np.valid_nick(args):
             self._user(args)
@@ -275,6 +280,14 @@ class NmdcHubSession:
                 raise AdcError(f"no $ConnectToMe answer to our $RevConnectToMe within "
                                f"{timeout:g} s") from None
 
+    async def send_ctm(self, nick: str, port: int) -> None:
+        """``$ConnectToMe <nick> <our-ip>:<port>``: ask ``nick`` to connect to our listener."""
+        if self.line is None or self.sid is None or not self.active_ip:
+            raise AdcError("not logged in as an active user")
+        if self._closed_reason:
+            raise AdcError(self._closed_reason)
+        await self._send("$ConnectToMe", f"{nick} {self.active_ip}:{port}")
+
     async def close(self) -> None:
         if self._reader is not None:
             self._reader.cancel()
@@ -291,13 +304,64 @@ class _NickTaken(Denied):
 
 
 class NmdcPeer:
-    """A client-client connection we opened after the peer's ``$ConnectToMe``."""
+    """A client-client connection: opened by us after the peer's ``$ConnectToMe`` (answer to
+    our ``$RevConnectToMe``), or accepted by our listener after ours (:meth:`accept`)."""
 
     def __init__(self, line: Line, encoding: str) -> None:
         self.line, self.encoding = line, encoding
         self.peer_nick: str | None = None
         self.peer_supports: set[str] = set()
         self.peer_cid: str | None = None  # NMDC has none; kept for the collector's details
+        self.remote: tuple[str, int] | None = None  # the peer's address as seen
+        self.incoming = False
+
+    @classmethod
+    async def accept(cls, line: Line, our_nick: str, expected: Callable[[str], bool],
+                     encoding: str = "cp1251") -> tuple[str, NmdcPeer]:
+        """Listening side: their ``$MyNick``/``$Lock``; ours with ``$Supports``,
+        ``$Direction Download`` and ``$Key``; their ``$Supports``/``$Direction``/``$Key``.
+        The nick must be one we sent ``$ConnectToMe`` to. Returns ``(nick, connection)``."""
+        conn = cls(line, encoding)
+        conn.incoming = True
+        their_key: bytes | None = None
+        for _ in range(20):
+            raw = await line.read_line()
+            if raw.startswith(b"$Lock "):
+                lock, _pk = np.lock_of(raw[6:])
+                their_key = np.lock_to_key(lock)
+                break
+            cmd = conn._parse(raw)
+            if cmd.name == "$MyNick":
+                conn.peer_nick = cmd.args
+                if not expected(cmd.args):
+                    raise AdcError(f"nick {cmd.args[:64]!r} not expected")
+        if conn.peer_nick is None or their_key is None:
+            raise AdcError("peer did not send $MyNick and $Lock")
+        # Download 32767: the highest number, so a peer that also asks to download loses
+        await line.send(np.encode("$MyNick", our_nick, encoding) + b"$Lock " + OUR_LOCK + b"|"
+                        + np.encode("$Supports", PEER_SUPPORTS)
+                        + b"$Direction Download 32767|$Key " + their_key + b"|")
+        for _ in range(20):
+            cmd = conn._parse(await line.read_line())
+            if cmd.name == "$Supports":
+                conn.peer_supports = set(cmd.args.split(" ")[:64])
+            elif cmd.name == "$Direction" and not cmd.args.startswith("Upload"):
+                raise AdcError(f"peer wants {cmd.args[:40]!r}; we never upload")
+            elif cmd.name == "$Key":
+                break
+            elif cmd.name in ("$Error", "$MaxedOut", "$Failed"):
+                raise AdcError(f"peer refused: {cmd.name} {cmd.args[:200]}")
+        else:
+            raise AdcError("peer did not complete the $Supports/$Direction/$Key handshake")
+        if "ADCGet" not in conn.peer_supports:
+            raise AdcError("peer does not support ADCGet (a pre-2006 client)")
+        return conn.peer_nick, conn
+
+    def _parse(self, raw: bytes) -> np.Command:
+        try:
+            return np.parse(raw, self.encoding)
+        except np.NmdcError as exc:
+            raise AdcError(f"peer sent a malformed message: {exc}") from None
 
     @classmethod
     async def connect(cls, host: str, port: int, our_nick: str, expect_nick: str,
@@ -305,6 +369,7 @@ class NmdcPeer:
                       encoding: str = "cp1251") -> NmdcPeer:
         line = await open_line(host, port, connect_timeout, read_timeout, sep=b"|")
         conn = cls(line, encoding)
+        conn.remote = (host, port)
         try:
             await conn._handshake(our_nick, expect_nick)
         except BaseException:
