@@ -130,8 +130,14 @@ class Ledger:
         """A write transaction that holds SQLite's write lock from its first statement, so the
         size read at its start stays true until commit."""
         with self.store.engine.connect() as conn:
+            # The appends below go through the raw DBAPI cursor, which SQLAlchemy does not see:
+            # the transaction must be begun at SQLAlchemy's level, or its commit() is a no-op
+            # and the pool rolls the appends back when the connection is returned (on
+            # PostgreSQL every leaf was lost that way).
             if conn.dialect.name == "sqlite":
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.begin()
             try:
                 yield conn
                 conn.commit()

@@ -146,10 +146,18 @@ def list_users(store: Store) -> list[tuple[str, str, datetime, bool]]:
         return [(r.name, r.role, _aware(r.created_at), r.disabled) for r in rows]
 
 
+def no_nul(text: str | None) -> str | None:
+    """``text`` with NUL replaced by U+FFFD: PostgreSQL text cannot hold NUL (it raises where
+    SQLite stores it), and a hostile user name or path must still be recorded and compared."""
+    return None if text is None else text.replace("\x00", "\ufffd")
+
+
 def record_event(store: Store, kind: str, *, user: str | None = None, client: str | None = None,
                  method: str | None = None, path: str | None = None,
                  detail: str | None = None) -> None:
     """Append a security event (also to the log, which operators ship elsewhere)."""
+    user, client, method, path, detail = (no_nul(v) for v in (user, client, method, path,
+                                                              detail))
     log.warning("%s user=%s client=%s %s %s %s", kind, user, client, method or "", path or "",
                 detail or "")
     with store.session() as session:
@@ -172,7 +180,7 @@ def authenticate(store: Store, settings: AuthSettings, name: str, password: str,
                  client: str | None) -> User | None:
     """The user if ``password`` is right; None otherwise (recorded). Raises
     :class:`RateLimitedError` when the recent failures for the name or client hit the limit."""
-    name = (name or "")[:64]
+    name = no_nul((name or "")[:64]) or ""
     if recent_failures(store, name, client, settings.failure_window) >= settings.max_failures:
         record_event(store, "rate_limited", user=name, client=client, detail="login refused")
         raise RateLimitedError(name)

@@ -65,7 +65,10 @@ class CampaignSummary:
 def campaigns(store: Store, name: str | None = None) -> list[CampaignSummary]:
     """Every campaign (or the one named), newest first, with job and attempt counts."""
     from netwarden.campaign.models import CampaignAttemptRow, CampaignJobRow, CampaignRow
+    from netwarden.web.data import storable
 
+    if not storable(name):
+        return []
     query = select(CampaignRow).order_by(CampaignRow.created_at.desc())
     if name is not None:
         query = query.where(CampaignRow.name == name)

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, exists, func, select
+from sqlalchemy import ColumnElement, Engine, exists, false, func, select
 
 from netwarden.store.base import Store
 from netwarden.store.models_findings import FindingRow
@@ -99,6 +99,13 @@ def _where(run_id: str | None, operator: str | None, level: str | None,
     return conds
 
 
+def storable(*values: str | None) -> bool:
+    """Whether every value could be stored in a text column at all. PostgreSQL text cannot hold
+    NUL, and it rejects a query that compares with one (an error, not "no rows"); a filter with
+    NUL matches nothing on either back end, so callers answer "none" without asking."""
+    return not any(v is not None and "\x00" in v for v in values)
+
+
 def _from_row(data: str, run_id: str) -> dict[str, Any]:
     finding = json.loads(data)
     finding.setdefault("run_id", run_id)
@@ -140,6 +147,8 @@ class FindingsSource:
                      operator: str | None = None) -> list[RunInfo]:
         """Runs without a row in the ``findings`` table, newest first (an anti-join on the
         indexed ``findings.run_id``: cheap however many findings there are)."""
+        if not storable(run_id, operator):
+            return []
         query = (select(RunRow).where(~exists().where(FindingRow.run_id == RunRow.id))
                  .order_by(RunRow.started_at.desc()))
         if run_id is not None:
@@ -185,6 +194,8 @@ class FindingsSource:
         """``(total matching, page)`` of findings filtered by run, operator, level, category;
         newest observation first."""
         conds = _where(run_id, operator, level, category)
+        if not storable(run_id, operator, level, category):
+            conds.append(false())
         return self._page(conds, self._legacy(run_id, operator, level, category),
                           limit, offset)
 
@@ -205,10 +216,15 @@ class FindingsSource:
                 select(func.count()).select_from(FindingRow).where(*conds)).scalar_one()
             page: list[dict[str, Any]] = []
             if offset < in_table and limit:
+                # Deferred join: order and skip narrow (observed_at, id) keys, then fetch the
+                # page's ~1 KB lines by primary key, instead of sorting whole rows.
+                keys = (select(FindingRow.id, FindingRow.observed_at).where(*conds)
+                        .order_by(FindingRow.observed_at.desc(), FindingRow.id)
+                        .limit(limit).offset(offset).subquery())
                 rows = session.execute(
-                    select(FindingRow.data, FindingRow.run_id).where(*conds)
-                    .order_by(FindingRow.observed_at.desc(), FindingRow.id)
-                    .limit(limit).offset(offset)).all()
+                    select(FindingRow.data, FindingRow.run_id)
+                    .join(keys, keys.c.id == FindingRow.id)
+                    .order_by(keys.c.observed_at.desc(), keys.c.id)).all()
                 page = [_from_row(data, rid) for data, rid in rows]
         if len(page) < limit:  # older runs' findings come after the table's
             start = max(0, offset - in_table)
@@ -217,6 +233,8 @@ class FindingsSource:
 
     def finding(self, finding_id: str) -> dict[str, Any] | None:
         """One finding by id (primary key), or ``None``."""
+        if not storable(finding_id):
+            return None
         with self.store.session() as session:
             row = session.execute(select(FindingRow.data, FindingRow.run_id).where(
                 FindingRow.id == finding_id)).first()
@@ -336,7 +354,7 @@ def notices(store: Store, *, operator: str | None = None, finding_id: str | None
 
     The message bytes are not loaded: the page shows the state, not the letter.
     """
-    if not _has_notices(store):
+    if not _has_notices(store) or not storable(operator, finding_id):
         return []
     from netwarden.notices.models import NoticeRow
 

@@ -180,6 +180,8 @@ class EvidenceLedger:
 
     def trail(self, limit: int = 200, finding_id: str | None = None) -> list[dict[str, Any]]:
         """Review, sign-off, pseudonym-view and reveal leaves, newest first."""
+        if finding_id is not None and "\x00" in finding_id:
+            return []  # no id holds NUL (and PostgreSQL refuses to compare with one)
         query = (select(LeafRow.idx, LeafRow.leaf_hash, LeafRow.entry)
                  .where(LeafRow.record_type.in_(TRAIL_TYPES))
                  .order_by(LeafRow.idx.desc()).limit(limit))
