@@ -12,8 +12,12 @@ import glob
 import importlib.util
 import os
 import shutil
+import uuid
+from collections.abc import Iterator
 
 import pytest
+
+from pgserver import INSTALL_HINT, PgCluster, pg_cluster
 
 REQUIRED_PROGRAMS = ("rhash", "openssl", "smbd", "uhub", "eiskaltdcpp-daemon", "opentracker",
                      "transmission-daemon", "chromium")
@@ -31,3 +35,23 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         raise pytest.UsageError(
             "CI run without the real components the end-to-end tests need: "
             f"{', '.join(missing)} (scripts/setup.sh installs them)")
+
+
+# A real PostgreSQL server for the tests that run on both back ends (campaigns, web, ledger):
+# one throwaway cluster per test session, a fresh database per test.
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PgCluster]:
+    """A PostgreSQL cluster for the session; skips (fails in CI) without the binaries."""
+    try:
+        with pg_cluster() as cluster:
+            yield cluster
+    except FileNotFoundError:
+        if os.environ.get("CI"):
+            pytest.fail(INSTALL_HINT)
+        pytest.skip(INSTALL_HINT)
+
+
+@pytest.fixture
+def pg_url(postgres: PgCluster) -> str:
+    """A fresh, empty database in the session's cluster."""
+    return postgres.create_database(f"t_{uuid.uuid4().hex[:12]}")

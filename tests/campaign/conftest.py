@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from pgserver import INSTALL_HINT, PgCluster, pg_cluster
 
 
 @pytest.fixture
@@ -24,22 +19,6 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PgCluster]:
-    """A PostgreSQL cluster for the session; skips (fails in CI) without the binaries."""
-    try:
-        with pg_cluster() as cluster:
-            yield cluster
-    except FileNotFoundError:
-        if os.environ.get("CI"):
-            pytest.fail(INSTALL_HINT)
-        pytest.skip(INSTALL_HINT)
-
-
-@pytest.fixture
-def pg_url(postgres: PgCluster) -> str:
-    """A fresh, empty database in the session's cluster."""
-    return postgres.create_database(f"t_{uuid.uuid4().hex[:12]}")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

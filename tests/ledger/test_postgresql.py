@@ -14,19 +14,17 @@ import pytest
 from netwarden.ledger import Ledger, verify_inclusion
 from netwarden.ledger.keys import init_key
 from netwarden.store import Store, open_store
-from pgserver import pg_cluster
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def pg_store() -> Iterator[Store]:
-    with pg_cluster() as cluster:
-        store = open_store(cluster.create_database("ledger_test"))
-        try:
-            yield store
-        finally:
-            store.close()
+@pytest.fixture
+def pg_store(pg_url: str) -> Iterator[Store]:
+    store = open_store(pg_url)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def test_appends_persist_on_postgresql(pg_store: Store, tmp_path: Path) -> None:

@@ -13,7 +13,6 @@ PostgreSQL seed is the SQLite seed copied row by row into a database migrated by
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import threading
@@ -29,7 +28,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from netwarden.store import Store, open_store
-from pgserver import INSTALL_HINT, PgCluster, copy_database, pg_cluster
+from pgserver import PgCluster, copy_database
 
 PASSWORDS = {"alice": "alice-analyst-pw", "bob": "bob-supervisor-pw",
              "carol": "carol-supervisor-pw", "dave": "dave-auditor-pw"}
@@ -112,22 +111,6 @@ def copy_db(seed: Seed, target: Path) -> str:
     return f"sqlite:///{target}"
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PgCluster]:
-    """A PostgreSQL cluster for the session; skips (fails in CI) without the binaries."""
-    try:
-        with pg_cluster() as cluster:
-            yield cluster
-    except FileNotFoundError:
-        if os.environ.get("CI"):
-            pytest.fail(INSTALL_HINT)
-        pytest.skip(INSTALL_HINT)
-
-
-@pytest.fixture
-def pg_url(postgres: PgCluster) -> str:
-    """A fresh, empty database in the session's cluster."""
-    return postgres.create_database(f"t_{uuid.uuid4().hex[:12]}")
 
 
 @pytest.fixture(scope="session")

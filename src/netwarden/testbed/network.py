@@ -23,8 +23,8 @@ an exception.
 from __future__ import annotations
 
 import csv
-import ipaddress
 import io
+import ipaddress
 import os
 import random
 from dataclasses import dataclass
@@ -429,9 +429,15 @@ infrastructure = ["{self.ftp_host}"]
 [attribution]
 radius = ["logs/radius/detail"]
 dhcp = [{{ path = "logs/dhcpd.leases" }}]
-cgnat = [{{ format = "rfc7422", inside = "{self.CGNAT_INSIDE}", outside = "{self.http_hosts[1]}/32", ports_per_subscriber = {self.CGNAT_PORTS}, first_port = 1024 }}]
 pseudonym_key = "pseudonym.key"
 clock_skew = "2s"
+
+[[attribution.cgnat]]
+format = "rfc7422"
+inside = "{self.CGNAT_INSIDE}"
+outside = "{self.http_hosts[1]}/32"
+ports_per_subscriber = {self.CGNAT_PORTS}
+first_port = 1024
 
 [banks]
 use = ["films", "csam-standin", "csam-pdq", "allow-list"]
