@@ -33,7 +33,9 @@ QUALITY_GATE = 50  # PDQ's own recommendation: hashes of quality < 50 are not ma
 DIHEDRAL_NAMES = ("original", "rotate90", "rotate180", "rotate270", "flip-x", "flip-y",
                   "flip-plus1", "flip-minus1")
 
-# Pillow must never silently load a partial image: a truncated file is an error here.
+# Pillow must never silently load a partial image: a truncated file is an error here. The flag
+# is process-global and other libraries set it (WeasyPrint sets it to True when imported, for
+# the PDF reports), so it is set again before every decode, not only at import.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 
@@ -115,6 +117,7 @@ def decode_image(data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES,
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            ImageFile.LOAD_TRUNCATED_IMAGES = False
             image.load()
             if getattr(image, "n_frames", 1) > 1:
                 image.seek(0)  # animated GIF/WebP/APNG: the first frame, as threatexchange

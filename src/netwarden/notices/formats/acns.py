@@ -90,6 +90,10 @@ def infringement_xml(data: NoticeInput, finding: Mapping[str, Any], case_id: str
     # the exact location goes into Notes: the schema's Source names only address and port
     _sub(root, "Notes", f"Location: {finding['location']}. " + " ".join(STATEMENTS)
          + (f" Signed: {n.signature}" if n.signature else ""))
+    # Registered again at each use, not only at import: the prefix registry is process-global
+    # and other libraries (WeasyPrint's PDF metadata) re-register prefixes. (default_namespace=
+    # cannot be used: ACNS attributes such as Type= are unqualified.)
+    ET.register_namespace("", NAMESPACE)
     return ET.tostring(root, encoding="UTF-8", xml_declaration=True)
 
 
