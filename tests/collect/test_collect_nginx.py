@@ -1,0 +1,114 @@
+"""The HTTP collector against a real nginx with ``autoindex on`` (Debian's nginx).
+
+The listing parser is also tested on sample pages (test_listing_parsers.py); this walks a real
+server's generated indexes, with UTF-8 names, nested directories and a 0-byte file, and checks
+every file's digests against what was written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netwarden.records import EvidenceLevel, Observation, Outcome
+
+pytestmark = pytest.mark.slow
+
+HOST = "127.77.8.1"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def nginx_site(tmp_path: Path) -> Iterator[tuple[str, dict[str, bytes]]]:
+    if not os.path.exists(NGINX):
+        if os.environ.get("CI"):
+            pytest.fail("nginx is not installed (apt-get install -y nginx-light)")
+        pytest.skip("nginx is not installed (apt-get install -y nginx-light)")
+    root = tmp_path / "www"
+    files = {
+        "pub/Брат 2 (2000).mkv": os.urandom(150_000),
+        "pub/empty.txt": b"",
+        "pub/deep/a/b/clip.avi": os.urandom(70_000),
+        "pub/deep/notes & more.txt": b"plain text\n" * 100,
+    }
+    for name, data in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    port = _free_port()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"""
+daemon off;
+master_process off;
+worker_processes 1;
+pid {tmp_path}/nginx.pid;
+error_log {tmp_path}/error.log;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp_path}/body;
+    proxy_temp_path {tmp_path}/proxy;
+    fastcgi_temp_path {tmp_path}/fastcgi;
+    uwsgi_temp_path {tmp_path}/uwsgi;
+    scgi_temp_path {tmp_path}/scgi;
+    charset utf-8;
+    server {{
+        listen {HOST}:{port};
+        root {root};
+        location / {{ autoindex on; }}
+    }}
+}}
+""", encoding="utf-8")
+    proc = subprocess.Popen([NGINX, "-c", str(conf), "-p", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection((HOST, port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError((tmp_path / "error.log").read_text(errors="replace")
+                                       ) from None
+                time.sleep(0.05)
+        yield f"http://{HOST}:{port}/pub/", files
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_walks_a_real_nginx_autoindex(nginx_site: tuple[str, dict[str, bytes]], scope_for: Any,
+                                      run_collect: Any) -> None:
+    url, files = nginx_site
+    records, _ = run_collect(scope_for([url]))
+    served = {o.name: o for o in records if isinstance(o, Observation)
+              and o.level is EvidenceLevel.SERVED and o.outcome is Outcome.OK}
+    problems = [o for o in records if isinstance(o, Observation) and o.outcome is not Outcome.OK]
+    assert not problems, [(o.location, o.reason) for o in problems]
+    expected = {Path(name).name: data for name, data in files.items()}
+    assert set(served) == set(expected)
+    for name, data in expected.items():
+        obs = served[name]
+        assert obs.size == len(data)
+        assert obs.digests["sha256"] == hashlib.sha256(data).hexdigest()
+        assert obs.bytes_from_endpoint
