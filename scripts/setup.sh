@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 DEBIAN_PACKAGES=(
   rhash librhash0      # TTH/ED2K in the digest engine (librhash) and its known-answer tests (rhash)
   lftp                 # crawl benchmark baseline
-  nginx-light          # a real nginx autoindex for the HTTP collector's tests
+  nginx-light apache2  # a real nginx autoindex and Apache mod_autoindex for the HTTP tests
   openssl              # RFC 3161 test time-stamping authority
   samba smbclient      # a real smbd for the SMB collector's tests; smbclient for its benchmark
   uhub eiskaltdcpp-daemon  # a real ADC hub and real DC clients for the Direct Connect tests

@@ -20,7 +20,7 @@ import pytest
 from pgserver import INSTALL_HINT, PgCluster, pg_cluster
 
 REQUIRED_PROGRAMS = ("rhash", "openssl", "smbd", "uhub", "eiskaltdcpp-daemon", "opentracker",
-                     "transmission-daemon", "chromium", "nginx")
+                     "transmission-daemon", "chromium", "nginx", "apache2")
 REQUIRED_MODULES = ("libtorrent",)
 
 

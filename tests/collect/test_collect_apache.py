@@ -1,0 +1,109 @@
+"""The HTTP collector against a real Apache httpd with mod_autoindex (Debian's apache2),
+in both of its listing styles: ``FancyIndexing`` (a table) and plain lists."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netwarden.records import EvidenceLevel, Observation, Outcome
+
+pytestmark = pytest.mark.slow
+
+HOST = "127.77.8.2"
+APACHE = shutil.which("apache2") or "/usr/sbin/apache2"
+MODULES = Path("/usr/lib/apache2/modules")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(params=["FancyIndexing HTMLTable", "None"], ids=["fancy-table", "plain"])
+def apache_site(request: pytest.FixtureRequest, tmp_path: Path
+                ) -> Iterator[tuple[str, dict[str, bytes]]]:
+    if not os.path.exists(APACHE):
+        message = "Apache is not installed (apt-get install -y apache2)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    root = tmp_path / "www"
+    files = {
+        "pub/Левиафан.avi": os.urandom(120_000),
+        "pub/empty.bin": b"",
+        "pub/sub/dir/x y.bin": os.urandom(40_000),
+    }
+    for name, data in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    port = _free_port()
+    conf = tmp_path / "httpd.conf"
+    conf.write_text(f"""
+ServerRoot "{tmp_path}"
+PidFile "{tmp_path}/httpd.pid"
+ErrorLog "{tmp_path}/error.log"
+LoadModule mpm_event_module {MODULES}/mod_mpm_event.so
+LoadModule authz_core_module {MODULES}/mod_authz_core.so
+LoadModule dir_module {MODULES}/mod_dir.so
+LoadModule mime_module {MODULES}/mod_mime.so
+LoadModule autoindex_module {MODULES}/mod_autoindex.so
+TypesConfig /etc/mime.types
+ServerName {HOST}
+Listen {HOST}:{port}
+DocumentRoot "{root}"
+AddDefaultCharset UTF-8
+<Directory "{root}">
+    Options +Indexes
+    IndexOptions {request.param} Charset=UTF-8
+    Require all granted
+</Directory>
+""", encoding="utf-8")
+    env = {**os.environ, "APACHE_RUN_USER": "root", "APACHE_RUN_GROUP": "root"}
+    proc = subprocess.Popen([APACHE, "-X", "-f", str(conf)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection((HOST, port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    log = tmp_path / "error.log"
+                    raise RuntimeError(log.read_text(errors="replace") if log.exists()
+                                       else "apache2 did not start") from None
+                time.sleep(0.05)
+        yield f"http://{HOST}:{port}/pub/", files
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_walks_a_real_apache_autoindex(apache_site: tuple[str, dict[str, bytes]],
+                                       scope_for: Any, run_collect: Any) -> None:
+    url, files = apache_site
+    records, _ = run_collect(scope_for([url]))
+    served = {o.name: o for o in records if isinstance(o, Observation)
+              and o.level is EvidenceLevel.SERVED and o.outcome is Outcome.OK}
+    problems = [o for o in records if isinstance(o, Observation) and o.outcome is not Outcome.OK]
+    assert not problems, [(o.location, o.reason) for o in problems]
+    expected = {Path(name).name: data for name, data in files.items()}
+    assert set(served) == set(expected)
+    for name, data in expected.items():
+        assert served[name].digests["sha256"] == hashlib.sha256(data).hexdigest()
