@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from pgserver import INSTALL_HINT, PgCluster, pg_cluster
+from realserver import missing
 
 REQUIRED_PROGRAMS = ("rhash", "openssl", "smbd", "uhub", "eiskaltdcpp-daemon", "opentracker",
                      "transmission-daemon", "chromium", "nginx", "apache2")
@@ -46,9 +47,7 @@ def postgres() -> Iterator[PgCluster]:
         with pg_cluster() as cluster:
             yield cluster
     except FileNotFoundError:
-        if os.environ.get("CI"):
-            pytest.fail(INSTALL_HINT)
-        pytest.skip(INSTALL_HINT)
+        missing(INSTALL_HINT)
 
 
 @pytest.fixture

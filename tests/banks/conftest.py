@@ -10,6 +10,7 @@ import pytest
 
 from netwarden.banks import BankStore
 from netwarden.store import open_store
+from realserver import missing
 
 try:  # a test dependency (pip libtorrent); without it only the torrent tests skip
     import libtorrent as lt
@@ -43,7 +44,7 @@ def make_content(root: Path, sizes: dict[str, int]) -> Path:
 def make_torrent(content: Path, kind: str, piece_length: int = 16384) -> bytes:
     """A real metainfo file for ``content`` (file or directory) made by libtorrent."""
     if lt is None:
-        pytest.skip("libtorrent is not installed (pip install libtorrent)")
+        missing("libtorrent is not installed (pip install libtorrent)")
     flag = KINDS[kind]
     flags = getattr(lt.create_torrent, flag) if flag else 0
     ct = lt.create_torrent(lt.list_files(str(content)), piece_length, flags)

@@ -6,9 +6,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +13,7 @@ from typing import Any
 import pytest
 
 from netwarden.records import EvidenceLevel, Observation, Outcome
+from realserver import free_port, missing, serve
 
 pytestmark = pytest.mark.slow
 
@@ -24,20 +22,11 @@ APACHE = shutil.which("apache2") or "/usr/sbin/apache2"
 MODULES = Path("/usr/lib/apache2/modules")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(params=["FancyIndexing HTMLTable", "None"], ids=["fancy-table", "plain"])
 def apache_site(request: pytest.FixtureRequest, tmp_path: Path
                 ) -> Iterator[tuple[str, dict[str, bytes]]]:
     if not os.path.exists(APACHE):
-        message = "Apache is not installed (apt-get install -y apache2)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing("Apache is not installed (apt-get install -y apache2)")
     root = tmp_path / "www"
     files = {
         "pub/Левиафан.avi": os.urandom(120_000),
@@ -48,7 +37,7 @@ def apache_site(request: pytest.FixtureRequest, tmp_path: Path
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-    port = _free_port()
+    port = free_port(HOST)
     conf = tmp_path / "httpd.conf"
     conf.write_text(f"""
 ServerRoot "{tmp_path}"
@@ -71,28 +60,8 @@ AddDefaultCharset UTF-8
 </Directory>
 """, encoding="utf-8")
     env = {**os.environ, "APACHE_RUN_USER": "root", "APACHE_RUN_GROUP": "root"}
-    proc = subprocess.Popen([APACHE, "-X", "-f", str(conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=env)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection((HOST, port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    log = tmp_path / "error.log"
-                    raise RuntimeError(log.read_text(errors="replace") if log.exists()
-                                       else "apache2 did not start") from None
-                time.sleep(0.05)
+    with serve([APACHE, "-X", "-f", str(conf)], HOST, port, tmp_path / "error.log", env=env):
         yield f"http://{HOST}:{port}/pub/", files
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_walks_a_real_apache_autoindex(apache_site: tuple[str, dict[str, bytes]],

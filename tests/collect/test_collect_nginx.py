@@ -10,9 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +17,7 @@ from typing import Any
 import pytest
 
 from netwarden.records import EvidenceLevel, Observation, Outcome
+from realserver import free_port, missing, serve
 
 pytestmark = pytest.mark.slow
 
@@ -27,18 +25,10 @@ HOST = "127.77.8.1"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def nginx_site(tmp_path: Path) -> Iterator[tuple[str, dict[str, bytes]]]:
     if not os.path.exists(NGINX):
-        if os.environ.get("CI"):
-            pytest.fail("nginx is not installed (apt-get install -y nginx-light)")
-        pytest.skip("nginx is not installed (apt-get install -y nginx-light)")
+        missing("nginx is not installed (apt-get install -y nginx-light)")
     root = tmp_path / "www"
     files = {
         "pub/Брат 2 (2000).mkv": os.urandom(150_000),
@@ -50,7 +40,7 @@ def nginx_site(tmp_path: Path) -> Iterator[tuple[str, dict[str, bytes]]]:
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-    port = _free_port()
+    port = free_port(HOST)
     conf = tmp_path / "nginx.conf"
     conf.write_text(f"""
 daemon off;
@@ -74,27 +64,9 @@ http {{
     }}
 }}
 """, encoding="utf-8")
-    proc = subprocess.Popen([NGINX, "-c", str(conf), "-p", str(tmp_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection((HOST, port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError((tmp_path / "error.log").read_text(errors="replace")
-                                       ) from None
-                time.sleep(0.05)
+    with serve([NGINX, "-c", str(conf), "-p", str(tmp_path)], HOST, port,
+               tmp_path / "error.log"):
         yield f"http://{HOST}:{port}/pub/", files
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_walks_a_real_nginx_autoindex(nginx_site: tuple[str, dict[str, bytes]], scope_for: Any,
