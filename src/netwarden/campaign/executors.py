@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,6 +33,10 @@ class Executor(Protocol):
     def submit(self, attempt_id: int, log_path: Path) -> Any: ...
 
     def poll(self, handle: Any) -> Ended | None: ...
+
+    def wait(self, handles: list[Any], timeout: float) -> None:
+        """Return when one of ``handles`` may have ended, or after ``timeout`` seconds."""
+        ...
 
     def cancel(self, handle: Any) -> None: ...
 
@@ -62,6 +67,14 @@ class LocalExecutor:
             return Ended(True)
         how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
         return Ended(False, f"worker process {handle.pid} ended: {how}")
+
+    def wait(self, handles: list[subprocess.Popen[bytes]], timeout: float) -> None:
+        # a worker's exit is seen within 20 ms: one waitpid() per worker, no busy loop
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if any(h.poll() is not None for h in handles):
+                return
+            time.sleep(min(0.02, max(0.0, end - time.monotonic())))
 
     def cancel(self, handle: subprocess.Popen[bytes]) -> None:
         if handle.poll() is None:

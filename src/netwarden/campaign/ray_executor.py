@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,12 @@ class RayExecutor:
             return Ended(False, f"Ray task failed: {type(exc).__name__}: "
                          f"{text[-1] if text else ''}"[:2000])
         return Ended(True)
+
+    def wait(self, handles: list[Any], timeout: float) -> None:
+        if handles:
+            self.ray.wait(handles, num_returns=1, timeout=timeout)
+        else:
+            time.sleep(timeout)
 
     def cancel(self, handle: Any) -> None:
         with contextlib.suppress(Exception):  # already finished

@@ -146,7 +146,8 @@ def run_campaign(campaign: Campaign, store: Store, ledger: Any, executor: Execut
                     on_update(state.jobs(store, name))
             if not running and not waiting:
                 break
-            time.sleep(poll_seconds)
+            # wakes as soon as an attempt ends, so a worker never idles a whole poll period
+            executor.wait([handle for _job, handle in running.values()], poll_seconds)
     except BaseException:
         for _job_id, handle in running.values():
             executor.cancel(handle)

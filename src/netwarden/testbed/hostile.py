@@ -35,7 +35,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from netwarden.testbed.servers import RunningServer, serve_http
+from netwarden.testbed.servers import RunningServer, run_socketserver, serve_http
 
 STALL_SECONDS = 60.0  # an upper bound: the server also wakes when stopped
 FAKE_PASV_HOST = "127.77.9.9"
@@ -208,15 +208,11 @@ def serve_hostile_ftp(host: str, port: int = 0) -> RunningServer:
     stop = threading.Event()
     handler = type("HostileFTP", (_HostileFTPHandler,), {"stop": stop, "host": host})
     server = _ThreadingTCP((host, port), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True, name=f"hostile-ftp-{host}")
-    thread.start()
+    stop_server = run_socketserver(server, f"hostile-ftp-{host}")
 
     def stopper() -> None:
         stop.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+        stop_server()
 
     return RunningServer("ftp", host, server.server_address[1], None, stopper)
 
