@@ -41,6 +41,11 @@ class Limits:
     max_redirects: int = 5
     connect_timeout: float = 10.0  # seconds
     read_timeout: float = 30.0  # seconds without a byte before giving up
+    # A content transfer that averages below min_speed bytes/s over any min_speed_seconds
+    # window is abandoned (curl's --speed-limit/--speed-time): the read timeout alone lets a
+    # peer that drips one byte every few seconds hold a transfer open for days.
+    min_speed: int = 1024  # bytes/s
+    min_speed_seconds: float = 60.0
     per_host_concurrency: int = 2
     total_concurrency: int = 8
 
@@ -55,6 +60,9 @@ class Limits:
             want = known[key]
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ScopeError(source, f"must be a positive number, got {value!r}",
+                                 f"limits.{key}")
+            if want is int and isinstance(value, float) and not value.is_integer():
+                raise ScopeError(source, f"must be a whole number, got {value!r}",
                                  f"limits.{key}")
             values[key] = want(value)
         return cls(**values)

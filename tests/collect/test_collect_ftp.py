@@ -16,7 +16,7 @@ import pytest
 
 from netwarden.collect.base import location_url
 from netwarden.records import EvidenceLevel, Observation, Outcome, Refusal
-from netwarden.testbed.hostile import FTP_SIZES, payload, serve_hostile_ftp
+from netwarden.testbed.hostile import DRIP_SIZE, FTP_SIZES, payload, serve_hostile_ftp
 from netwarden.testbed.servers import serve_ftp
 
 FTP_HOST = "127.77.3.10"
@@ -117,7 +117,7 @@ def hostile() -> Iterator[Any]:
 def test_hostile_ftp_each_attack_ends_in_a_recorded_outcome(hostile: Any, scope_for: Any,
                                                            run_collect: Any) -> None:
     scope = scope_for([hostile.url], read_timeout=1, connect_timeout=2, max_file_size=2_000_000,
-                      max_listing_entries=40)
+                      max_listing_entries=40, min_speed=1000, min_speed_seconds=1.5)
     started = time.monotonic()
     records, _ = run_collect(scope, timeout=60)
     assert time.monotonic() - started < 30
@@ -139,6 +139,12 @@ def test_hostile_ftp_each_attack_ends_in_a_recorded_outcome(hostile: Any, scope_
     assert empty.size == 0 and empty.digests["sha256"] == hashlib.sha256(b"").hexdigest()
     stall = at("/stall.bin")
     assert stall.outcome is Outcome.ERROR and "timed out" in stall.reason and not stall.digests
+    # the tarpit never goes quiet for a read timeout: only the minimum speed ends it
+    drip = at("/drip.bin")
+    assert drip.outcome is Outcome.ERROR and not drip.digests, drip
+    assert drip.reason.startswith("transfer slower than 1000 B/s for 1.5 s ("), drip.reason
+    assert drip.reason.endswith("); abandoned") and "timed out" not in drip.reason
+    assert drip.size == DRIP_SIZE and drip.level is EvidenceLevel.LISTED
     huge = at("/huge.bin")
     assert huge.outcome is Outcome.SKIPPED and "larger than the limit" in huge.reason
     liar = at("/liar.bin")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import time
@@ -13,7 +14,9 @@ from urllib.parse import unquote
 import pytest
 
 from netwarden.collect.base import location_url
+from netwarden.collect.bittorrent.tracker_http import TrackerError, fetch_bounded
 from netwarden.records import EvidenceLevel, Observation, Outcome, Refusal
+from netwarden.scope import Limits
 from netwarden.testbed.hostile import HTTP_FILES, OUTSIDE_HOST, payload, serve_hostile_http
 from netwarden.testbed.servers import serve_http
 
@@ -76,7 +79,8 @@ def hostile() -> Iterator[Any]:
 def test_hostile_http_each_attack_ends_in_a_recorded_outcome(hostile: Any, scope_for: Any,
                                                             run_collect: Any) -> None:
     scope = scope_for([hostile.url], read_timeout=1, connect_timeout=2,
-                      max_file_size=2_000_000, max_redirects=4)
+                      max_file_size=2_000_000, max_redirects=4, min_speed=1000,
+                      min_speed_seconds=1.5)
     started = time.monotonic()
     records, _ = run_collect(scope, timeout=60)
     assert time.monotonic() - started < 30
@@ -113,6 +117,11 @@ def test_hostile_http_each_attack_ends_in_a_recorded_outcome(hostile: Any, scope
     assert stream.outcome is Outcome.SKIPPED and "more than the limit" in stream.reason
     slow = at("/slow.bin")
     assert slow.outcome is Outcome.ERROR and "timed out" in slow.reason and not slow.digests
+    # the tarpit never goes quiet for a read timeout: only the minimum speed ends it
+    drip = at("/drip.bin")
+    assert drip.outcome is Outcome.ERROR and not drip.digests, drip
+    assert drip.reason.startswith("transfer slower than 1000 B/s for 1.5 s ("), drip.reason
+    assert drip.reason.endswith("); abandoned") and "timed out" not in drip.reason
     assert at("/denied.bin").outcome is Outcome.DENIED
     missing = at("/missing.bin")
     assert missing.outcome is Outcome.ERROR and "404" in missing.reason
@@ -121,3 +130,12 @@ def test_hostile_http_each_attack_ends_in_a_recorded_outcome(hostile: Any, scope
     assert all(o.outcome is Outcome.SKIPPED and o.location == base + "/" for o in unsafe)
     # Apache sort links and parent links are not entries: nothing recorded for them
     assert not [o for o in obs if "?C=" in o.location]
+
+
+def test_a_tracker_that_drips_its_answer_is_abandoned(hostile: Any) -> None:
+    # The BitTorrent HTTP tracker client streams its response through the same guard.
+    started = time.monotonic()
+    with pytest.raises(TrackerError, match=r"^transfer slower than 1000 B/s for 1\.5 s \("):
+        asyncio.run(fetch_bounded(hostile.url.rstrip("/") + "/drip.bin", timeout=1,
+                                  limits=Limits(min_speed=1000, min_speed_seconds=1.5)))
+    assert time.monotonic() - started < 10

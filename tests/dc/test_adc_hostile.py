@@ -1,7 +1,7 @@
 """Hostile ADC hubs and peers written for the tests: floods, nick collision, a bzip2 bomb, XML
-entities, a wrong TTH leaf stream, wrong segment bytes, a 10k-file share. Each must end in a
-recorded, bounded outcome (never a crash or a hang) while the auditor's real client code runs
-over real loopback sockets."""
+entities, a wrong TTH leaf stream, wrong segment bytes, a segment dripped a byte at a time, a
+10k-file share. Each must end in a recorded, bounded outcome (never a crash or a hang) while
+the auditor's real client code runs over real loopback sockets."""
 
 from __future__ import annotations
 
@@ -51,6 +51,7 @@ class FakePeer:
     filelist: bytes = b""
     files: dict[str, bytes] = field(default_factory=dict)  # root -> bytes served
     leaves: dict[str, bytes] = field(default_factory=dict)  # root -> tthl body served
+    drip: bool = False  # file segments: announce them, send 100 bytes, then 1 byte / 0.1 s
     gets: list[str] = field(default_factory=list)
     port: int = 0
 
@@ -72,6 +73,10 @@ class FakePeer:
                 else:
                     data = self.files.get(ident[4:], b"")
                     body = data[start_i:start_i + length_i if length_i >= 0 else None]
+                if self.drip and kind == "file" and ident.startswith("TTH/"):
+                    await drip(reader, writer, ap.Message(
+                        "C", "SND", (kind, ident, start, str(len(body)))).encode(), body)
+                    return
                 writer.write(ap.Message("C", "SND", (kind, ident, start, str(len(body)))).encode()
                              + body)
                 await writer.drain()
@@ -79,6 +84,19 @@ class FakePeer:
             pass
         finally:
             writer.close()
+
+
+async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, header: bytes,
+               body: bytes, interval: float = 0.1, most: float = 60.0) -> None:
+    """A tarpit: ``header`` and 100 bytes of ``body``, then one byte every ``interval`` s, never
+    quiet long enough for a read timeout, until the client hangs up (or ``most`` s)."""
+    writer.write(header + body[:100])
+    for i in range(100, min(len(body), 100 + int(most / interval))):
+        await writer.drain()
+        await asyncio.sleep(interval)
+        if writer.is_closing() or reader.at_eof():
+            return
+        writer.write(body[i:i + 1])
 
 
 @dataclass
@@ -257,3 +275,25 @@ def test_ten_thousand_file_share() -> None:
               and r.level is EvidenceLevel.SERVED]
     assert [r.name for r in served] == ["bank.bin"]
     assert peer.gets[-1].startswith(f"file TTH/{tth(data)} 0 5000")
+
+
+def test_dripped_segment_is_abandoned_for_its_speed_and_the_audit_goes_on() -> None:
+    data = os.urandom(300_000)
+    peer = _one_file_peer(data)
+    peer.drip = True
+    records = audit(FakeHub(peer=peer), {tth(data)},
+                    limits={"read_timeout": 5, "connect_timeout": 3, "min_speed": 1000,
+                            "min_speed_seconds": 1.5})
+    seg = [r for r in records if isinstance(r, Observation) and r.method == "adc-segment"]
+    assert len(seg) == 1 and seg[0].outcome is Outcome.ERROR, seg
+    reason = seg[0].reason or ""
+    assert reason.startswith("segment not received: transfer slower than 1000 B/s for 1.5 s ("), \
+        reason
+    assert "abandoned after" in reason and "of 300000 bytes" in reason
+    assert seg[0].level is EvidenceLevel.CONTACTED
+    assert not any(r.level is EvidenceLevel.SERVED for r in records
+                   if isinstance(r, Observation))
+    # the file list before it was read and recorded, and the hub audit finished
+    listed = [r for r in records if isinstance(r, Observation) and r.method == "adc-filelist"]
+    assert any(r.name == "film.mkv" and r.outcome is Outcome.OK for r in listed)
+    assert hub_info(records).outcome is Outcome.OK

@@ -36,6 +36,7 @@ from netwarden.collect.base import (
 )
 from netwarden.collect.ftp_list import ListEntry, parse_list_line, parse_mlsd_line
 from netwarden.collect.names import decode_name, legacy_encoding
+from netwarden.collect.speed import SpeedGuard, TooSlowError
 from netwarden.digest import MultiDigest
 from netwarden.digest.perceptual import PerceptualDigest
 from netwarden.records import EvidenceLevel, Observation, Outcome, Refusal
@@ -234,12 +235,21 @@ class _Session:
         view = memoryview(buffer)
         received = 0
         conn = ftp.transfercmd("RETR " + _wire(raw_path))
+        speed = SpeedGuard.from_limits(self.limits)
         try:
             while True:
                 n = conn.recv_into(buffer, CHUNK)
                 if n == 0:
                     break
                 received += n
+                try:
+                    speed.feed(n)
+                except TooSlowError:
+                    # The server is still sending (slowly) on the data connection and will
+                    # answer 426/226 whenever it likes: this control connection is in an
+                    # unknown state, so it is dropped (the next item reconnects).
+                    self.close()
+                    raise
                 if received > limit:
                     self.close()
                     raise _LimitExceeded(f"server sent more than the limit of {limit} bytes; "
@@ -277,6 +287,8 @@ def classify(exc: BaseException, timeout: float) -> tuple[Outcome, str]:
     """Map what went wrong talking to a server to an outcome and a reason in words."""
     if isinstance(exc, _LimitExceeded):
         return exc.outcome, str(exc)
+    if isinstance(exc, TooSlowError):
+        return Outcome.ERROR, str(exc)
     if isinstance(exc, TimeoutError | socket.timeout):
         return Outcome.ERROR, f"timed out: no data for {timeout:g} s"
     if isinstance(exc, ConnectionRefusedError):

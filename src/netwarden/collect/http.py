@@ -36,6 +36,7 @@ from netwarden.collect.base import (
 )
 from netwarden.collect.html_index import index_links
 from netwarden.collect.names import decode_name, legacy_encoding
+from netwarden.collect.speed import SpeedGuard, TooSlowError
 from netwarden.digest import MultiDigest
 from netwarden.digest.perceptual import PerceptualDigest
 from netwarden.records import Endpoint, EvidenceLevel, Observation, Outcome, Refusal
@@ -162,6 +163,8 @@ class HttpCollector(Collector):
                             continue
                         endpoint = Endpoint(protocol=scheme, host=host, port=port)
                         return await self._response(response, item, url, chain, endpoint, add)
+                except TooSlowError as exc:  # a slow drip: recorded as a stall is
+                    return [self._problem(item, url, chain, Outcome.ERROR, str(exc))]
                 except httpx.TimeoutException as exc:
                     what = "connecting" if isinstance(exc, httpx.ConnectTimeout) else "no data"
                     seconds = (self.limits.connect_timeout if what == "connecting"
@@ -236,8 +239,10 @@ class HttpCollector(Collector):
         perceptual = PerceptualDigest(name or decode_name(item.raw_path, self.fallback)[0])
         batch = bytearray()
         received = 0
+        speed = SpeedGuard.from_limits(self.limits)
         async for chunk in response.aiter_raw():
             received += len(chunk)
+            speed.feed(len(chunk))  # TooSlowError: recorded by _handle, connection dropped
             if received > limit:
                 self.ctx.emit("problem", self.service.url)
                 return self.observation(url, method="http-get", outcome=Outcome.SKIPPED,
@@ -274,7 +279,9 @@ class HttpCollector(Collector):
         limits = self.limits
         body = bytearray()
         truncated = None
+        speed = SpeedGuard.from_limits(self.limits)  # an index page can be dripped too
         async for chunk in response.aiter_raw():
+            speed.feed(len(chunk))
             body += chunk
             if len(body) > limits.max_listing_bytes:
                 del body[limits.max_listing_bytes:]

@@ -34,6 +34,7 @@ from netwarden.collect.base import (
     register,
     unsafe_name_reason,
 )
+from netwarden.collect.speed import SpeedGuard, TooSlowError
 from netwarden.digest.engine import SizeLimitExceeded, hash_stream
 from netwarden.digest.perceptual import PerceptualDigest
 from netwarden.errors import InputError
@@ -171,7 +172,8 @@ class _Session:
         perceptual = PerceptualDigest(rel.rsplit("\\", 1)[-1].rsplit("/", 1)[-1])
         with smbclient.open_file(self._unc(rel), mode="rb", buffering=0, share_access="r",
                                  **self._kwargs()) as fh:
-            result = hash_stream(_Tee(fh, perceptual), max_size=self.limits.max_file_size,
+            tee = _Tee(fh, perceptual, SpeedGuard.from_limits(self.limits))
+            result = hash_stream(tee, max_size=self.limits.max_file_size,
                                  source=rel, chunk_size=self.max_read)
         out: dict[str, Any] = result.as_dict()
         extra = perceptual.finish()  # decoded in memory, in this worker thread
@@ -182,13 +184,15 @@ class _Session:
 
 
 class _Tee:
-    """A readable that also feeds what it reads to the perceptual accumulator."""
+    """A readable that also feeds what it reads to the perceptual accumulator, and counts it
+    against the minimum speed (a server that answers each READ with a few bytes is a drip)."""
 
-    def __init__(self, fh: Any, perceptual: PerceptualDigest) -> None:
-        self.fh, self.perceptual = fh, perceptual
+    def __init__(self, fh: Any, perceptual: PerceptualDigest, speed: SpeedGuard) -> None:
+        self.fh, self.perceptual, self.speed = fh, perceptual, speed
 
     def read(self, n: int = -1, /) -> bytes:
         data = self.fh.read(n)
+        self.speed.feed(len(data) if data else 0)  # TooSlowError: _fetch drops the link
         if data:
             self.perceptual.update(data)
         return data
@@ -205,7 +209,7 @@ def classify(exc: BaseException, timeout: float) -> tuple[Outcome, str]:
 
     if isinstance(exc, SizeLimitExceeded):
         return Outcome.SKIPPED, f"larger than the limit of {exc.limit} bytes; transfer stopped"
-    if isinstance(exc, _TooLong):
+    if isinstance(exc, _TooLong | TooSlowError):
         return Outcome.ERROR, str(exc)
     if isinstance(exc, SMBAuthenticationError):
         return Outcome.DENIED, f"authentication failed: {exc}"

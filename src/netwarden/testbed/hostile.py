@@ -10,6 +10,8 @@ LIST fallback is exercised):
 
 * ``ok.bin`` 1000 bytes, ``empty.bin`` 0 bytes, ``after.bin`` 1000 bytes (listed last);
 * ``stall.bin`` announces 5000 bytes, sends 1000 and stalls;
+* ``drip.bin`` (a tarpit) announces :data:`DRIP_SIZE` bytes, sends 100 at once, then one byte
+  every 0.1 s for as long as the client stays (never silent long enough for a read timeout);
 * ``huge.bin`` listed at 99,999,999 bytes (larger than the tests' limit: never requested);
 * ``liar.bin`` SIZE says 100, the transfer sends 1 MiB;
 * ``bomb.bin`` SIZE refused, listed at 1 byte, the transfer sends 3 MiB;
@@ -20,7 +22,8 @@ LIST fallback is exercised):
 HTTP (``serve_hostile_http``), ``/`` is an nginx-style index of the same kind of attacks:
 ``loop`` (redirect loop), ``away.bin`` (redirect to 10.0.0.1, outside any test scope),
 ``big.bin`` (Content-Length over the limit), ``stream.bin`` (no length, 3 MiB),
-``slow.bin`` (stalls mid-body), ``denied.bin`` (403), ``missing.bin`` (404), traversal hrefs,
+``slow.bin`` (stalls mid-body), ``drip.bin`` (the tarpit above, with its Content-Length),
+``denied.bin`` (403), ``missing.bin`` (404), traversal hrefs,
 a link to another host out of scope, and ``/apache/`` and ``/nginx/`` directory indexes in
 Apache mod_autoindex (fancy) and nginx autoindex format.
 """
@@ -38,6 +41,23 @@ from typing import Any, ClassVar
 from netwarden.testbed.servers import RunningServer, run_socketserver, serve_http
 
 STALL_SECONDS = 60.0  # an upper bound: the server also wakes when stopped
+# drip.bin's announced size: far more than the drip would send in days (10 B/s), yet under the
+# hostile tests' max_file_size (2,000,000, which the 3 MiB attacks must exceed), so the
+# collector does start the transfer and has to give up on its speed, not its size.
+DRIP_SIZE = 1_500_000
+DRIP_HEAD = 100  # bytes sent at once before the drip
+DRIP_INTERVAL = 0.1  # seconds between the drip's single bytes
+
+
+def drip(stop: threading.Event, name: str) -> Iterator[bytes]:
+    """``DRIP_HEAD`` bytes, then one byte every ``DRIP_INTERVAL`` s until ``stop`` is set.
+
+    Endless on purpose (a client must abandon it); bounded only by the server's stop event,
+    so stopping the server ends it within one interval.
+    """
+    yield payload(name, DRIP_HEAD)
+    while not stop.wait(DRIP_INTERVAL):
+        yield b"."
 FAKE_PASV_HOST = "127.77.9.9"
 
 
@@ -52,6 +72,7 @@ _UNIX_LIST = [
     "-rw-r--r--   1 ftp  ftp        1000 Jan 01  2024 ok.bin",
     "-rw-r--r--   1 ftp  ftp           0 Jan 01  2024 empty.bin",
     "-rw-r--r--   1 ftp  ftp        5000 Jan 01  2024 stall.bin",
+    f"-rw-r--r--   1 ftp  ftp     {DRIP_SIZE} Jan 01  2024 drip.bin",
     "-rw-r--r--   1 ftp  ftp    99999999 Jan 01  2024 huge.bin",
     "-rw-r--r--   1 ftp  ftp         100 Jan 01  2024 liar.bin",
     "-rw-r--r--   1 ftp  ftp           1 Jan 01  2024 bomb.bin",
@@ -134,6 +155,8 @@ class _HostileFTPHandler(socketserver.StreamRequestHandler):
             path = self._path(arg)
             if path == "/liar.bin":
                 self.reply("213 100")
+            elif path == "/drip.bin":
+                self.reply(f"213 {DRIP_SIZE}")
             elif path in FTP_SIZES:
                 self.reply(f"213 {FTP_SIZES[path]}")
             else:
@@ -166,6 +189,8 @@ class _HostileFTPHandler(socketserver.StreamRequestHandler):
 
         if path == "/stall.bin":
             self.transfer(stall())
+        elif path == "/drip.bin":
+            self.transfer(drip(self.stop, path))
         elif path == "/liar.bin":
             self.transfer(big(1 << 20))
         elif path == "/bomb.bin":
@@ -230,6 +255,7 @@ _ROOT_INDEX = """<html><head><title>Index of /</title></head><body>
 <a href="big.bin">big.bin</a>               01-Jan-2024 12:00 3145728
 <a href="stream.bin">stream.bin</a>         01-Jan-2024 12:00       -
 <a href="slow.bin">slow.bin</a>             01-Jan-2024 12:00    5000
+<a href="drip.bin">drip.bin</a>             01-Jan-2024 12:00 1500000
 <a href="denied.bin">denied.bin</a>         01-Jan-2024 12:00    1000
 <a href="missing.bin">missing.bin</a>       01-Jan-2024 12:00    1000
 <a href="../../etc/passwd">../../etc/passwd</a>
@@ -336,6 +362,17 @@ class _HostileHTTPHandler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(payload(path, 1000))
             self.wfile.flush()
             self.stop.wait(STALL_SECONDS)
+        elif path == "/drip.bin":
+            self.close_connection = True  # the body is never complete
+            self.send_response(200)
+            self.send_header("Content-Length", str(DRIP_SIZE))
+            self.end_headers()
+            try:
+                for chunk in drip(self.stop, path):
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
+            except OSError:
+                return  # the client gave up: the point of the attack
         elif path in HTTP_FILES:
             self._send(200, payload(path, HTTP_FILES[path]),
                        {"Content-Type": "application/octet-stream"})

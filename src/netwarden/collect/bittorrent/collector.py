@@ -210,11 +210,11 @@ class BitTorrentCollector(Collector):
                 pass
         else:
             result = await http_announce(self.service.url, h, self.peer_id, timeout,
-                                         numwant=self.max_peers)
+                                         numwant=self.max_peers, limits=self.limits)
             try:
-                scraped = await http_scrape(self.service.url, h, timeout)
+                scraped = await http_scrape(self.service.url, h, timeout, limits=self.limits)
                 await http_announce(self.service.url, h, self.peer_id, timeout,
-                                    event="stopped", numwant=0)
+                                    event="stopped", numwant=0, limits=self.limits)
             except TrackerError:
                 pass
         return result, scraped

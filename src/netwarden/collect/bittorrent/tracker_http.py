@@ -3,9 +3,11 @@
 Why hand-built queries: ``info_hash`` and ``peer_id`` are raw bytes that must be
 percent-encoded byte by byte; a generic ``params=`` would encode them as text. The response is
 read in a stream and cut at ``max_bytes`` (a tracker answering with gigabytes is recorded as
-such, never buffered), redirects are not followed (a redirect is a new target the scope has to
-see first), proxies from the environment are ignored (a proxy is a connection nobody
-authorized). Parsing is separate from I/O (:func:`parse_announce`, :func:`parse_scrape`).
+such, never buffered) and abandoned below the scope's minimum speed (a tracker that drips its
+answer a byte at a time never trips the read timeout), redirects are not followed (a redirect
+is a new target the scope has to see first), proxies from the environment are ignored (a
+proxy is a connection nobody authorized). Parsing is separate from I/O
+(:func:`parse_announce`, :func:`parse_scrape`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from urllib.parse import quote_from_bytes, urlsplit, urlunsplit
 import httpx
 
 from netwarden.codec.bencode import BencodeError, decode
+from netwarden.collect.speed import SpeedGuard, TooSlowError
+from netwarden.scope import Limits
 
 MAX_RESPONSE = 2 * 1024 * 1024
 MAX_PEERS = 10_000
@@ -173,13 +177,15 @@ def scrape_url(url: str, info_hash: bytes) -> str | None:
     return urlunsplit((parts.scheme, parts.netloc, path, query, ""))
 
 
-async def fetch_bounded(url: str, timeout: float, max_bytes: int = MAX_RESPONSE
-                        ) -> bytes:
-    """GET ``url`` without redirects or proxies, reading at most ``max_bytes``."""
-    limits = httpx.Timeout(timeout)
+async def fetch_bounded(url: str, timeout: float, max_bytes: int = MAX_RESPONSE,
+                        limits: Limits | None = None) -> bytes:
+    """GET ``url`` without redirects or proxies, reading at most ``max_bytes``, no slower than
+    ``limits.min_speed`` (the defaults of :class:`Limits` when None)."""
+    speed = SpeedGuard.from_limits(limits or Limits())
+    timeouts = httpx.Timeout(timeout)
     try:
         async with httpx.AsyncClient(trust_env=False, follow_redirects=False,
-                                     timeout=limits) as client, \
+                                     timeout=timeouts) as client, \
                 client.stream("GET", url, headers={"User-Agent": "netwarden"}) as response:
             if response.status_code != 200:
                 location = response.headers.get("location")
@@ -192,10 +198,13 @@ async def fetch_bounded(url: str, timeout: float, max_bytes: int = MAX_RESPONSE
             total = 0
             async for chunk in response.aiter_raw():
                 total += len(chunk)
+                speed.feed(len(chunk))
                 if total > max_bytes:
                     raise TrackerError(f"response exceeds {max_bytes} bytes; cut off")
                 chunks.append(chunk)
             return b"".join(chunks)
+    except TooSlowError as exc:
+        raise TrackerError(str(exc)) from None
     except httpx.TimeoutException:
         raise TrackerError(f"no answer within {timeout:g} s") from None
     except httpx.HTTPError as exc:
@@ -204,19 +213,20 @@ async def fetch_bounded(url: str, timeout: float, max_bytes: int = MAX_RESPONSE
 
 async def announce(url: str, info_hash: bytes, peer_id: bytes, timeout: float = 10.0,
                    max_bytes: int = MAX_RESPONSE, event: str | None = "started",
-                   numwant: int = 200) -> AnnounceResult:
+                   numwant: int = 200, limits: Limits | None = None) -> AnnounceResult:
     """Announce as a leecher and return the peers the tracker lists (bounded response)."""
     body = await fetch_bounded(announce_url(url, info_hash, peer_id, event=event,
-                                            numwant=numwant), timeout, max_bytes)
+                                            numwant=numwant), timeout, max_bytes, limits)
     result = parse_announce(body)
     result.response_bytes = len(body)
     result.response_sha256 = hashlib.sha256(body).hexdigest()
     return result
 
 
-async def scrape(url: str, info_hash: bytes, timeout: float = 10.0) -> ScrapeResult | None:
+async def scrape(url: str, info_hash: bytes, timeout: float = 10.0,
+                 limits: Limits | None = None) -> ScrapeResult | None:
     """Scrape counts for one infohash; None when the URL has no scrape form (BEP 48)."""
     target = scrape_url(url, info_hash)
     if target is None:
         return None
-    return parse_scrape(await fetch_bounded(target, timeout), info_hash)
+    return parse_scrape(await fetch_bounded(target, timeout, limits=limits), info_hash)

@@ -6,7 +6,8 @@ is answered ``CSTA 151`` (file not available). It only downloads file lists, TTH
 segments of bank files.
 
 Bounds: every line is at most :data:`~.adc_proto.MAX_LINE` bytes, every read waits at most the
-read timeout, the user list and the kept chat are capped (a hub that floods them is recorded as
+read timeout, a download has a deadline and a minimum speed (:mod:`.download`, shared with
+NMDC), the user list and the kept chat are capped (a hub that floods them is recorded as
 such), and login has an overall deadline. Every peer address comes from the hub and is checked
 against the scope before any connection; a refused address is returned to the caller to record.
 Passive by default (RCM → the peer's CTM → we connect); with ``active_ip`` the auditor also
@@ -26,6 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netwarden.collect.dc import adc_proto as ap
+from netwarden.collect.dc.download import Answer, Get, download
+from netwarden.collect.dc.errors import AdcError, Denied
+from netwarden.collect.speed import SpeedGuard
 
 MAX_USERS = 100_000
 MAX_CHAT = 200  # messages kept (MOTD, rules, main chat) for the hub facts
@@ -34,14 +38,6 @@ MAX_NICK_RETRIES = 3
 CLIENT_NAME, CLIENT_VERSION = "netwarden", "0.1"
 HUB_FEATURES = ("ADBASE", "ADTIGR")
 PEER_FEATURES = ("ADBASE", "ADTIGR", "ADBZIP")
-
-
-class AdcError(Exception):
-    """The hub or peer did something that ends this exchange; the text says what."""
-
-
-class Denied(AdcError):
-    """The hub refused us (bad password, nick rules, ban...)."""
 
 
 @dataclass
@@ -65,24 +61,6 @@ class Line:
             raise AdcError(f"no complete line within {self.timeout:g} s") from None
         self.received += len(line)
         return line[:-len(self.sep)]
-
-    async def read_exact(self, n: int, sink: Callable[[bytes], None], chunk: int = 1 << 18,
-                         deadline: float | None = None) -> None:
-        """Read exactly ``n`` bytes into ``sink`` in chunks (nothing is kept here)."""
-        left = n
-        while left:
-            if deadline is not None and time.monotonic() > deadline:
-                raise AdcError(f"transfer not finished in time ({n - left} of {n} bytes)")
-            try:
-                data = await asyncio.wait_for(self.reader.read(min(chunk, left)), self.timeout)
-            except TimeoutError:
-                raise AdcError(f"no data for {self.timeout:g} s after {n - left} of {n} "
-                               "bytes") from None
-            if not data:
-                raise AdcError(f"connection closed after {n - left} of {n} bytes")
-            left -= len(data)
-            self.received += len(data)
-            sink(data)
 
     async def send(self, data: bytes) -> None:
         self.writer.write(data)
@@ -367,6 +345,10 @@ class PeerConnection:
     """A client-client connection: opened by us after the peer's CTM (answer to our RCM), or
     accepted by our listener after our CTM (:meth:`accept`)."""
 
+    # how ADC spells a download (see .download, shared with NMDC)
+    get_name, send_name = "GET", "SND"
+    decline = ap.Message("C", "STA", ("151", "Not sharing")).encode()
+
     def __init__(self, line: Line, identity: Identity) -> None:
         self.line, self.identity = line, identity
         self.peer_cid: str | None = None
@@ -447,36 +429,35 @@ class PeerConnection:
         raise AdcError("peer sent only empty lines")
 
     async def get(self, kind: str, ident: str, start: int, length: int, max_bytes: int,
-                  sink: Callable[[bytes], None], deadline: float) -> int:
+                  sink: Callable[[bytes], None], deadline: float,
+                  speed: SpeedGuard | None = None) -> int:
         """``CGET kind ident start length``; stream the CSND bytes into ``sink``; their count.
 
         A peer GET (it wants to download from us) is answered with ``CSTA 151``: we never
-        upload. Raises :class:`AdcError` for a refusal, an announced size over ``max_bytes``
-        or a mismatched answer.
+        upload. Raises :class:`AdcError` for a refusal, an announced size over ``max_bytes``,
+        a mismatched answer, or a transfer past ``deadline`` or slower than ``speed`` allows
+        (see :func:`.download.download`).
         """
-        await self.line.send(ap.Message("C", "GET", (kind, ident, str(start),
-                                                     str(length))).encode())
-        for _ in range(20):
-            msg = await self._next()
-            if msg.cmd == "SND":
-                skind, sident, sstart, slen = ap.snd_header(msg)
-                if skind != kind or sident != ident or sstart != start:
-                    raise AdcError(f"peer answered {skind} {sident} {sstart} to our GET "
-                                   f"{kind} {ident} {start}")
-                if length >= 0 and slen != length:
-                    raise AdcError(f"peer offers {slen} bytes, we asked for {length}")
-                if slen > max_bytes:
-                    raise AdcError(f"peer announces {slen} bytes, more than the limit of "
-                                   f"{max_bytes}")
-                await self.line.read_exact(slen, sink, deadline=deadline)
-                return slen
-            if msg.cmd == "STA":
-                severity, code, text = ap.status(msg)
-                if severity:
-                    raise AdcError(f"peer refused: {severity}{code:02d} {text}")
-            elif msg.cmd == "GET":
-                await self.line.send(ap.Message("C", "STA", ("151", "Not sharing")).encode())
-        raise AdcError("no SND in answer to our GET")
+        return await download(self, Get(kind, ident, start, length), max_bytes, sink,
+                              deadline, speed)
+
+    def request(self, get: Get) -> bytes:
+        """``CGET`` for :func:`.download.download`."""
+        return ap.Message("C", "GET", (get.kind, get.ident, str(get.start),
+                                       str(get.length))).encode()
+
+    async def answer(self) -> Answer:
+        """The peer's next message for :func:`.download.download`: CSND, CSTA or its CGET."""
+        msg = await self._next()
+        if msg.cmd == "SND":
+            return Answer(send=ap.snd_header(msg))
+        if msg.cmd == "STA":
+            severity, code, text = ap.status(msg)
+            if severity:
+                return Answer(refused=f"peer refused: {severity}{code:02d} {text}")
+        elif msg.cmd == "GET":
+            return Answer(wants=True)
+        return Answer()
 
     async def close(self) -> None:
         await self.line.close()

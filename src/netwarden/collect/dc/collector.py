@@ -33,6 +33,7 @@ from netwarden.collect.dc.filelist import MAX_DECOMPRESSED, FileListError, parse
 from netwarden.collect.dc.listener import PeerListener
 from netwarden.collect.dc.nmdc_client import NmdcHubSession, NmdcPeer
 from netwarden.collect.dc.tth_verify import LeafSet, SegmentVerifier, TthError, check_leaves
+from netwarden.collect.speed import SpeedGuard
 from netwarden.errors import InputError
 from netwarden.records import Endpoint, EvidenceLevel, Observation, Outcome, Refusal
 from netwarden.scope import Scope, Service
@@ -359,7 +360,7 @@ class AdcCollector(Collector):
             deadline = time.monotonic() + limits.read_timeout * 10
             try:
                 await conn.get("file", "files.xml.bz2", 0, -1, MAX_FILELIST, blob.extend,
-                               deadline)
+                               deadline, SpeedGuard.from_limits(limits))
                 listing = parse_file_list(bytes(blob), limit=self.max_list_bytes,
                                           max_files=limits.max_listing_entries)
             except FileListError as exc:
@@ -410,7 +411,7 @@ class AdcCollector(Collector):
             leaves_blob = bytearray()
             try:
                 await conn.get("tthl", f"TTH/{root}", 0, -1, MAX_TTHL, leaves_blob.extend,
-                               deadline)
+                               deadline, SpeedGuard.from_limits(limits))
                 leaves = check_leaves(root, size, bytes(leaves_blob))
             except AdcError as exc:
                 if size > self.segment or "refused" not in str(exc):
@@ -420,7 +421,7 @@ class AdcCollector(Collector):
             start, length = leaves.segment(self.segment)
             verifier = SegmentVerifier(leaves, start, length)
             await conn.get("file", f"TTH/{root}", start, length, length, verifier.update,
-                           deadline)
+                           deadline, SpeedGuard.from_limits(limits))
             blocks = verifier.finish()
         except TthError as exc:
             self.ctx.emit("problem", self.service.url)

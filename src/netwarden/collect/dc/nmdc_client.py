@@ -34,6 +34,8 @@ from netwarden.collect.dc.adc_client import (
     Line,
     open_line,
 )
+from netwarden.collect.dc.download import Answer, Get, download
+from netwarden.collect.speed import SpeedGuard
 
 CLIENT_TAG = "netwarden V:0.1,M:P,H:1/0/0,S:0"
 ACTIVE_TAG = "netwarden V:0.1,M:A,H:1/0/0,S:0"
@@ -307,6 +309,10 @@ class NmdcPeer:
     """A client-client connection: opened by us after the peer's ``$ConnectToMe`` (answer to
     our ``$RevConnectToMe``), or accepted by our listener after ours (:meth:`accept`)."""
 
+    # how NMDC spells a download (see .download, shared with ADC)
+    get_name, send_name = "$ADCGET", "$ADCSND"
+    decline = b"$Error File Not Available|"
+
     def __init__(self, line: Line, encoding: str) -> None:
         self.line, self.encoding = line, encoding
         self.peer_nick: str | None = None
@@ -411,36 +417,35 @@ class NmdcPeer:
                              + b"$Key " + self._their_key + b"|")
 
     async def get(self, kind: str, ident: str, start: int, length: int, max_bytes: int,
-                  sink: Callable[[bytes], None], deadline: float) -> int:
-        """``$ADCGET kind ident start length``; stream the ``$ADCSND`` bytes into ``sink``."""
-        await self.line.send(np.encode("$ADCGET", f"{kind} {ap.escape(ident)} {start} {length}",
-                                       self.encoding))
-        for _ in range(20):
-            raw = await self.line.read_line()
+                  sink: Callable[[bytes], None], deadline: float,
+                  speed: SpeedGuard | None = None) -> int:
+        """``$ADCGET kind ident start length``; stream the ``$ADCSND`` bytes into ``sink``.
+
+        Same rules as the ADC ``get`` (:func:`.download.download`); a peer's own download
+        request is answered ``$Error File Not Available``.
+        """
+        return await download(self, Get(kind, ident, start, length), max_bytes, sink,
+                              deadline, speed)
+
+    def request(self, get: Get) -> bytes:
+        """``$ADCGET`` for :func:`.download.download`."""
+        return np.encode("$ADCGET", f"{get.kind} {ap.escape(get.ident)} {get.start} "
+                         f"{get.length}", self.encoding)
+
+    async def answer(self) -> Answer:
+        """The peer's next message for :func:`.download.download`: ``$ADCSND``, a refusal or
+        its own download request."""
+        cmd = self._parse(await self.line.read_line())
+        if cmd.name == "$ADCSND":
             try:
-                cmd = np.parse(raw, self.encoding)
+                return Answer(send=np.parse_adcsnd(cmd.args))
             except np.NmdcError as exc:
-                raise AdcError(f"peer sent a malformed message: {exc}") from None
-            if cmd.name == "$ADCSND":
-                try:
-                    skind, sident, sstart, slen = np.parse_adcsnd(cmd.args)
-                except np.NmdcError as exc:
-                    raise AdcError(str(exc)) from None
-                if skind != kind or sident != ident or sstart != start:
-                    raise AdcError(f"peer answered {skind} {sident} {sstart} to our $ADCGET "
-                                   f"{kind} {ident} {start}")
-                if length >= 0 and slen != length:
-                    raise AdcError(f"peer offers {slen} bytes, we asked for {length}")
-                if slen > max_bytes:
-                    raise AdcError(f"peer announces {slen} bytes, more than the limit of "
-                                   f"{max_bytes}")
-                await self.line.read_exact(slen, sink, deadline=deadline)
-                return slen
-            if cmd.name in ("$Error", "$MaxedOut", "$Failed"):
-                raise AdcError(f"peer refused: {cmd.name} {cmd.args[:200]}".rstrip())
-            if cmd.name in ("$ADCGET", "$Get", "$GetZBlock", "$UGetBlock"):
-                await self.line.send(b"$Error File Not Available|")
-        raise AdcError("no $ADCSND in answer to our $ADCGET")
+                raise AdcError(str(exc)) from None
+        if cmd.name in ("$Error", "$MaxedOut", "$Failed"):
+            return Answer(refused=f"peer refused: {cmd.name} {cmd.args[:200]}".rstrip())
+        if cmd.name in ("$ADCGET", "$Get", "$GetZBlock", "$UGetBlock"):
+            return Answer(wants=True)
+        return Answer()
 
     async def close(self) -> None:
         await self.line.close()
