@@ -13,11 +13,12 @@ run: one for the whole run and one per host, so two services on one host share i
 from __future__ import annotations
 
 import asyncio
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
 from urllib.parse import quote
 
 from netwarden.errors import InputError
@@ -29,6 +30,8 @@ S = TypeVar("S")  # a worker's state
 R = TypeVar("R")  # a record
 
 ProgressKind = Literal["file", "bytes", "dir", "problem", "refusal"]
+
+log = logging.getLogger("netwarden.collect")
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,87 @@ class Collector(ABC):
         """A target seen but not contacted because the scope does not cover it."""
         self.ctx.emit("refusal", self.service.url)
         return Refusal(run_id=self.ctx.run_id, target=target, found_in=found_in, reason=reason)
+
+    def service_refusal(self) -> Refusal | None:
+        """The refusal to record if the scope does not (or no longer) cover this service."""
+        decision = self.ctx.check(self.service.host, self.service.port)
+        if decision:
+            return None
+        return self.refusal(self.service.url, "scope services", decision.reason)
+
+
+class Session(Protocol):
+    """What :class:`TreeCollector` needs of a worker's connection: a way to drop it."""
+
+    def close(self) -> None: ...
+
+
+D = TypeVar("D")  # a directory item
+F = TypeVar("F")  # a file item
+SessionT = TypeVar("SessionT", bound=Session)
+
+
+class TreeCollector(Collector, Generic[D, F, SessionT]):
+    """A collector that walks a directory tree, one session per worker (FTP, SMB).
+
+    Why one class: both protocols check the scope, run a :class:`WorkQueue` of directory and
+    file items with one connection per worker under the per-host slot, and turn an unexpected
+    exception into an ``error`` observation while dropping the connection it happened on, so
+    that the next item starts from a fresh one. Subclasses say how to connect, where to start,
+    what an item's URL is, and how to list a directory and fetch a file.
+    """
+
+    dir_type: ClassVar[type]  # the class of directory items (the rest are files)
+
+    @abstractmethod
+    def _new_session(self) -> SessionT:
+        """A session for one worker (connecting lazily is fine)."""
+
+    @abstractmethod
+    async def _end_session(self, session: SessionT) -> None:
+        """Log out politely at the end of the walk."""
+
+    @abstractmethod
+    def _roots(self) -> list[D]:
+        """Where the walk starts."""
+
+    @abstractmethod
+    def _item_url(self, item: D | F) -> str:
+        """The location URL of an item, for the error observation."""
+
+    @abstractmethod
+    async def _list(self, session: SessionT, item: D,
+                    add: Callable[[D | F], None]) -> list[Observation]:
+        """List one directory: its observations; ``add`` queues what it contains."""
+
+    @abstractmethod
+    async def _fetch(self, session: SessionT, item: F) -> Observation:
+        """Fetch and digest one file."""
+
+    async def collect(self) -> AsyncIterator[Observation | Refusal]:
+        refusal = self.service_refusal()
+        if refusal is not None:
+            yield refusal
+            return
+        pool: WorkQueue[D | F, SessionT] = WorkQueue(
+            self.limits.per_host_concurrency, self._new_session, self._handle, self._failed,
+            self._end_session)
+        async for record in pool.run(list(self._roots())):
+            yield record
+
+    async def _handle(self, session: SessionT, item: D | F,
+                      add: Callable[[D | F], None]) -> list[Observation]:
+        async with self.ctx.slot(self.service.host):
+            if isinstance(item, self.dir_type):
+                return await self._list(session, item, add)  # type: ignore[arg-type]
+            return [await self._fetch(session, item)]  # type: ignore[arg-type]
+
+    def _failed(self, session: SessionT, item: D | F, exc: Exception) -> Observation:
+        log.error("%s collector error on %r", self.protocol, item, exc_info=exc)
+        session.close()
+        return self.observation(self._item_url(item), method=self.protocol,
+                                outcome=Outcome.ERROR,
+                                reason=f"collector error: {type(exc).__name__}: {exc}")
 
 
 _REGISTRY: dict[str, type[Collector]] = {}

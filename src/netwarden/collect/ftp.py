@@ -21,15 +21,14 @@ import ftplib
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from netwarden.collect.base import (
     CollectContext,
-    Collector,
-    WorkQueue,
+    TreeCollector,
     location_url,
     register,
     unsafe_name_reason,
@@ -39,7 +38,7 @@ from netwarden.collect.names import decode_name, legacy_encoding
 from netwarden.collect.speed import SpeedGuard, TooSlowError
 from netwarden.digest import MultiDigest
 from netwarden.digest.perceptual import PerceptualDigest
-from netwarden.records import EvidenceLevel, Observation, Outcome, Refusal
+from netwarden.records import EvidenceLevel, Observation, Outcome
 from netwarden.scope import Limits, Service
 
 log = logging.getLogger("netwarden.collect.ftp")
@@ -324,11 +323,12 @@ class _File:
 
 
 @register
-class FtpCollector(Collector):
+class FtpCollector(TreeCollector[_Dir, _File, _Session]):
     """Walks one FTP service; yields one observation per directory, file or problem."""
 
     schemes = ("ftp",)
     protocol = "ftp"
+    dir_type = _Dir
 
     def __init__(self, service: Service, ctx: CollectContext) -> None:
         super().__init__(service, ctx)
@@ -342,31 +342,18 @@ class FtpCollector(Collector):
     def _decode(self, raw: bytes) -> tuple[str, str]:
         return decode_name(raw, self.fallback)
 
-    async def collect(self) -> AsyncIterator[Observation | Refusal]:
-        host, port = self.service.host, self.service.port
-        decision = self.ctx.check(host, port)
-        if not decision:
-            yield self.refusal(self.service.url, "scope services", decision.reason)
-            return
+    def _new_session(self) -> _Session:
+        return _Session(self.service, self.limits)
+
+    async def _end_session(self, session: _Session) -> None:
+        await asyncio.to_thread(session.quit)
+
+    def _roots(self) -> list[_Dir]:
         root = unquote_to_bytes(self.service.path or "/")  # the URL names the path's bytes
-        pool: WorkQueue[_Dir | _File, _Session] = WorkQueue(
-            self.limits.per_host_concurrency, lambda: _Session(self.service, self.limits),
-            self._handle, self._failed, lambda session: asyncio.to_thread(session.quit))
-        async for record in pool.run([_Dir(root.rstrip(b"/") or b"/", 0)]):
-            yield record
+        return [_Dir(root.rstrip(b"/") or b"/", 0)]
 
-    async def _handle(self, session: _Session, item: _Dir | _File,
-                      add: Callable[[_Dir | _File], None]) -> list[Observation]:
-        async with self.ctx.slot(self.service.host):
-            if isinstance(item, _Dir):
-                return await self._list(session, item, add)
-            return [await self._fetch(session, item)]
-
-    def _failed(self, session: _Session, item: _Dir | _File, exc: Exception) -> Observation:
-        log.error("ftp collector error on %r", item.raw_path, exc_info=exc)
-        session.close()
-        return self.observation(self._url(item.raw_path), method="ftp", outcome=Outcome.ERROR,
-                                reason=f"collector error: {type(exc).__name__}: {exc}")
+    def _item_url(self, item: _Dir | _File) -> str:
+        return self._url(item.raw_path)
 
     # -- directories ---------------------------------------------------------------------------
     async def _list(self, session: _Session, item: _Dir,

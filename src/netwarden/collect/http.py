@@ -105,9 +105,9 @@ class HttpCollector(Collector):
 
     # -- walk ----------------------------------------------------------------------------------
     async def collect(self) -> AsyncIterator[Observation | Refusal]:
-        decision = self.ctx.check(self.service.host, self.service.port)
-        if not decision:
-            yield self.refusal(self.service.url, "scope services", decision.reason)
+        refusal = self.service_refusal()
+        if refusal is not None:
+            yield refusal
             return
         limits = self.limits
         timeout = httpx.Timeout(connect=limits.connect_timeout, read=limits.read_timeout,

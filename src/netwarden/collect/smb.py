@@ -21,15 +21,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
 from netwarden.collect.base import (
     CollectContext,
-    Collector,
-    WorkQueue,
+    TreeCollector,
     location_url,
     register,
     unsafe_name_reason,
@@ -38,7 +37,7 @@ from netwarden.collect.speed import SpeedGuard, TooSlowError
 from netwarden.digest.engine import SizeLimitExceeded, hash_stream
 from netwarden.digest.perceptual import PerceptualDigest
 from netwarden.errors import InputError
-from netwarden.records import EvidenceLevel, Observation, Outcome, Refusal
+from netwarden.records import EvidenceLevel, Observation, Outcome
 from netwarden.scope import Limits, Service
 
 log = logging.getLogger("netwarden.collect.smb")
@@ -250,11 +249,12 @@ class _File:
 
 
 @register
-class SmbCollector(Collector):
+class SmbCollector(TreeCollector[_Dir, _File, _Session]):
     """Walks one SMB share; yields one observation per directory, file or problem."""
 
     schemes = ("smb",)
     protocol = "smb"
+    dir_type = _Dir
 
     def __init__(self, service: Service, ctx: CollectContext) -> None:
         super().__init__(service, ctx)
@@ -269,18 +269,17 @@ class SmbCollector(Collector):
         raw = path.encode("utf-8", "surrogatepass")
         return location_url("smb", self.service.host, self.service.port, raw)
 
-    async def collect(self) -> AsyncIterator[Observation | Refusal]:
-        host, port = self.service.host, self.service.port
-        decision = self.ctx.check(host, port)
-        if not decision:
-            yield self.refusal(self.service.url, "scope services", decision.reason)
-            return
-        pool: WorkQueue[_Dir | _File, _Session] = WorkQueue(
-            self.limits.per_host_concurrency,
-            lambda: _Session(self.service, self.share, self.limits),
-            self._handle, self._failed, lambda s: asyncio.to_thread(s.close))
-        async for record in pool.run([_Dir(self.base, 0)]):
-            yield record
+    def _new_session(self) -> _Session:
+        return _Session(self.service, self.share, self.limits)
+
+    async def _end_session(self, session: _Session) -> None:
+        await asyncio.to_thread(session.close)
+
+    def _roots(self) -> list[_Dir]:
+        return [_Dir(self.base, 0)]
+
+    def _item_url(self, item: _Dir | _File) -> str:
+        return self._url(item.rel, isinstance(item, _Dir))
 
     async def _call(self, session: _Session, deadline: float, fn: Callable[..., Any],
                     *args: Any) -> Any:
@@ -292,20 +291,6 @@ class SmbCollector(Collector):
             asyncio.get_running_loop().run_in_executor(None, session.close)
             raise _TooLong(f"no complete answer within {deadline:g} s; "
                            "connection dropped") from None
-
-    async def _handle(self, session: _Session, item: _Dir | _File,
-                      add: Callable[[_Dir | _File], None]) -> list[Observation]:
-        async with self.ctx.slot(self.service.host):
-            if isinstance(item, _Dir):
-                return await self._list(session, item, add)
-            return [await self._fetch(session, item)]
-
-    def _failed(self, session: _Session, item: _Dir | _File, exc: Exception) -> Observation:
-        log.error("smb collector error on %r", item.rel, exc_info=exc)
-        session.close()
-        return self.observation(self._url(item.rel, isinstance(item, _Dir)), method="smb",
-                                outcome=Outcome.ERROR,
-                                reason=f"collector error: {type(exc).__name__}: {exc}")
 
     # -- directories ---------------------------------------------------------------------------
     async def _list(self, session: _Session, item: _Dir,

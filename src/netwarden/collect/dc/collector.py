@@ -119,9 +119,9 @@ class AdcCollector(Collector):
 
     async def collect(self) -> AsyncIterator[Observation | Refusal]:
         host, port = self.service.host, self.service.port
-        decision = self.ctx.check(host, port)
-        if not decision:
-            yield self.refusal(self.service.url, "scope services", decision.reason)
+        refusal = self.service_refusal()
+        if refusal is not None:
+            yield refusal
             return
         if self.service.scheme == "adcs":
             yield self.observation(self.service.url, method="dc-hub-info",
