@@ -20,6 +20,7 @@ DEBIAN_PACKAGES=(
   libpango-1.0-0 libpangoft2-1.0-0  # WeasyPrint, for PDF reports
   poppler-utils        # pdftoppm, to look at PDF reports as pictures
   chromium             # the browser the web UI's Playwright tests drive (never downloaded)
+  nodejs               # runs the real OpenID provider (oidc-provider) of the single sign-on tests
 )
 
 missing=()
@@ -27,6 +28,8 @@ if command -v dpkg >/dev/null 2>&1; then
   for pkg in "${DEBIAN_PACKAGES[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
   done
+  # npm by command, not by package: NodeSource's nodejs ships npm and conflicts with Debian's
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
   if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then missing+=(python3-venv); fi
 fi
 if [ ${#missing[@]} -gt 0 ]; then

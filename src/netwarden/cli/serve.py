@@ -5,11 +5,15 @@ from __future__ import annotations
 import getpass
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from netwarden.cli import app
 from netwarden.errors import InputError
+
+if TYPE_CHECKING:
+    from netwarden.web.oidc import OIDCSettings
 
 user_app = typer.Typer(help="Users of the web application and their roles.",
                        no_args_is_help=True)
@@ -29,6 +33,28 @@ def serve(
                                         help="Idle minutes after which a session ends."),
     metrics_token_file: Path | None = typer.Option(
         None, "--metrics-token-file", help="File with a bearer token /metrics then requires."),
+    public_url: str | None = typer.Option(
+        None, "--public-url", help="The URL users reach the app at (e.g. https://nw.example.org);"
+        " single sign-on sends them back to it + /login/oidc/callback."),
+    oidc_issuer: str | None = typer.Option(
+        None, "--oidc-issuer", help="Enable single sign-on (OpenID Connect) at this provider "
+        "(its issuer URL; https, or http on loopback)."),
+    oidc_client_id: str | None = typer.Option(None, "--oidc-client-id",
+                                              help="netwarden's client id at the provider."),
+    oidc_client_secret_file: Path | None = typer.Option(
+        None, "--oidc-client-secret-file", help="File whose first line is the client secret."),
+    oidc_role_claim: str = typer.Option("netwarden_role", "--oidc-role-claim",
+                                        help="Claim that carries the netwarden role."),
+    oidc_role_map: list[str] = typer.Option(
+        [], "--oidc-role-map", help="VALUE=ROLE: a value of the role claim and the netwarden "
+        "role it gives (repeat; replaces the default, which maps each role name to itself)."),
+    oidc_username_claim: str = typer.Option("preferred_username", "--oidc-username-claim",
+                                            help="Claim that carries the user name."),
+    oidc_scopes: str = typer.Option("openid profile", "--oidc-scopes",
+                                    help="Scopes to request (must make the provider release "
+                                    "the role claim)."),
+    oidc_label: str = typer.Option("Single sign-on", "--oidc-label",
+                                   help="Shown on the login button: 'Log in with LABEL'."),
 ) -> None:
     """Start the web application (dashboard, findings, review workflow, REST API, metrics)."""
     from datetime import timedelta
@@ -48,10 +74,58 @@ def serve(
             raise InputError(str(metrics_token_file), "the token must be at least 16 characters")
     settings = AuthSettings(idle=timedelta(minutes=session_minutes),
                             secure_cookies=secure_cookies)
-    web = create_app(db, settings=settings, metrics_token=token)
+    oidc = oidc_settings(public_url=public_url, issuer=oidc_issuer, client_id=oidc_client_id,
+                         secret_file=oidc_client_secret_file, role_claim=oidc_role_claim,
+                         role_map=oidc_role_map, username_claim=oidc_username_claim,
+                         scopes=oidc_scopes, label=oidc_label)
+    web = create_app(db, settings=settings, metrics_token=token, oidc=oidc)
     typer.echo(f"netwarden web application on http://{host}:{port}/ (Ctrl-C stops)")
+    if oidc is not None:
+        typer.echo(f"single sign-on at {oidc.issuer} as client {oidc.client_id}, "
+                   f"callback {oidc.redirect_url}")
     uvicorn.run(web, host=host, port=port, log_level="info", proxy_headers=False,
                 server_header=False, limit_concurrency=200, timeout_keep_alive=5)
+
+
+def oidc_settings(*, public_url: str | None, issuer: str | None, client_id: str | None,
+                  secret_file: Path | None, role_claim: str = "netwarden_role",
+                  role_map: list[str] | None = None,
+                  username_claim: str = "preferred_username", scopes: str = "openid profile",
+                  label: str = "Single sign-on") -> OIDCSettings | None:
+    """The single sign-on settings of ``netwarden serve``'s options; None without
+    ``--oidc-issuer``. Every problem is an :class:`InputError` naming the option."""
+    from netwarden.web.oidc import CALLBACK_PATH, OIDCSettings, check_url, parse_role_map
+
+    if issuer is None:
+        given = [name for name, value in (("--oidc-client-id", client_id),
+                                          ("--oidc-client-secret-file", secret_file),
+                                          ("--oidc-role-map", role_map)) if value]
+        if given:
+            raise InputError(given[0], "needs --oidc-issuer")
+        return None
+    check_url("--oidc-issuer", issuer)
+    if not client_id:
+        raise InputError("--oidc-client-id", "is required with --oidc-issuer")
+    if secret_file is None:
+        raise InputError("--oidc-client-secret-file", "is required with --oidc-issuer")
+    if not public_url:
+        raise InputError("--public-url", "is required with --oidc-issuer (the provider sends "
+                         f"users back to it + {CALLBACK_PATH})")
+    check_url("--public-url", public_url)
+    try:
+        lines = secret_file.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise InputError(str(secret_file), f"cannot read the OIDC client secret: "
+                         f"{exc.strerror}") from exc
+    secret = lines[0].strip() if lines else ""
+    if not secret:
+        raise InputError(str(secret_file), "the first line (the OIDC client secret) is empty")
+    mapping = parse_role_map(role_map) if role_map else None
+    extra = {"role_map": mapping} if mapping is not None else {}
+    return OIDCSettings(issuer=issuer, client_id=client_id, client_secret=secret,
+                        redirect_url=public_url.rstrip("/") + CALLBACK_PATH,
+                        role_claim=role_claim, username_claim=username_claim,
+                        scopes=tuple(scopes.split()), label=label, **extra)
 
 
 def _read_password(password_file: Path | None) -> str:

@@ -1,7 +1,8 @@
 """The FastAPI application: wiring of pages, API, metrics, authentication and request limits.
 
-Every route except ``/login``, ``/static/*``, ``/healthz`` and ``/metrics`` needs a session
-(see docs/web.md for why those four are open). Request bodies over ``max_body`` bytes are
+Every route except ``/login``, ``/static/*``, ``/healthz`` and ``/metrics`` (and, with single
+sign-on configured, ``/login/oidc`` and its callback) needs a session (see docs/web.md for why
+those are open). Request bodies over ``max_body`` bytes are
 refused with 413 before they are read whole; responses carry a strict Content-Security-Policy
 (no inline script), so the only script that runs is ``static/proof.js``.
 """
@@ -12,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -30,12 +31,16 @@ from netwarden.web.data import FindingsSource
 from netwarden.web.evidence import ConflictError, EvidenceLedger
 from netwarden.web.metrics import Metrics
 
+if TYPE_CHECKING:
+    from netwarden.web.oidc import OIDCSettings, RelyingParty
+
 HERE = Path(__file__).parent
 SESSION_COOKIE = "nw_session"
 LOGIN_CSRF_COOKIE = "nw_login_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 DEFAULT_MAX_BODY = 64 * 1024
-OPEN_EXACT = frozenset({"/login", "/healthz", "/metrics"})  # and /static/*
+# and /static/*. The two single sign-on paths answer 404 unless it is configured.
+OPEN_EXACT = frozenset({"/login", "/healthz", "/metrics", "/login/oidc", "/login/oidc/callback"})
 
 log = logging.getLogger("netwarden.web")
 
@@ -55,6 +60,7 @@ class Context:
     templates: Jinja2Templates
     metrics: Metrics
     metrics_token: str | None
+    oidc: RelyingParty | None = None
 
 
 class LoginRequiredError(Exception):
@@ -88,6 +94,16 @@ def session_of(request: Request) -> auth.SessionInfo:
         raise LoginRequiredError()
     request.state.session = info
     return info
+
+
+def start_session(request: Request, response: Response, user: auth.User) -> None:
+    """Open a session for ``user`` and set its cookie on ``response``: the one way both login
+    methods (password, single sign-on) end."""
+    c = ctx(request)
+    token, _ = auth.create_session(c.store, c.settings, user)
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict",
+                        secure=c.settings.secure_cookies, path="/")
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
 
 
 def require(request: Request, permission: str) -> auth.SessionInfo:
@@ -173,12 +189,13 @@ async def _too_large(send: Send, limit: int) -> None:
 
 def create_app(store_url: str | None = None, *, store: Store | None = None,
                settings: auth.AuthSettings | None = None, max_body: int = DEFAULT_MAX_BODY,
-               metrics_token: str | None = None, key_dir: Path | None = None) -> FastAPI:
+               metrics_token: str | None = None, key_dir: Path | None = None,
+               oidc: OIDCSettings | None = None) -> FastAPI:
     """The application over the installation database at ``store_url`` (default: the
     installation's), or over an already open ``store``. With the ledger key (``key_dir``,
     default the installation's) each review is followed by a signed checkpoint, so it is
     provable at once; without it the app still serves and records, proofs wait for the next
-    checkpoint."""
+    checkpoint. With ``oidc`` users can also log in by single sign-on at that provider."""
     from netwarden.web import api, pages
 
     store = store or open_store(store_url)
@@ -195,11 +212,18 @@ def create_app(store_url: str | None = None, *, store: Store | None = None,
                   "session cookie from /login, and POSTs the session's X-CSRF-Token header.",
                   docs_url=None, redoc_url=None, openapi_url=None,
                   swagger_ui_oauth2_redirect_url=None)
+    relying_party = None
+    if oidc is not None:
+        from netwarden.web import oidc as sso
+
+        relying_party = sso.RelyingParty(oidc)
     app.state.ctx = Context(store, source, evidence, settings, templates, metrics,
-                            metrics_token)
+                            metrics_token, relying_party)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
+    if relying_party is not None:
+        app.include_router(sso.router)
 
     @app.middleware("http")
     async def headers_and_metrics(request: Request, call_next: Any) -> Response:
@@ -238,19 +262,19 @@ def create_app(store_url: str | None = None, *, store: Store | None = None,
     async def _forbidden(request: Request, exc: ForbiddenError) -> Response:
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": exc.detail}, status_code=403)
-        return _error_page(request, 403, exc.detail)
+        return error_page(request, 403, exc.detail)
 
     @app.exception_handler(InputError)
     async def _bad_input(request: Request, exc: InputError) -> Response:
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": str(exc)}, status_code=422)
-        return _error_page(request, 422, str(exc))
+        return error_page(request, 422, str(exc))
 
     @app.exception_handler(ConflictError)
     async def _conflict(request: Request, exc: ConflictError) -> Response:
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": str(exc)}, status_code=409)
-        return _error_page(request, 409, str(exc))
+        return error_page(request, 409, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -264,7 +288,7 @@ def create_app(store_url: str | None = None, *, store: Store | None = None,
         if request.url.path.startswith("/api/") or request.method != "GET":
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
                                 headers=exc.headers)
-        return _error_page(request, exc.status_code, str(exc.detail))
+        return error_page(request, exc.status_code, str(exc.detail))
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)
     def openapi(request: Request) -> JSONResponse:
@@ -286,7 +310,8 @@ def _login_response(request: Request) -> Response:
     return RedirectResponse("/login", status_code=303)
 
 
-def _error_page(request: Request, status: int, detail: str) -> Response:
+def error_page(request: Request, status: int, detail: str) -> Response:
+    """The HTML error page (``error.html``) with ``status``."""
     c = ctx(request)
     return c.templates.TemplateResponse(request, "error.html", {
         "status": status, "detail": detail, "user": getattr(request.state, "session", None)},

@@ -50,6 +50,9 @@ MAX_PASSWORD = 1024
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not a password of anyone")
+# Stored instead of a password hash for users made by single sign-on (netwarden.web.oidc): they
+# have no password, and authenticate() refuses them after hashing like for anyone else.
+SSO_HASH_PREFIX = "oidc:"
 
 
 @dataclass(frozen=True)
@@ -188,16 +191,20 @@ def authenticate(store: Store, settings: AuthSettings, name: str, password: str,
         row = session.get(UserRow, name) if _NAME.match(name) else None
         stored = row.password_hash if row is not None else _DUMMY_HASH
         role, disabled = (row.role, row.disabled) if row is not None else ("", True)
+    sso = stored.startswith(SSO_HASH_PREFIX)
+    if sso:
+        stored = _DUMMY_HASH  # same cost as a real check; never accepted below
     ok = False
     if len(password or "") <= MAX_PASSWORD:
         try:
             ok = _hasher.verify(stored, password or "")
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             ok = False
-    if not ok or row is None or disabled:
+    if not ok or row is None or disabled or sso:
         record_event(store, "login_failed", user=name, client=client,
                      detail="unknown user" if row is None else
-                     ("user disabled" if disabled else "wrong password"))
+                     "user disabled" if disabled else
+                     "single sign-on user has no password" if sso else "wrong password")
         return None
     if _hasher.check_needs_rehash(stored):
         with store.session() as session:

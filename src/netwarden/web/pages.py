@@ -23,6 +23,7 @@ from netwarden.web.app import (
     client_of,
     ctx,
     require,
+    start_session,
 )
 from netwarden.web.campaigns import campaign_detail
 from netwarden.web.campaigns import campaigns as load_campaigns
@@ -45,7 +46,9 @@ def login_form(request: Request, error: str | None = None) -> Response:
     token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not (24 <= len(token) <= 64 and token.replace("-", "").replace("_", "").isalnum()):
         token = secrets.token_urlsafe(24)
-    response = render(request, "login.html", None, login_csrf=token, error=error)
+    rp = ctx(request).oidc
+    response = render(request, "login.html", None, login_csrf=token, error=error,
+                      sso_label=rp.settings.label if rp is not None else None)
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
                         secure=ctx(request).settings.secure_cookies, max_age=600, path="/login")
     return response
@@ -66,11 +69,8 @@ def login(request: Request, username: str = Form("", max_length=200),
         return _login_again(request, "Too many failed logins; wait and try again later.", 429)
     if user is None:
         return _login_again(request, "Wrong user name or password.", 401)
-    token, _ = auth.create_session(c.store, c.settings, user)
     response = RedirectResponse("/", status_code=303)
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict",
-                        secure=c.settings.secure_cookies, path="/")
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    start_session(request, response, user)
     return response
 
 
