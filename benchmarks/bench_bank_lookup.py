@@ -6,7 +6,9 @@ Builds a ``plain`` bank file of N SHA-256 digests (sha256 of a counter: syntheti
 imports it through ``BankStore.import_file`` (the real path, batched) and runs Q queries of
 which ``--hit-rate`` are in the bank (most files an audit sees are not). Reports:
 
-* import entries/s, disk bytes per entry (SQLite file incl. WAL, after a checkpoint);
+* import entries/s, the import's peak RSS growth (batch plus SQLite's page cache, not N) and
+  the WAL it left (the pages one batch touched), disk bytes per entry (SQLite file incl. WAL,
+  after a checkpoint);
 * look-ups/s through ``lookup_bulk`` (batched IN) and ``lookup_many`` (one per observation,
   the identify path) and the process RSS growth per entry;
 * baselines measured in the same run: a Python ``set`` of the raw digests (RSS per entry,
@@ -21,6 +23,7 @@ import gc
 import hashlib
 import os
 import random
+import resource
 import sqlite3
 import sys
 import tempfile
@@ -76,10 +79,17 @@ def main() -> None:
     db = work / "netwarden.sqlite"
     store = open_store(f"sqlite:///{db}")
     banks = BankStore(store)
+    gc.collect()
+    rss_before_import = rss()
     t = time.perf_counter()
     report = banks.import_file("bench", "films", "plain", bank_file)
     import_s = time.perf_counter() - t
     assert report.added == n, report
+    # ru_maxrss is the process's peak (KiB on Linux); nothing freed before the import came
+    # near it (the query lists are still held), so the growth is the import's.
+    import_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - rss_before_import
+    wal = db.with_name(db.name + "-wal")
+    wal_bytes = wal.stat().st_size if wal.exists() else 0
     with store.engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         cache_pages = conn.exec_driver_sql("PRAGMA cache_size").scalar()
@@ -143,7 +153,9 @@ def main() -> None:
 
     print(f"hits: {hits:,} of {q:,}")
     print("netwarden index (SQLite WITHOUT ROWID, raw-bytes key):")
-    print(f"  import           {rate(n, import_s):12,.0f} entries/s ({import_s:.1f} s)")
+    print(f"  import           {rate(n, import_s):12,.0f} entries/s ({import_s:.1f} s; "
+          f"peak RSS {max(import_peak, 0) / 2**20:+.0f} MiB, WAL {wal_bytes / 2**20:.0f} MiB "
+          "before checkpoint)")
     print(f"  disk             {nw_disk / n:12.1f} bytes/entry")
     print(f"  lookup_bulk      {rate(q, bulk_s):12,.0f} lookups/s")
     print(f"  lookup_many x1   {rate(len(single), single_s):12,.0f} lookups/s "

@@ -175,6 +175,47 @@ def test_catalog_empty_file_is_unusable(tmp_path: Path) -> None:
         parse("catalog", path)
 
 
+# ------------------------------------------------------------------ shared record checks
+
+
+SHORT = "md5 must be 32 hex digits, got 31"
+PLAIN_SHORT = "digest of 31 characters; expected hex of 32 (md5), 40 (sha1), 64 (sha256)"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "signal", "text", "where", "short"),
+    [
+        ("plain", None, f"# c\n{MD5[:-1]}g\n{MD5[:-1]}\n", None, PLAIN_SHORT),
+        ("hma", None, f"# c\nmd5 {MD5[:-1]}g\nmd5 {MD5[:-1]}\n", None, SHORT),
+        ("hma-csv", "md5", f"signal_value\n{MD5[:-1]}g\n{MD5[:-1]}\n", "signal_value", SHORT),
+        ("catalog", None, f"reference_id,md5\nA,{MD5[:-1]}g\nB,{MD5[:-1]}\n", "md5", SHORT),
+    ],
+)
+def test_formats_word_bad_digests_alike(tmp_path: Path, fmt: str, signal: str | None,
+                                        text: str, where: str | None, short: str) -> None:
+    """One helper (formats/base.py) checks a digest field for every text format: the same
+    bad value reads the same, with the file and the line (and the column where there is one).
+    Only ``plain`` words a wrong length its own way: there the length tells the algorithm."""
+    path = tmp_path / "bank.txt"
+    path.write_text(text)
+    bank_format = get_format(fmt)
+    if signal:
+        bank_format.configure(signal=signal)
+    problems = [p for p in bank_format.parse(path) if isinstance(p, LineProblem)]
+    column = f" ({where})" if where else ""
+    assert [str(p) for p in problems] == [f"{path}:2{column}: md5 is not hex (found 'g')",
+                                          f"{path}:3{column}: {short}"]
+
+
+def test_comments_are_skipped_undecoded_and_columns_count_in_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "bank.txt"
+    path.write_bytes(b"# \xff a comment in latin-1\n  " + MD5.encode() + b"\xff\n")
+    for fmt in ("plain", "hma"):
+        problems = [p for p in get_format(fmt).parse(path) if isinstance(p, LineProblem)]
+        assert [(p.line, p.problem) for p in problems] == [
+            (2, "not valid UTF-8 (byte 0xff at column 35); bank files must be UTF-8 or ASCII")]
+
+
 # ------------------------------------------------------------------ torrent
 
 

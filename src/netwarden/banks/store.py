@@ -1,9 +1,11 @@
 """Import bank files into the database and look digests up in the exact index.
 
-Import streams a format's entries in batches (50,000 by default), one transaction per batch:
-existing digests are found with the same primary-key look-up an audit uses, only new rows are
-inserted (executemany, sorted by key for B-tree locality). Importing a file twice therefore
-adds nothing and counts every entry as a duplicate.
+Import streams a format's entries in batches (200,000 by default; at most 50,000 whole
+entries), one transaction per batch. The database itself tells which digests were new
+(``ON CONFLICT DO NOTHING``, banks/bulk.py): bare digests (``plain`` lines) are counted, the
+others' new keys are returned, so every entry is classified added or duplicate exactly.
+Rows go in sorted by key for B-tree locality. Importing a file twice therefore adds nothing
+and counts every entry as a duplicate.
 
 Look-ups take text digests as observations carry them, convert them to raw bytes and query
 ``(algorithm, digest) IN (...)`` on the primary key, batched.
@@ -21,8 +23,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from netwarden.banks.batch import BARE, ImportBatch
+from netwarden.banks.bulk import insert_counted, insert_returning
 from netwarden.banks.digests import (
     BY_CODE,
     PERCEPTUAL,
@@ -153,7 +156,7 @@ class BankStore:
     # ------------------------------------------------------------------ import
 
     def import_file(self, name: str, category: str, fmt: str, path: str | Path, *,
-                    batch_size: int = 50_000, max_problems: int = 1000,
+                    batch_size: int = 200_000, max_problems: int = 1000,
                     progress: Callable[[int], None] | None = None,
                     signal: str | None = None, negative: bool | None = None,
                     pdq_threshold: int | None = None, dihedral: bool | None = None,
@@ -187,28 +190,27 @@ class BankStore:
         report = ImportReport(bank=name, category=category, format=fmt, source=str(path),
                               source_sha256=_file_sha256(path) if path.is_file() else None)
         bank_id = self._bank_for_import(name, category, create=False)
-        batch: list[BankEntry] = []
         stream = items if first is None else _prepend(first, items)
+        batch = self._new_batch()
         try:
             for item in stream:
-                if isinstance(item, LineProblem) and item.where in ("header", "note"):
+                if not isinstance(item, LineProblem):
+                    batch.add(item)
+                    if batch.full(batch_size):
+                        # The bank is created with its first good batch: a file with nothing
+                        # usable leaves no empty bank behind.
+                        bank_id = bank_id or self._bank_for_import(name, category, create=True)
+                        self._flush(bank_id, batch, report)
+                        batch = self._new_batch()
+                        if progress:
+                            progress(report.entries + report.bad)
+                elif item.where in ("header", "note"):
                     report.notes.append(str(item))  # a remark on the file, not a bad record
-                    continue
-                if isinstance(item, LineProblem):
+                else:
                     report.bad += 1
                     if len(report.problems) < max_problems:
                         report.problems.append(item)
-                    continue
-                batch.append(item)
-                if len(batch) >= batch_size:
-                    # The bank is created with its first good batch: a file with nothing
-                    # usable leaves no empty bank behind.
-                    bank_id = bank_id or self._bank_for_import(name, category, create=True)
-                    self._flush(bank_id, batch, report)
-                    batch = []
-                    if progress:
-                        progress(report.entries + report.bad)
-            if batch:
+            if batch.size:
                 bank_id = bank_id or self._bank_for_import(name, category, create=True)
                 self._flush(bank_id, batch, report)
             if progress:
@@ -248,48 +250,70 @@ class BankStore:
                 reference_count=0, algorithm_counts={}, negative=negative,
                 settings=settings or None)).inserted_primary_key[0])
 
-    def _flush(self, bank_id: int, batch: list[BankEntry], report: ImportReport) -> None:
+    def _new_batch(self) -> ImportBatch:
+        # While a perceptual matcher lives in this process it is told each new PDQ row, so
+        # bare PDQ hashes then go the way that says which keys were new.
+        matcher = getattr(self, "_perceptual", None)
+        pdq = frozenset({algorithm("pdq").code}) if matcher is not None else frozenset()
+        return ImportBatch(identified_codes=pdq)
+
+    def _flush(self, bank_id: int, batch: ImportBatch, report: ImportReport) -> None:
+        """Write one batch in one transaction; once committed, add its exact added/duplicate
+        counts to ``report``."""
         with self.store.engine.begin() as conn:
             if conn.dialect.name == "sqlite":
-                # A bigger page cache for the import's random B-tree inserts (per connection).
+                # A bigger page cache for the batch's B-tree inserts, set back after it (per
+                # connection). Durability (WAL, synchronous=FULL) stays as the store set it.
                 conn.exec_driver_sql("PRAGMA cache_size=-131072")
-            ref_pks, new_refs = self._references(conn, bank_id, batch)
-            # The first entry of the batch to bring a digest owns it.
-            owner: dict[tuple[int, bytes], int] = {}
-            for i, entry in enumerate(batch):
-                for alg, raw in entry.digests.items():
-                    owner.setdefault((algorithm(alg).code, raw), i)
-            inserted = self._insert_digests(conn, bank_id, owner, ref_pks)
+            others = batch.others
+            ref_pks, new_refs = self._references(conn, bank_id, others)
+            owner, counted = batch.owners()
             counts: dict[str, int] = {}
+            bare_added = 0  # bare entries whose digest was new: each is an added entry
+            for code, raws in counted.items():
+                new = insert_counted(conn, bank_id, code, raws)
+                if new:
+                    counts[BY_CODE[code].name] = new
+                bare_added += new
+
+            def reference_pk(i: int) -> int | None:
+                return None if i == BARE else ref_pks.get(i)
+
+            inserted = insert_returning(conn, bank_id, [
+                (code, raw, reference_pk(i)) for (code, raw), i in sorted(owner.items())])
+            digests_added = bare_added + len(inserted)
             new_entries = set(new_refs)
-            for i in self._insert_vpdq(conn, bank_id, batch, ref_pks):
+            for i in self._insert_vpdq(conn, bank_id, others, ref_pks):
                 counts["vpdq"] = counts.get("vpdq", 0) + 1
                 new_entries.add(i)
             pdq_code = algorithm("pdq").code
-            new_pdq = [(raw, ref_pks.get(owner[(code, raw)])) for code, raw in inserted
+            new_pdq = [(raw, reference_pk(owner[(code, raw)])) for code, raw in inserted
                        if code == pdq_code]
             for code, raw in inserted:
                 name = BY_CODE[code].name
                 counts[name] = counts.get(name, 0) + 1
-                new_entries.add(owner[(code, raw)])
-            references_added = 0
-            for i in new_entries:
-                # A plain digest is its own reference; others count when their row is new.
-                if batch[i].reference_id is None or i in new_refs:
-                    references_added += 1
-            report.added += len(new_entries)
-            report.duplicates += len(batch) - len(new_entries)
-            rows = inserted
+                i = owner[(code, raw)]
+                if i == BARE:
+                    bare_added += 1
+                else:
+                    new_entries.add(i)
+            # A bare digest is its own reference; others count when their row is new.
+            references_added = bare_added + sum(
+                1 for i in new_entries if others[i].reference_id is None or i in new_refs)
+            added = bare_added + len(new_entries)
             bank = conn.execute(select(Bank.algorithm_counts).where(Bank.id == bank_id)).one()
             merged = dict(bank.algorithm_counts or {})
             for alg, n in counts.items():
                 merged[alg] = merged.get(alg, 0) + n
             conn.execute(update(Bank).where(Bank.id == bank_id).values(
-                digest_count=Bank.digest_count + len(rows),
+                digest_count=Bank.digest_count + digests_added,
                 reference_count=Bank.reference_count + references_added,
                 algorithm_counts=merged))
             if conn.dialect.name == "sqlite":
                 conn.exec_driver_sql("PRAGMA cache_size=-2000")
+        # Counted once committed: the import's record explains exactly what is in the bank.
+        report.added += added
+        report.duplicates += batch.size - added
         matcher = getattr(self, "_perceptual", None)
         if matcher is not None and (new_pdq or counts.get("vpdq")):
             matcher.added(bank_id, new_pdq, bool(counts.get("vpdq")))
@@ -317,41 +341,6 @@ class BankStore:
         if rows:
             conn.execute(insert(table), rows)
         return [wanted[r["signal_sha256"]] for r in rows]
-
-    @staticmethod
-    def _insert_digests(conn: Connection, bank_id: int, owner: dict[tuple[int, bytes], int],
-                        ref_pks: dict[int, int]) -> set[tuple[int, bytes]]:
-        """Insert the digests the bank lacks; return the keys actually inserted.
-
-        SQLite and PostgreSQL: ``INSERT .. ON CONFLICT DO NOTHING RETURNING`` (multi-row
-        VALUES, one statement per 1,000 rows) tells which rows were new in one pass. Other
-        databases: look the keys up first, insert the rest.
-        """
-        table = BankDigest.__table__
-        rows = [{"algorithm": code, "digest": raw, "bank_id": bank_id,
-                 "reference_pk": ref_pks.get(i)}
-                for (code, raw), i in sorted(owner.items(), key=lambda kv: kv[0])]
-        if not rows:
-            return set()
-        if conn.dialect.name in ("sqlite", "postgresql"):
-            dialect_insert = sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert
-            statement = (dialect_insert(table).on_conflict_do_nothing()
-                         .returning(table.c.algorithm, table.c.digest))
-            return {(row.algorithm, bytes(row.digest)) for row in conn.execute(statement, rows)}
-        existing: set[tuple[int, bytes]] = set()
-        by_code: dict[int, list[bytes]] = {}
-        for code, raw in owner:
-            by_code.setdefault(code, []).append(raw)
-        for code, raws in by_code.items():
-            for chunk in _chunks(raws, IN_CHUNK):
-                found = conn.execute(select(table.c.digest).where(
-                    table.c.algorithm == code, table.c.bank_id == bank_id,
-                    table.c.digest.in_(chunk))).scalars()
-                existing.update((code, bytes(d)) for d in found)
-        new_rows = [r for r in rows if (r["algorithm"], r["digest"]) not in existing]
-        if new_rows:
-            conn.execute(insert(table), new_rows)
-        return {(r["algorithm"], r["digest"]) for r in new_rows}
 
     def _references(self, conn: Connection, bank_id: int,
                     batch: list[BankEntry]) -> tuple[dict[int, int], set[int]]:

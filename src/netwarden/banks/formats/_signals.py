@@ -11,8 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from netwarden.banks.digests import DigestError, parse_digest
-from netwarden.banks.formats.base import BankEntry
+from netwarden.banks.formats.base import BankEntry, RecordError, record_digest
 from netwarden.digest.vpdq import parse_signal
 
 # ThreatExchange / HMA signal type name → netwarden algorithm.
@@ -27,7 +26,7 @@ class VideoEntry(BankEntry):
     vpdq: str | None = None
 
 
-class SignalError(ValueError):
+class SignalError(RecordError):
     """A signal's type or value is unusable; the message says why."""
 
 
@@ -57,8 +56,8 @@ def entry_for(signal_type: str, value: str, *, reference_id: str | None = None,
         ref = reference_id or "vpdq:" + hashlib.sha256(signal.encode()).hexdigest()
         return VideoEntry(digests={}, reference_id=ref, title=title, line=line, vpdq=signal)
     try:
-        raw = parse_digest(algorithm, value)
-    except DigestError as exc:
-        raise SignalError(str(exc)) from None
+        raw = record_digest(algorithm, value)
+    except RecordError as exc:
+        raise SignalError(exc.problem) from None
     return BankEntry(digests={algorithm: raw}, reference_id=reference_id, title=title,
                      line=line)

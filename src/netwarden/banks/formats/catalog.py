@@ -10,20 +10,17 @@ number and skipped whole; the other rows import.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from pathlib import Path
 
-from netwarden.banks.digests import ALGORITHMS, DigestError, parse_digest
+from netwarden.banks.digests import ALGORITHMS
 from netwarden.banks.formats.base import (
-    MAX_LINE_BYTES,
     BankEntry,
     BankFormat,
     LineProblem,
-    bounded_lines,
-    decode_line,
-    describe_decode_error,
-    sniff_text_encoding,
+    RecordError,
+    csv_records,
+    record_digest,
 )
 from netwarden.errors import InputError
 
@@ -36,56 +33,22 @@ class CatalogFormat(BankFormat):
     description = "CSV: reference_id,title,rights_holder and any of md5,sha1,sha256,ed2k,tth,btih"
 
     def parse(self, path: Path) -> Iterator[BankEntry | LineProblem]:
-        sniff_text_encoding(path)
         source = str(path)
-        pending: list[LineProblem] = []
-        numbers: list[int] = []
-
-        def text_lines() -> Iterator[str]:
-            for number, raw in bounded_lines(path):
-                if raw is None:
-                    pending.append(LineProblem(source, f"line longer than {MAX_LINE_BYTES} "
-                                                       "bytes", number))
-                    continue
-                try:
-                    text = decode_line(raw)
-                except UnicodeDecodeError as exc:
-                    pending.append(LineProblem(source, describe_decode_error(exc), number))
-                    continue
-                numbers.append(number)
-                yield text
-
-        reader = csv.reader(text_lines(), strict=True)
-        header: list[str] | None = None
-        columns: list[str] = []
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                yield from _drain(pending)
-                yield LineProblem(source, f"CSV syntax: {exc}", numbers[-1] if numbers else None)
+        columns: list[str] | None = None
+        for item in csv_records(path, "CSV syntax"):
+            if isinstance(item, LineProblem):
+                yield item
                 continue
-            yield from _drain(pending)
-            number = numbers[-1] if numbers else 0
-            if header is None:
-                if not any(cell.strip() for cell in row):
-                    continue
-                header = row
+            number, row = item
+            if columns is None:
                 columns = _check_header(source, row)
                 continue
-            if not any(cell.strip() for cell in row):
-                continue
-            yield _row(source, number, columns, row)
-        yield from _drain(pending)
-        if header is None:
+            try:
+                yield _row(number, columns, row)
+            except RecordError as exc:
+                yield exc.at(source, number)
+        if columns is None:
             raise InputError(source, "no header row (expected reference_id,title,...)")
-
-
-def _drain(pending: list[LineProblem]) -> Iterator[LineProblem]:
-    while pending:
-        yield pending.pop(0)
 
 
 def _check_header(source: str, row: list[str]) -> list[str]:
@@ -104,28 +67,21 @@ def _check_header(source: str, row: list[str]) -> list[str]:
     return columns
 
 
-def _row(source: str, number: int, columns: list[str], row: list[str]) -> BankEntry | LineProblem:
+def _row(number: int, columns: list[str], row: list[str]) -> BankEntry:
+    """The entry of one data row; RecordError (the whole row is skipped) if any cell is bad."""
     if len(row) != len(columns):
-        return LineProblem(source, f"{len(row)} fields, the header has {len(columns)}", number)
+        raise RecordError(f"{len(row)} fields, the header has {len(columns)}")
     values = {c: cell.strip() for c, cell in zip(columns, row, strict=True)}
     too_long = next((c for c, v in values.items() if len(v) > MAX_FIELD_CHARS), None)
     if too_long:
-        return LineProblem(source, f"{too_long} longer than {MAX_FIELD_CHARS} characters",
-                           number)
+        raise RecordError(f"{too_long} longer than {MAX_FIELD_CHARS} characters")
     reference_id = values.get("reference_id", "")
     if not reference_id:
-        return LineProblem(source, "empty reference_id", number)
-    digests: dict[str, bytes] = {}
-    for name in ALGORITHMS:
-        text = values.get(name)
-        if not text:
-            continue
-        try:
-            digests[name] = parse_digest(name, text)
-        except DigestError as exc:
-            return LineProblem(source, str(exc), number, where=name)
+        raise RecordError("empty reference_id")
+    digests = {name: record_digest(name, values[name], where=name)
+               for name in ALGORITHMS if values.get(name)}
     if not digests:
-        return LineProblem(source, f"reference {reference_id!r} has no digest", number)
+        raise RecordError(f"reference {reference_id!r} has no digest")
     return BankEntry(digests=digests, reference_id=reference_id,
                      title=values.get("title") or None,
                      rights_holder=values.get("rights_holder") or None, line=number)

@@ -20,21 +20,17 @@ the report says which.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 from netwarden.banks.formats._signals import SignalError, entry_for
 from netwarden.banks.formats.base import (
-    MAX_LINE_BYTES,
     BankEntry,
     BankFormat,
     LineProblem,
-    bounded_lines,
-    decode_line,
-    describe_decode_error,
-    sniff_text_encoding,
+    csv_records,
+    line_records,
 )
 from netwarden.errors import InputError
 
@@ -58,23 +54,7 @@ class HmaTextFormat(_SignalOption, BankFormat):
     description = "ThreatExchange/HMA text: '<signal_type> <hash>' lines (bare with --signal)"
 
     def parse(self, path: Path) -> Iterator[BankEntry | LineProblem]:
-        sniff_text_encoding(path)
-        source = str(path)
-        for number, raw in bounded_lines(path):
-            if raw is None:
-                yield LineProblem(source, f"line longer than {MAX_LINE_BYTES} bytes", number)
-                continue
-            try:
-                text = decode_line(raw).strip()
-            except UnicodeDecodeError as exc:
-                yield LineProblem(source, describe_decode_error(exc), number)
-                continue
-            if not text or text.startswith("#"):
-                continue
-            try:
-                yield self._line(text, number)
-            except SignalError as exc:
-                yield LineProblem(source, str(exc), number)
+        return line_records(path, self._line)
 
     def _line(self, text: str, number: int) -> BankEntry:
         first, _, rest = text.partition(" ")
@@ -118,32 +98,17 @@ class HmaCsvFormat(_SignalOption, BankFormat):
     description = "HMA/ThreatExchange CSV export: signal_type,signal_value[,content_id,...]"
 
     def parse(self, path: Path) -> Iterator[BankEntry | LineProblem]:
-        sniff_text_encoding(path)
         source = str(path)
-        pending: list[LineProblem] = []
-        numbers: list[int] = []
-
-        def text_lines() -> Iterator[str]:
-            for number, raw in bounded_lines(path):
-                if raw is None:
-                    pending.append(LineProblem(source, f"line longer than {MAX_LINE_BYTES} "
-                                                       "bytes", number))
-                    continue
-                try:
-                    text = decode_line(raw)
-                except UnicodeDecodeError as exc:
-                    pending.append(LineProblem(source, describe_decode_error(exc), number))
-                    continue
-                numbers.append(number)
-                yield text
-
-        reader = csv.reader(text_lines(), strict=True)
-        try:
-            header = [h.strip().lower() for h in next(reader)]
-        except StopIteration:
-            raise InputError(source, "empty file: expected a CSV header") from None
-        except csv.Error as exc:
-            raise InputError(source, f"not CSV: {exc}") from None
+        records = csv_records(path, "bad CSV", header_error="not CSV")
+        skipped: list[LineProblem] = []  # lines before the header that are not text
+        for item in records:
+            if isinstance(item, LineProblem):
+                skipped.append(item)
+                continue
+            header = [h.strip().lower() for h in item[1]]
+            break
+        else:
+            raise InputError(source, "empty file: expected a CSV header")
         signal_col = _pick(header, SIGNAL_COLUMNS)
         if signal_col is None:
             raise InputError(source, "no signal column in the header (expected one of "
@@ -158,19 +123,12 @@ class HmaCsvFormat(_SignalOption, BankFormat):
         if ignored:
             yield LineProblem(source, f"columns ignored (not used by netwarden): "
                                       f"{', '.join(ignored)}", 1, where="header")
-        while True:
-            yield from pending
-            pending.clear()
-            try:
-                row = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                yield LineProblem(source, f"bad CSV: {exc}", numbers[-1] if numbers else None)
+        yield from skipped
+        for item in records:
+            if isinstance(item, LineProblem):
+                yield item
                 continue
-            number = numbers[-1]
-            if not any(cell.strip() for cell in row):
-                continue
+            number, row = item
             if len(row) != len(header):
                 yield LineProblem(source, f"{len(row)} fields, the header has {len(header)}",
                                   number)
@@ -183,8 +141,7 @@ class HmaCsvFormat(_SignalOption, BankFormat):
                                 title=(cells[title_col] or None) if title_col else None,
                                 line=number)
             except SignalError as exc:
-                yield LineProblem(source, str(exc), number, where=signal_col)
-        yield from pending
+                yield exc.at(source, number, where=signal_col)
 
 
 def _pick(header: list[str], names: tuple[str, ...]) -> int | str | None:

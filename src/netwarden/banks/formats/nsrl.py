@@ -12,8 +12,14 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from netwarden.banks.digests import DigestError, parse_digest
-from netwarden.banks.formats.base import BankEntry, BankFormat, LineProblem, open_regular_file
+from netwarden.banks.formats.base import (
+    BankEntry,
+    BankFormat,
+    LineProblem,
+    RecordError,
+    open_regular_file,
+    record_digest,
+)
 from netwarden.errors import InputError
 
 COLUMNS = ("sha256", "sha1", "md5")
@@ -46,9 +52,9 @@ class NsrlFormat(BankFormat):
                     if not value:
                         continue
                     try:
-                        digests[name] = parse_digest(name, str(value))
-                    except DigestError as exc:
-                        yield LineProblem(source, str(exc), number, where=name)
+                        digests[name] = record_digest(name, str(value), where=name)
+                    except RecordError as exc:
+                        yield exc.at(source, number)
                 if digests:
                     yield BankEntry(digests=digests, line=number)
         finally:

@@ -92,7 +92,7 @@ class VicsFormat(BankFormat):
                 try:
                     entry = entry_for(signal, str(value), reference_id=ref, title=title)
                 except SignalError as exc:
-                    yield LineProblem(source, str(exc), where=f"{where}.{key}")
+                    yield exc.at(source, None, where=f"{where}.{key}")
                     continue
                 found += 1
                 yield entry
