@@ -16,26 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import BOTH_BACKENDS, PASSWORDS, Seed
+from .conftest import BOTH_BACKENDS, PASSWORDS, Seed, launch_chromium
 
 pytestmark = [pytest.mark.slow, BOTH_BACKENDS]
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENS = Path("/tmp/netwarden-screens")
 
 
 @pytest.fixture
 def browser():  # type: ignore[no-untyped-def]
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is required (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+    with launch_chromium() as b:
         yield b
-        b.close()
 
 
 def _shot(page, tmp_path: Path, name: str) -> None:  # type: ignore[no-untyped-def]

@@ -54,8 +54,8 @@ from netwarden.web.oidc import (
 )
 from realserver import free_port, missing, serve
 
-from .conftest import Seed, Site, copy_db, login
-from .test_browser import ARGS, CHROMIUM, _shot
+from .conftest import Seed, Site, copy_db, launch_chromium, login, serve_app
+from .test_browser import _shot
 
 PROVIDER_DIR = Path(__file__).parent / "oidc_provider"
 APP_HOST = "127.0.0.2"  # another site than the provider's 127.0.0.1
@@ -93,17 +93,6 @@ class SSO:
     secret: str
 
 
-def _serve_app(app: Any, sock: socket.socket) -> tuple[Any, threading.Thread]:
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    return server, thread
 
 
 @pytest.fixture(scope="module")
@@ -133,13 +122,10 @@ def sso(provider_ready: Path, seed: Seed, tmp_path_factory: pytest.TempPathFacto
     with serve(["node", str(provider_ready / "provider.mjs"), str(port)], "127.0.0.1", port,
                log, env=env, timeout=60):
         app = create_app(store=store, key_dir=seed.key_dir, oidc=settings)
-        server, thread = _serve_app(app, sock)
         try:
-            yield SSO(app_base, issuer, settings, store, log, spare_base, secret)
+            with serve_app(app, sock):
+                yield SSO(app_base, issuer, settings, store, log, spare_base, secret)
         finally:
-            server.should_exit = True
-            thread.join(10)
-            sock.close()
             store.close()
 
 
@@ -206,14 +192,8 @@ def _user(store: Store, name: str) -> UserRow | None:
 # -- browser --------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def chromium():  # type: ignore[no-untyped-def]
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is required (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+    with launch_chromium() as b:
         yield b
-        b.close()
 
 
 def _loopback_only(context: Any) -> list[str]:
