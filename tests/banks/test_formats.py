@@ -19,6 +19,7 @@ from netwarden.banks.formats.base import MAX_LINE_BYTES
 from netwarden.banks.formats.torrent import MAX_TORRENT_BYTES, parse_torrent
 from netwarden.codec.bencode import decode, encode
 from netwarden.errors import InputError
+from unprivileged import as_unprivileged, unreadable_file
 
 from .conftest import lt, make_content, make_torrent
 
@@ -97,16 +98,11 @@ def test_unreadable_files(tmp_path: Path) -> None:
     (tmp_path / "missing.txt").write_text(MD5)
     with pytest.raises(InputError, match="cannot be read"):
         parse("plain", tmp_path / "missing.txt" / "below")
-    locked = tmp_path / "locked.txt"
-    locked.write_text(MD5)
-    locked.chmod(0)
-    try:
-        if os.access(locked, os.R_OK):
-            pytest.skip("running as root: permissions are not enforced")
-        with pytest.raises(InputError, match="permission denied"):
-            parse("plain", locked)
-    finally:
-        locked.chmod(0o600)
+    assert parse("plain", tmp_path / "missing.txt")  # readable: the formats are imported now
+    with unreadable_file(MD5.encode()) as locked:
+        error = as_unprivileged(lambda: parse("plain", locked))
+    assert error is not None and error[0] == "InputError", error
+    assert "permission denied" in error[1], error
 
 
 # ------------------------------------------------------------------ catalog

@@ -19,6 +19,7 @@ from netwarden.digest import (
 )
 from netwarden.digest import _librhash as rh
 from netwarden.errors import InputError
+from unprivileged import as_unprivileged, unreadable_file
 
 
 def _expected(data: bytes, piece_length: int | None = None) -> object:
@@ -103,13 +104,14 @@ def test_missing_directory_and_fifo_are_refused(tmp_path: Path) -> None:
         hash_file(fifo)  # would block forever if it were opened
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
 def test_unreadable_file_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "secret.bin"
-    path.write_bytes(b"x")
-    path.chmod(0)
-    with pytest.raises(InputError, match="permission denied"):
-        hash_file(path)
+    readable = tmp_path / "readable.bin"
+    readable.write_bytes(b"x")
+    assert hash_file(readable).size == 1  # the digest engine is loaded before the fork
+    with unreadable_file(b"x") as path:
+        error = as_unprivileged(lambda: hash_file(path))
+    assert error is not None and error[0] == "InputError", error
+    assert "permission denied" in error[1], error
 
 
 def test_file_larger_than_max_size(tmp_path: Path) -> None:
