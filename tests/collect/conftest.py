@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from datetime import UTC, datetime, timedelta
+from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
 
 from netwarden.collect import CollectContext, ProgressEvent, collector_for
-from netwarden.records import Observation, Refusal
+from netwarden.records import EvidenceLevel, Observation, Outcome, Refusal
 from netwarden.scope import Scope, parse_scope
 
 
@@ -48,6 +50,23 @@ def collect(scope: Scope, timeout: float = 60.0
     return asyncio.run(main()), events
 
 
+def assert_served_exactly(records: list[Observation | Refusal], files: dict[str, bytes]
+                          ) -> None:
+    """Every file (by its base name) was served whole with the right SHA-256, and nothing
+    went wrong anywhere: the check of a walk of a real web server's listing."""
+    served = {o.name: o for o in records if isinstance(o, Observation)
+              and o.level is EvidenceLevel.SERVED and o.outcome is Outcome.OK}
+    problems = [o for o in records if isinstance(o, Observation) and o.outcome is not Outcome.OK]
+    assert not problems, [(o.location, o.reason) for o in problems]
+    expected = {PurePosixPath(name).name: data for name, data in files.items()}
+    assert set(served) == set(expected)
+    for name, data in expected.items():
+        obs = served[name]
+        assert obs.size == len(data)
+        assert obs.digests["sha256"] == hashlib.sha256(data).hexdigest()
+        assert obs.bytes_from_endpoint
+
+
 def by_location(records: list[Observation | Refusal]) -> dict[str, list[Observation]]:
     out: dict[str, list[Observation]] = {}
     for record in records:
@@ -72,3 +91,9 @@ def run_collect() -> Any:
 def locations() -> Any:
     """``locations(records)``: observations grouped by location."""
     return by_location
+
+
+@pytest.fixture
+def served_exactly() -> Any:
+    """``served_exactly(records, files)``: see :func:`assert_served_exactly`."""
+    return assert_served_exactly

@@ -3,7 +3,6 @@ in both of its listing styles: ``FancyIndexing`` (a table) and plain lists."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -12,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from netwarden.records import EvidenceLevel, Observation, Outcome
 from realserver import free_port, missing, serve
 
 pytestmark = pytest.mark.slow
@@ -65,14 +63,8 @@ AddDefaultCharset UTF-8
 
 
 def test_walks_a_real_apache_autoindex(apache_site: tuple[str, dict[str, bytes]],
-                                       scope_for: Any, run_collect: Any) -> None:
+                                       scope_for: Any, run_collect: Any,
+                                       served_exactly: Any) -> None:
     url, files = apache_site
     records, _ = run_collect(scope_for([url]))
-    served = {o.name: o for o in records if isinstance(o, Observation)
-              and o.level is EvidenceLevel.SERVED and o.outcome is Outcome.OK}
-    problems = [o for o in records if isinstance(o, Observation) and o.outcome is not Outcome.OK]
-    assert not problems, [(o.location, o.reason) for o in problems]
-    expected = {Path(name).name: data for name, data in files.items()}
-    assert set(served) == set(expected)
-    for name, data in expected.items():
-        assert served[name].digests["sha256"] == hashlib.sha256(data).hexdigest()
+    served_exactly(records, files)

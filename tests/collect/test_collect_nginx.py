@@ -7,7 +7,6 @@ every file's digests against what was written.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -16,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from netwarden.records import EvidenceLevel, Observation, Outcome
 from realserver import free_port, missing, serve
 
 pytestmark = pytest.mark.slow
@@ -70,17 +68,7 @@ http {{
 
 
 def test_walks_a_real_nginx_autoindex(nginx_site: tuple[str, dict[str, bytes]], scope_for: Any,
-                                      run_collect: Any) -> None:
+                                      run_collect: Any, served_exactly: Any) -> None:
     url, files = nginx_site
     records, _ = run_collect(scope_for([url]))
-    served = {o.name: o for o in records if isinstance(o, Observation)
-              and o.level is EvidenceLevel.SERVED and o.outcome is Outcome.OK}
-    problems = [o for o in records if isinstance(o, Observation) and o.outcome is not Outcome.OK]
-    assert not problems, [(o.location, o.reason) for o in problems]
-    expected = {Path(name).name: data for name, data in files.items()}
-    assert set(served) == set(expected)
-    for name, data in expected.items():
-        obs = served[name]
-        assert obs.size == len(data)
-        assert obs.digests["sha256"] == hashlib.sha256(data).hexdigest()
-        assert obs.bytes_from_endpoint
+    served_exactly(records, files)
