@@ -37,9 +37,11 @@ def free_port(host: str) -> int:
 
 @contextmanager
 def serve(argv: list[str], host: str, port: int, log: Path, *,
-          env: dict[str, str] | None = None, timeout: float = 10.0) -> Iterator[None]:
+          env: dict[str, str] | None = None, timeout: float = 10.0,
+          cwd: Path | None = None) -> Iterator[None]:
     """Start ``argv``, wait until ``host:port`` accepts, stop it afterwards (always reaped)."""
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                            cwd=cwd)
     try:
         deadline = time.monotonic() + timeout
         while True:

@@ -23,6 +23,7 @@ import libtorrent as lt
 
 from netwarden.codec.bencode import decode_with_spans
 from netwarden.collect.references import TorrentReference
+from realserver import serve
 
 
 @dataclass
@@ -153,29 +154,11 @@ def opentracker(workdir: Path, info_hashes: list[str], host: str = "127.77.0.10"
     workdir.mkdir(parents=True, exist_ok=True)
     workdir.chmod(0o755)
     (workdir / "whitelist.txt").write_text("".join(f"{h}\n" for h in info_hashes))
-    proc = subprocess.Popen([exe, "-i", host, "-p", str(port), "-P", str(port), "-d",
-                             str(workdir), "-w", "whitelist.txt"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            cwd=workdir)
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection((host, port), timeout=0.2):
-                    break
-            except OSError:
-                time.sleep(0.05)
-        else:
-            raise RuntimeError("opentracker did not start")
+    argv = [exe, "-i", host, "-p", str(port), "-P", str(port), "-d", str(workdir), "-w",
+            "whitelist.txt"]
+    with serve(argv, host, port, workdir / "no-log", cwd=workdir):
         _wait_whitelist(host, port, info_hashes)
         yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _wait_whitelist(host: str, port: int, info_hashes: list[str]) -> None:
