@@ -30,16 +30,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from _measure import rss
+
 from netwarden.banks import BankStore
 from netwarden.store import open_store
-
-
-def rss() -> int:
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def digest(i: int) -> bytes:

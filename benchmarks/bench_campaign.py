@@ -105,10 +105,9 @@ def _pinned(core: int) -> None:
 def machine_ceiling() -> float:
     """Throughput of two copies of a memory-heavy Python job at once (one per core) over one.
 
-    Two workers can never be faster than this: it is what the two cores give when both run
-    Python that walks memory, as an audit does (parsing, dicts, SQLAlchemy rows). On the
-    shared 2-vCPU development VM it measured about 1.5, against 1.95 for a job that stays in
-    the CPU's caches.
+    Two workers can hardly do better than this: it is what the two cores give when both run
+    Python that walks memory, as an audit does (parsing, dicts, SQLAlchemy rows). It varies
+    from run to run on a shared VM, which is why it is measured in the same run.
     """
     import multiprocessing
 

@@ -41,20 +41,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from _measure import rss  # noqa: E402
+
 from netwarden.banks.pdq_index import PdqIndex, brute_force, hex_to_array  # noqa: E402
 from netwarden.digest.pdq import dihedral_from_array, pdq_from_bytes  # noqa: E402
 from netwarden.testbed.network import encode, transform  # noqa: E402
 from perceptual.synthetic import encode_video, photo, scene_frames  # noqa: E402
 
 RADIUS = 31
-
-
-def rss() -> int:
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def pairs(result: object) -> set[tuple[int, int]]:
