@@ -10,20 +10,26 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from netwarden.testbed import DemoNetwork
+from netwarden.testbed import DemoNetwork, Gate
 
 OCTET0 = 120
 
 
 @contextlib.contextmanager
-def operator_networks(workdir: Path, count: int, octet0: int = OCTET0
-                      ) -> Iterator[list[DemoNetwork]]:
-    """Start ``count`` operator testbeds (stopped when the block ends)."""
+def operator_networks(workdir: Path, count: int, octet0: int = OCTET0, *,
+                      gate: Gate | None = None) -> Iterator[list[DemoNetwork]]:
+    """Start ``count`` operator testbeds (stopped when the block ends).
+
+    With ``gate``, every subscriber's file transfer is held until the gate is released, so a
+    test can kill or cut something while an audit is certainly running; the gate is released
+    when the block ends, whatever happened."""
     with contextlib.ExitStack() as stack:
+        if gate is not None:
+            stack.callback(gate.release)  # runs before the servers stop (reverse order)
         nets = []
         for k in range(count):
             net = DemoNetwork(workdir / f"op{k:02d}", seed=100 + k, prefix_octet=octet0 + k,
-                              operator=f"Operator {k:02d} Telecom")
+                              operator=f"Operator {k:02d} Telecom", gate=gate)
             stack.enter_context(net)
             nets.append(net)
         yield nets

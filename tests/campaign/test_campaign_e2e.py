@@ -4,6 +4,11 @@ Each test runs a campaign over several generated operators and checks the final 
 against what the testbeds planted, that the ledger verifies, and that nothing was lost or
 counted twice after a worker was killed -9 mid-audit, the coordinator was killed -9
 mid-campaign, or the PostgreSQL server went away and came back.
+
+The fault tests never race the audit: the subscribers' servers hold every file transfer behind
+a ``Gate`` until the fault has been injected, so the audit is certainly still running when the
+kill lands (waiting for "running" and then killing failed under load when the audit finished
+in between).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from netwarden.ledger.models import LeafRow
 from netwarden.store import open_store
 from netwarden.store.models_findings import FindingRow, findings_of_runs
 from netwarden.store.models_runs import RunRow
+from netwarden.testbed import Gate
 
 from .helpers import expected_served, operator_networks, write_campaign
 
@@ -62,6 +68,11 @@ def _running_attempt(store: Any) -> tuple[int, int] | None:
     if row is None or not row.worker:
         return None
     return row.id, int(row.worker.rsplit(":", 1)[1])
+
+
+def _held_attempt(store: Any, gate: Gate) -> tuple[int, int] | None:
+    """A running attempt while the gate holds a transfer: it cannot finish before release."""
+    return _running_attempt(store) if gate.entered.is_set() and not gate.released else None
 
 
 def _check_ledger(store: Any) -> None:
@@ -119,7 +130,8 @@ def test_worker_killed_mid_audit_is_rerun_without_duplicates(tmp_path: Path,
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     store = open_store(url)
     ledger = Ledger.open(store)
-    with operator_networks(tmp_path, 2) as nets:
+    gate = Gate()
+    with operator_networks(tmp_path, 2, gate=gate) as nets:
         campaign = load_campaign(write_campaign(tmp_path / "campaign.toml", nets, workers=2))
         box: dict[str, Any] = {}
 
@@ -132,8 +144,12 @@ def test_worker_killed_mid_audit_is_rerun_without_duplicates(tmp_path: Path,
 
         thread = threading.Thread(target=coordinator)
         thread.start()
-        attempt_id, pid = _wait_for(lambda: _running_attempt(store), 60, "a running audit")
-        os.kill(pid, signal.SIGKILL)
+        try:
+            attempt_id, pid = _wait_for(lambda: _held_attempt(store, gate), 120,
+                                        "an audit held mid-transfer")
+            os.kill(pid, signal.SIGKILL)
+        finally:
+            gate.release()
         thread.join(180)
         assert not thread.is_alive() and "error" not in box, box.get("error")
         result = box["result"]
@@ -168,26 +184,31 @@ def _cli(*args: str) -> list[str]:
 def test_coordinator_killed_mid_campaign_resumes(tmp_path: Path, home: Path) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     store = open_store(url)
-    with operator_networks(tmp_path, 3) as nets:
+    gate = Gate()
+    with operator_networks(tmp_path, 3, gate=gate) as nets:
         path = write_campaign(tmp_path / "campaign.toml", nets, workers=2)
         coordinator = subprocess.Popen(_cli("campaign", "run", str(path), "--db", url,
                                             "--no-progress"), stdout=subprocess.DEVNULL,
                                        stderr=subprocess.PIPE)
         try:
-            _wait_for(lambda: _running_attempt(store), 90, "a running audit")
+            _wait_for(lambda: _held_attempt(store, gate), 120, "an audit held mid-transfer")
         finally:
             coordinator.kill()  # SIGKILL: no clean-up at all
             coordinator.wait(30)
-        # its workers notice the coordinator is gone and stop
+        # its workers notice the coordinator is gone and stop, still held by the gate
         _wait_for(lambda: not [a for a in state.attempts(store, "test-campaign")
                                if a["worker"] and _alive(int(a["worker"].rsplit(":", 1)[1]))],
-                  15, "the orphaned workers to stop")
+                  30, "the orphaned workers to stop")
+        interrupted = [a for a in state.attempts(store, "test-campaign")
+                       if a["status"] in state.OPEN_ATTEMPT]
+        assert interrupted, "the kill must leave an attempt to recover"
+        gate.release()
         done = subprocess.run(_cli("campaign", "run", str(path), "--db", url, "--json",
                                    "--no-progress"), capture_output=True, text=True,
                               timeout=240)
         assert done.returncode == 0, done.stderr[-3000:]
         out = json.loads(done.stdout)
-        assert out["complete"] and out["recovered"] >= 1
+        assert out["complete"] and out["recovered"] == len(interrupted)
         served = _campaign_served(store, "test-campaign")
         assert sorted(served) == sorted(expected_served(nets))
         assert len(served) == len(set(served))
@@ -218,7 +239,8 @@ def test_postgresql_connection_lost_and_back(tmp_path: Path, home: Path, postgre
                                              pg_url: str) -> None:
     store = open_store(pg_url)
     ledger = Ledger.open(store)
-    with operator_networks(tmp_path, 2, octet0=140) as nets:
+    gate = Gate()
+    with operator_networks(tmp_path, 2, octet0=140, gate=gate) as nets:
         campaign = load_campaign(write_campaign(tmp_path / "campaign.toml", nets, workers=1))
         box: dict[str, Any] = {}
 
@@ -231,10 +253,13 @@ def test_postgresql_connection_lost_and_back(tmp_path: Path, home: Path, postgre
 
         thread = threading.Thread(target=coordinator)
         thread.start()
-        _wait_for(lambda: _running_attempt(store), 60, "a running audit")
-        postgres.stop("fast")  # every connection is cut
-        time.sleep(2.0)
-        postgres.start()
+        try:
+            _wait_for(lambda: _held_attempt(store, gate), 120, "an audit held mid-transfer")
+            postgres.stop("fast")  # every connection is cut
+            time.sleep(2.0)
+            postgres.start()
+        finally:
+            gate.release()
         thread.join(240)
         assert not thread.is_alive() and "error" not in box, box.get("error")
         assert box["result"].complete

@@ -24,9 +24,10 @@ import pytest
 from netwarden.campaign import load_campaign, make_executor, run_campaign, state
 from netwarden.ledger import Ledger
 from netwarden.store import open_store
+from netwarden.testbed import Gate
 
 from .helpers import expected_served, operator_networks, write_campaign
-from .test_campaign_e2e import _campaign_served, _check_ledger, _running_attempt, _wait_for
+from .test_campaign_e2e import _campaign_served, _check_ledger, _held_attempt, _wait_for
 
 pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray", reason="pip install 'ray[default]'")
@@ -74,7 +75,9 @@ def test_same_findings_on_ray_and_local_and_a_killed_ray_worker(
         tmp_path: Path, home: Path, ray_cluster: str) -> None:
     local_url = f"sqlite:///{tmp_path / 'local.sqlite'}"
     ray_url = f"sqlite:///{tmp_path / 'ray.sqlite'}"
-    with operator_networks(tmp_path, 2, octet0=160) as nets:
+    gate = Gate()
+    gate.release()  # the local run goes through; the Ray run is held (see below)
+    with operator_networks(tmp_path, 2, octet0=160, gate=gate) as nets:
         path = write_campaign(tmp_path / "campaign.toml", nets, workers=2)
         campaign = load_campaign(path)
         local_store = open_store(local_url)
@@ -92,11 +95,15 @@ def test_same_findings_on_ray_and_local_and_a_killed_ray_worker(
                 except BaseException as exc:
                     box["error"] = exc
 
+            gate.close()  # hold the Ray run's transfers: the kill must land mid-audit
             thread = threading.Thread(target=coordinator)
             thread.start()
-            _attempt, pid = _wait_for(lambda: _running_attempt(store), 120,
-                                      "a running Ray task")
-            os.kill(pid, signal.SIGKILL)  # the Ray worker process running the audit
+            try:
+                _attempt, pid = _wait_for(lambda: _held_attempt(store, gate), 120,
+                                          "a Ray task held mid-transfer")
+                os.kill(pid, signal.SIGKILL)  # the Ray worker process running the audit
+            finally:
+                gate.release()
             thread.join(300)
         assert not thread.is_alive() and "error" not in box, box.get("error")
         assert box["result"].complete

@@ -5,7 +5,7 @@ lie, stall and attack, for the bad-input tests; :mod:`.servers` starts single re
 """
 
 from netwarden.testbed.network import BankFile, DemoNetwork, Expected, Plant, Reference
-from netwarden.testbed.servers import RunningServer, serve_ftp, serve_http
+from netwarden.testbed.servers import Gate, RunningServer, serve_ftp, serve_http
 
-__all__ = ["BankFile", "DemoNetwork", "Expected", "Plant", "Reference", "RunningServer",
-           "serve_ftp", "serve_http"]
+__all__ = ["BankFile", "DemoNetwork", "Expected", "Gate", "Plant", "Reference",
+           "RunningServer", "serve_ftp", "serve_http"]

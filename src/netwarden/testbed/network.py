@@ -38,7 +38,7 @@ from netwarden.collect.base import location_url
 from netwarden.digest import MultiDigest
 from netwarden.digest.pdq import pdq_from_bytes
 from netwarden.scope import load_scope
-from netwarden.testbed.servers import RunningServer, ServerGroup, serve_ftp, serve_http
+from netwarden.testbed.servers import Gate, RunningServer, ServerGroup, serve_ftp, serve_http
 
 FTP_HOST = "127.77.0.10"
 HTTP_HOSTS = ("127.77.1.1", "127.77.1.2", "127.77.1.3")
@@ -167,9 +167,13 @@ class DemoNetwork:
     """Start with ``with DemoNetwork(workdir) as net:``; see the module docstring."""
 
     def __init__(self, workdir: Path, seed: int = 7, *, prefix_octet: int = 77,
-                 operator: str = "Example Telecom (demo)") -> None:
+                 operator: str = "Example Telecom (demo)", gate: Gate | None = None) -> None:
         """``prefix_octet`` and ``operator`` let a campaign start many operators side by side:
-        operator k on 127.<prefix_octet>.0.0/16 (the default is the demo's 127.77.0.0/16)."""
+        operator k on 127.<prefix_octet>.0.0/16 (the default is the demo's 127.77.0.0/16).
+
+        ``gate`` holds the subscribers' HTTP file transfers until the test releases it, so a
+        test can act on an audit that is certainly still running (see ``Gate``); the scope's
+        read timeouts are then raised above the gate's longest hold."""
         if not 1 <= prefix_octet <= 254:
             raise ValueError("prefix_octet must be between 1 and 254")
         self.workdir = Path(workdir)
@@ -188,6 +192,7 @@ class DemoNetwork:
         self.plants: list[Plant] = []
         self.servers: list[RunningServer] = []
         self._group: ServerGroup | None = None
+        self.gate = gate
 
     # -- lifecycle -----------------------------------------------------------------------------
     def __enter__(self) -> DemoNetwork:
@@ -211,7 +216,7 @@ class DemoNetwork:
                 root.mkdir(parents=True, exist_ok=True)
             self.servers.append(group.add(serve_ftp(roots[self.ftp_host], self.ftp_host)))
             for host in self.http_hosts:
-                self.servers.append(group.add(serve_http(roots[host], host)))
+                self.servers.append(group.add(serve_http(roots[host], host, gate=self.gate)))
             self._plant_all(rng, roots)
             self._plant_images(roots)
             self._write_banks()
@@ -408,6 +413,8 @@ class DemoNetwork:
     def _write_scope(self) -> None:
         now = datetime.now(UTC).replace(microsecond=0)
         stamp = "%Y-%m-%dT%H:%M:%SZ"
+        # a held transfer must outlast no timeout of the auditor's (see Gate)
+        wait = 10 if self.gate is None else int(self.gate.max_hold) + 60
         services = "\n".join(
             f'[[services]]\nurl = "{s.url}"' + ('\nencoding = "cp1251"' if s.kind == "ftp"
                                                else "") + "\n" for s in self.servers)
@@ -444,7 +451,8 @@ use = ["films", "csam-standin", "csam-pdq", "allow-list"]
 
 [limits]
 connect_timeout = 5
-read_timeout = 10
+read_timeout = {wait}
+min_speed_seconds = {max(60, wait)}
 max_file_size = 67108864
 """
         self.scope_path.write_text(text, encoding="utf-8")

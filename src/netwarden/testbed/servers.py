@@ -146,17 +146,75 @@ class _QuietDirectoryHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class Gate:
+    """Holds a testbed server's file transfers at a known point until a test releases them.
+
+    Why: a test that kills a worker or the coordinator "while an audit is running" must know
+    the audit is still running when the kill lands. Waiting for a state and then acting races
+    with the audit finishing in between (it did, under load). A gated server answers listings
+    but holds every file request before its first byte, so the audit cannot finish until the
+    test calls :meth:`release`; :attr:`entered` tells the test that a transfer is being held.
+    A hold never lasts longer than ``max_hold`` seconds (loops are bounded), and every server
+    behind the gate must be audited with read timeouts longer than that (the testbed's scope
+    does this when it is given a gate).
+    """
+
+    def __init__(self, max_hold: float = 300.0) -> None:
+        self.max_hold = max_hold
+        self.entered = threading.Event()
+        self._open = threading.Event()
+        self._lock = threading.Lock()
+        self.held = 0
+
+    def hold(self) -> None:
+        """Called by a server thread: block until released (or ``max_hold`` passes)."""
+        with self._lock:
+            self.held += 1
+        self.entered.set()
+        self._open.wait(self.max_hold)
+
+    def release(self) -> None:
+        """Let every held and later transfer through (idempotent)."""
+        self._open.set()
+
+    def close(self) -> None:
+        """Hold transfers again from now on (after a :meth:`release`), with a fresh ``entered``."""
+        self.entered.clear()
+        self._open.clear()
+
+    @property
+    def released(self) -> bool:
+        return self._open.is_set()
+
+
+class _GatedDirectoryHandler(_QuietDirectoryHandler):
+    """Directory listings go through at once; a file is held by the server's gate first."""
+
+    gate: Gate
+
+    def send_head(self) -> Any:
+        if not self.path.split("?", 1)[0].endswith("/"):
+            self.gate.hold()
+        return super().send_head()
+
+
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
 
 def serve_http(root: Path | None, host: str, port: int = 0, *,
-               handler: type[http.server.BaseHTTPRequestHandler] | None = None
-               ) -> RunningServer:
-    """Start Python's ThreadingHTTPServer: a directory listing of ``root`` or ``handler``."""
-    if handler is None:
-        handler_factory: Any = functools.partial(_QuietDirectoryHandler, directory=str(root))
+               handler: type[http.server.BaseHTTPRequestHandler] | None = None,
+               gate: Gate | None = None) -> RunningServer:
+    """Start Python's ThreadingHTTPServer: a directory listing of ``root`` or ``handler``.
+
+    With ``gate``, file requests of the directory listing server wait for the gate (see
+    :class:`Gate`)."""
+    if handler is None and gate is not None:
+        gated = type("GatedDirectoryHandler", (_GatedDirectoryHandler,), {"gate": gate})
+        handler_factory: Any = functools.partial(gated, directory=str(root))
+    elif handler is None:
+        handler_factory = functools.partial(_QuietDirectoryHandler, directory=str(root))
     else:
         handler_factory = handler
     server = _Server((host, port), handler_factory)
