@@ -29,14 +29,3 @@ class InputError(NetwardenError):
 
 class ScopeError(InputError):
     """The scope file is invalid or forbids the run (for example, the window is over)."""
-
-
-class OutOfScopeError(NetwardenError):
-    """A connection was about to be made to a target the authorization does not cover."""
-
-    def __init__(self, host: str, port: int | None, reason: str) -> None:
-        self.host = host
-        self.port = port
-        self.reason = reason
-        where = f"{host}:{port}" if port is not None else host
-        super().__init__(f"refused to contact {where}: {reason}")

@@ -195,13 +195,6 @@ def normalize_ip(text: str) -> str:
     return str(ipaddress.ip_address(text.strip().strip("[]")))
 
 
-def utc_seconds(moment: datetime) -> float:
-    """POSIX seconds of an aware datetime (naive ones are refused: no guessing)."""
-    if moment.tzinfo is None:
-        raise ValueError("time without a time zone")
-    return moment.timestamp()
-
-
 def from_seconds(seconds: float) -> datetime:
     """The UTC datetime of POSIX seconds."""
     return datetime.fromtimestamp(seconds, UTC)

@@ -66,11 +66,6 @@ def _flip_masks(flips: int) -> np.ndarray:
     return np.array(masks, dtype=np.int64)
 
 
-def _distances(a64: np.ndarray, b64: np.ndarray) -> np.ndarray:
-    """Row-wise Hamming distances of two (K, 4) uint64 arrays."""
-    return np.bitwise_count(a64 ^ b64).sum(axis=1, dtype=np.int32)
-
-
 def brute_force(haystack: np.ndarray, queries: np.ndarray, radius: int
                 ) -> list[tuple[int, int, int]]:
     """Every (query row, haystack row, distance) within ``radius``: the reference answer."""

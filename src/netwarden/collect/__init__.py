@@ -11,7 +11,6 @@ from netwarden.collect.base import (
     collector_for,
     location_url,
     register,
-    registered_schemes,
 )
 from netwarden.collect.bittorrent.collector import BitTorrentCollector
 from netwarden.collect.dc.collector import AdcCollector
@@ -31,5 +30,4 @@ __all__ = [
     "collector_for",
     "location_url",
     "register",
-    "registered_schemes",
 ]

@@ -254,11 +254,6 @@ def collector_for(service: Service) -> type[Collector]:
                          f"(collectors exist for: {known})", "services.url") from None
 
 
-def registered_schemes() -> tuple[str, ...]:
-    """URL schemes that have a collector."""
-    return tuple(sorted(_REGISTRY))
-
-
 # Characters left unescaped in the path of a location URL; everything else (spaces, non-ASCII
 # bytes, '%', '?', '#') is percent-encoded so that the URL names the exact bytes of the path.
 _PATH_SAFE = "/-._~!$&'()*+,;=:@"

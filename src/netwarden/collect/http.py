@@ -72,10 +72,6 @@ def _traversal(path: str) -> bool:
     return False
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
 @register
 class HttpCollector(Collector):
     """Walks one HTTP(S) service from its URL; one observation per index, file or problem."""

@@ -21,7 +21,6 @@ What it yields (:meth:`PerceptualDigest.finish`):
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -155,11 +154,6 @@ def _over_cap(kind: str, limit: int) -> str:
 def _failed(kind: str, reason: str) -> PerceptualOutcome:
     return PerceptualOutcome(details={"perceptual": {"status": "undecodable", "kind": kind,
                                                      "reason": reason}})
-
-
-def vpdq_signal_json(features: list[str]) -> str:
-    """A vPDQ signal string from compact features (for banks built from observations)."""
-    return json.dumps(features)
 
 
 def perceptual_of_file(path: str | os.PathLike[str], *, size: int | None = None,

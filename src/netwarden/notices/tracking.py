@@ -120,25 +120,6 @@ def acknowledge(store: Any, notice_id: str, ledger: Any | None, note: str = "",
                  {"note": note} if note else {})
 
 
-def expire_overdue(store: Any, ledger: Any | None, now: datetime | None = None) -> list[str]:
-    """Mark sent/acknowledged notices whose deadline passed long ago as ``expired``.
-
-    Only notices without any re-check result are expired; the re-check is what decides
-    removed/still_available, expiry only says nobody looked in time.
-    """
-    now = now or datetime.now(UTC)
-    with store.session() as session:
-        rows = session.scalars(select(NoticeRow).where(
-            NoticeRow.direction == "outgoing",
-            NoticeRow.state.in_(("sent", "acknowledged")))).all()
-        overdue = [r.id for r in rows if r.deadline_at is not None
-                   and now > aware(r.deadline_at) + timedelta(days=30)]  # type: ignore[operator]
-    for notice_id in overdue:
-        record_state(store, notice_id, "expired", now, ledger,
-                     {"reason": "no conclusive re-check within 30 days of the deadline"})
-    return overdue
-
-
 def notice_facts(store: Any, run_id: str | None = None) -> list[NoticeFacts]:
     """The outgoing notices (of ``run_id``, or all) as the liability assessment needs them."""
     out = []

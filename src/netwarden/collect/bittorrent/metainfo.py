@@ -89,10 +89,6 @@ class Metainfo:
                      if self.pieces_v1 else length)
         return PieceSpec(index, length, sha1, v2_file, local, v1_length)
 
-    def piece_is_v2_padding(self, index: int) -> bool:
-        """In a hybrid torrent a piece can be all padding (no v2 file): never ask for it."""
-        return bool(self.files_v2) and self.piece(index).v2_file is None and not self.pieces_v1
-
 
 def parse_info(raw: bytes) -> Metainfo:
     """Parse a bencoded info dictionary (bounded); raises :class:`MetainfoError`."""

@@ -158,9 +158,3 @@ class SegmentVerifier:
         if self.remaining:
             raise TthError(f"segment ended {self.remaining} bytes short")
         return self.blocks_ok
-
-
-def verify_whole(root: str, data_size: int, digest_root: bytes) -> None:
-    """For a file small enough to fetch whole: its TTH must equal the root."""
-    if digest_root != parse_root(root):
-        raise TthError(f"{data_size} bytes hash to {root_b32(digest_root)}, not to {root}")
