@@ -12,3 +12,4 @@ test: setup
 
 lint: setup
 	.venv/bin/ruff check src tests benchmarks
+	.venv/bin/mypy

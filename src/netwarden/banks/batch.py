@@ -60,7 +60,7 @@ class ImportBatch:
                 return
         self.others.append(entry)
         bare = self.bare
-        self.before.append({code: len(bare.get(code, ())) for code in map(CODES.get, digests)}
+        self.before.append({code: len(bare.get(code, ())) for code in (CODES[n] for n in digests)}
                            if bare else _NONE_BEFORE)
 
     def owners(self) -> tuple[dict[Key, int], dict[int, list[bytes]]]:

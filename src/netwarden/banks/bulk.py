@@ -30,16 +30,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from itertools import repeat
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Table, insert, select
 
 from netwarden.banks.models import BankDigest
 
 Key = tuple[int, bytes]  # (algorithm code, raw digest)
 Row = tuple[int, bytes, int | None]  # (algorithm code, raw digest, reference pk)
 
-_TABLE = BankDigest.__table__
+_TABLE = cast(Table, BankDigest.__table__)  # a declarative model's table is a Table
 _COLUMNS = "algorithm, digest, bank_id, reference_pk"
 # Rows per multi-row INSERT … RETURNING on SQLite: 4 parameters each, far below its 32,766
 # bound parameters, large enough that statement overhead is a small share.
@@ -57,9 +57,11 @@ def insert_counted(conn: Connection, bank_id: int, code: int, raws: Sequence[byt
         return 0
     dialect = _kind(conn)
     if dialect == "sqlite":
-        raw_conn = conn.connection.driver_connection
+        # the sqlite3 objects themselves: SQLAlchemy types them as the generic DB-API, whose
+        # executemany wants a Sequence (sqlite3 takes any iterable: no list of the batch)
+        raw_conn: Any = conn.connection.driver_connection
         before = raw_conn.total_changes
-        cursor = conn.connection.cursor()
+        cursor: Any = conn.connection.cursor()
         try:
             cursor.executemany(
                 f"INSERT INTO {_TABLE.name} ({_COLUMNS}) VALUES (?, ?, ?, NULL) "
@@ -88,7 +90,7 @@ def insert_returning(conn: Connection, bank_id: int, rows: Sequence[Row]) -> set
     if not rows:
         return set()
     dialect = _kind(conn)
-    cursor = conn.connection.cursor() if dialect in ("sqlite", "postgresql") else None
+    cursor: Any = conn.connection.cursor() if dialect in ("sqlite", "postgresql") else None
     try:
         if dialect == "sqlite":
             return _sqlite_returning(cursor, bank_id, rows)
@@ -160,8 +162,9 @@ def _generic_returning(conn: Connection, bank_id: int, rows: Sequence[Row]) -> s
                 c.algorithm == code, c.bank_id == bank_id,
                 c.digest.in_(raws[start:start + IN_CHUNK]))).scalars()
             existing.update((code, bytes(d)) for d in found)
-    new_rows = [{"algorithm": code, "digest": raw, "bank_id": bank_id, "reference_pk": ref}
-                for code, raw, ref in rows if (code, raw) not in existing]
+    new_rows: list[dict[str, Any]] = [
+        {"algorithm": code, "digest": raw, "bank_id": bank_id, "reference_pk": ref}
+        for code, raw, ref in rows if (code, raw) not in existing]
     if new_rows:
         conn.execute(insert(_TABLE), new_rows)
     return {(r["algorithm"], r["digest"]) for r in new_rows}

@@ -13,7 +13,7 @@ Counts are kept on the ``banks`` row because counting a 10-million-row index is 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -104,7 +104,7 @@ class BankDigest(Base):
     """The exact index: (algorithm, digest, bank) → optional reference row."""
 
     __tablename__ = "bank_digests"
-    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_with_rowid": False}
+    __table_args__ = ({"sqlite_with_rowid": False},)  # a tuple: SQLAlchemy types it as Any
 
     algorithm: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     digest: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)

@@ -32,6 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -318,7 +319,7 @@ class PdqIndex:
         meta = json.loads((source / "meta.json").read_text(encoding="utf-8"))
         if meta.get("format") != "netwarden-pdq-mih" or meta.get("version") != FORMAT_VERSION:
             raise ValueError(f"{source}: not a netwarden PDQ index of version {FORMAT_VERSION}")
-        mode = "r" if mmap else None
+        mode: Literal["r"] | None = "r" if mmap else None
         index = cls()
         index._words = np.load(source / "words.npy", mmap_mode=mode)
         index._ids = np.load(source / "ids.npy", mmap_mode=mode)

@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, cast, overload
 
-from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, insert, or_, select, update
 
 from netwarden.banks.batch import BARE, ImportBatch
 from netwarden.banks.bulk import insert_counted, insert_returning
@@ -225,6 +225,11 @@ class BankStore:
                         added=report.added, duplicates=report.duplicates, bad=report.bad))
         return report
 
+    @overload
+    def _bank_for_import(self, name: str, category: str, *, create: Literal[True]) -> int: ...
+    @overload
+    def _bank_for_import(self, name: str, category: str, *, create: bool) -> int | None: ...
+
     def _bank_for_import(self, name: str, category: str, *, create: bool) -> int | None:
         """The bank's id (created if ``create``); InputError if it has another category."""
         with self.store.engine.begin() as conn:
@@ -245,10 +250,13 @@ class BankStore:
                 return int(row.id)
             if not create:
                 return None
-            return int(conn.execute(insert(Bank).values(
+            key = conn.execute(insert(Bank).values(
                 name=name, category=category, created_at=datetime.now(UTC), digest_count=0,
                 reference_count=0, algorithm_counts={}, negative=negative,
-                settings=settings or None)).inserted_primary_key[0])
+                settings=settings or None)).inserted_primary_key
+            if key is None:
+                raise RuntimeError(f"the database gave no id for the new bank {name!r}")
+            return int(key[0])
 
     def _new_batch(self) -> ImportBatch:
         # While a perceptual matcher lives in this process it is told each new PDQ row, so
@@ -331,7 +339,7 @@ class BankStore:
                 wanted.setdefault(hashlib.sha256(signal.encode()).hexdigest(), i)
         if not wanted:
             return []
-        table = BankVpdq.__table__
+        table = cast(Table, BankVpdq.__table__)
         existing = set(conn.execute(select(table.c.signal_sha256).where(
             table.c.bank_id == bank_id, table.c.signal_sha256.in_(list(wanted)))).scalars())
         rows = [{"bank_id": bank_id, "reference_pk": ref_pks[i], "signal_sha256": key,
@@ -449,6 +457,7 @@ class BankStore:
         many = len(keys) != len(codes)
         params = {f"v{code}": by_code[code] if many else by_code[code][0] for code in codes}
         statement = self._statement(codes, many)
+        rows: Sequence[Any]
         if not many and self.store.engine.dialect.positional:
             rows = self._execute_precompiled(statement, params)
             if not rows:

@@ -10,6 +10,7 @@ coordinator does.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from pathlib import Path
@@ -41,7 +42,7 @@ class RayExecutor:
         if not ray.is_initialized():
             try:
                 ray.init(address=address or os.environ.get("RAY_ADDRESS") or "auto",
-                         logging_level="WARNING", log_to_driver=False)
+                         logging_level=logging.WARNING, log_to_driver=False)
             except ConnectionError as exc:
                 raise InputError("--address", f"cannot reach a Ray cluster at "
                                  f"{address or 'auto'}: {exc}") from None

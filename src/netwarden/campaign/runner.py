@@ -11,6 +11,7 @@ which is then retried like any other interrupted one.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -119,11 +120,11 @@ def run_campaign(campaign: Campaign, store: Store, ledger: Any, executor: Execut
                 if not ended.ok:
                     result.events.append(f"attempt {attempt_id}: {ended.error}")
                 # closes the attempt unless the worker finished it: adopt or interrupt
-                _retrying(store, "closing an attempt", lambda a=attempt_id, e=ended: (
-                    state.close_attempt(store, ledger, a, e.error or "worker ended without "
-                                        "finishing its job")), db_wait)
-                _retrying(store, "job state", lambda j=job_id: _settle(
-                    store, j, tries.get(j, 0), campaign.retries), db_wait)
+                _retrying(store, "closing an attempt", functools.partial(
+                    state.close_attempt, store, ledger, attempt_id,
+                    ended.error or "worker ended without finishing its job"), db_wait)
+                _retrying(store, "job state", functools.partial(
+                    _settle, store, job_id, tries.get(job_id, 0), campaign.retries), db_wait)
             # 2. start attempts while there is room
             waiting = _retrying(store, "listing jobs", pending_jobs, db_wait)
             waiting = [j for j in waiting if j not in {jid for jid, _ in running.values()}]
@@ -134,10 +135,10 @@ def run_campaign(campaign: Campaign, store: Store, ledger: Any, executor: Execut
             while waiting and len(running) < campaign.workers:
                 job_id = waiting.pop(0)
                 tries[job_id] = tries.get(job_id, 0) + 1
-                attempt_id = _retrying(store, "new attempt", lambda j=job_id: state.new_attempt(
-                    store, j, executor.name, campaign.out_dir), db_wait)
-                out_dir = _retrying(store, "attempt", lambda a=attempt_id: _out_dir(store, a),
-                                    db_wait)
+                attempt_id = _retrying(store, "new attempt", functools.partial(
+                    state.new_attempt, store, job_id, executor.name, campaign.out_dir), db_wait)
+                out_dir = _retrying(store, "attempt", functools.partial(_out_dir, store,
+                                                                        attempt_id), db_wait)
                 handle = executor.submit(attempt_id, _log_path(out_dir))
                 running[attempt_id] = (job_id, handle)
             if on_update and time.monotonic() - last_update >= 0.5:

@@ -81,7 +81,9 @@ def execute_attempt(db_url: str, attempt_id: int, home: str | None = None) -> di
             if attempt is None or attempt.status != "dispatched":
                 raise RuntimeError(f"attempt {attempt_id} is not waiting to run")
             job = session.get(CampaignJobRow, attempt.job_id)
-            campaign = session.get(CampaignRow, job.campaign)
+            campaign = session.get(CampaignRow, job.campaign) if job is not None else None
+            if job is None or campaign is None:
+                raise RuntimeError(f"attempt {attempt_id} names a job or campaign that is gone")
             attempt.status = "running"
             attempt.worker = f"{socket.gethostname()}:{os.getpid()}"
             job_id, scope_path, out_dir = job.id, job.scope_path, Path(attempt.out_dir)
@@ -96,7 +98,10 @@ def execute_attempt(db_url: str, attempt_id: int, home: str | None = None) -> di
             attributor = Attributor.from_scope(scope, default_home() / "cache" / "attribution")
             progress = _Progress(store, job_id)
             try:
-                result = run_audit(scope, out_dir, BankStore(store), ledger=ledger, store=store,
+                # BankStore.lookup_many returns list[Reference]; ExactIndex asks list[
+                # ReferenceLike] (list is invariant): the issue-18 seam protocols settle it
+                result = run_audit(scope, out_dir, BankStore(store),  # type: ignore[arg-type]
+                                   ledger=ledger, store=store,
                                    banks=banks, progress=progress, attributor=attributor,
                                    run_metadata=meta)
             finally:
@@ -106,6 +111,8 @@ def execute_attempt(db_url: str, attempt_id: int, home: str | None = None) -> di
             with store.session() as session:
                 attempt = session.get(CampaignAttemptRow, attempt_id)
                 job = session.get(CampaignJobRow, job_id)
+                if job is None or attempt is None:
+                    raise RuntimeError(f"attempt {attempt_id} or its job vanished while it ran")
                 _finish(job, attempt, result.run_id, result.observations, len(result.findings),
                         served)
             return {"run_id": result.run_id, "observations": result.observations,

@@ -49,7 +49,9 @@ def run_socketserver(server: socketserver.BaseServer, name: str) -> Callable[[],
                               kwargs={"poll_interval": IDLE_POLL_SECONDS}, name=name,
                               daemon=True)
     thread.start()
-    host, port = server.server_address[:2]  # type: ignore[misc]
+    address = server.server_address
+    assert isinstance(address, tuple), "an IP server's address is (host, port, ...)"
+    host, port = address[:2]
 
     def stopper() -> None:
         waiter = threading.Thread(target=server.shutdown, daemon=True)

@@ -77,10 +77,10 @@ class HmaTextFormat(_SignalOption, BankFormat):
                 value, title = _json_and_rest(rest)
             else:
                 value, _, title = rest.partition(" ")
-        title = title.strip() or None
-        entry = entry_for(signal_type, value, title=title, line=number)
-        if title and entry.reference_id is None:  # keep the title: the hash is the id
-            return entry_for(signal_type, value, title=title, line=number,
+        label = title.strip() or None
+        entry = entry_for(signal_type, value, title=label, line=number)
+        if label and entry.reference_id is None:  # keep the title: the hash is the id
+            return entry_for(signal_type, value, title=label, line=number,
                              reference_id=value.strip().lower())
         return entry
 
@@ -144,5 +144,5 @@ class HmaCsvFormat(_SignalOption, BankFormat):
                 yield exc.at(source, number, where=signal_col)
 
 
-def _pick(header: list[str], names: tuple[str, ...]) -> int | str | None:
+def _pick(header: list[str], names: tuple[str, ...]) -> str | None:
     return next((n for n in names if n in header), None)

@@ -69,8 +69,8 @@ def _client(config: dict[str, Any], source: str) -> Any:
         except ValueError:
             raise InputError(source, f"unknown NCMEC environment {config.get('environment')!r}"
                              ) from None
-        collab = NCMECCollabConfig(name="netwarden", enabled=True, environment=environment)
-        return NCMECSignalExchangeAPI.for_collab(collab, NCMECCredentials(user, password))
+        ncmec = NCMECCollabConfig(name="netwarden", enabled=True, environment=environment)
+        return NCMECSignalExchangeAPI.for_collab(ncmec, NCMECCredentials(user, password))
     raise InputError(source, f"unknown exchange {kind!r} (known: ncmec, file)")
 
 

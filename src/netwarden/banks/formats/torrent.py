@@ -217,7 +217,8 @@ def _v2_files(tree: Any, name: str) -> list[TorrentFile]:
         root = leaf.get(b"pieces root")
         if length and (not isinstance(root, bytes) or len(root) != 32):
             raise TorrentError("needs a 32-byte pieces root", f"{where}.pieces root")
-        files.append(TorrentFile(label, length, root.hex() if length else None))
+        files.append(TorrentFile(label, length,
+                                 root.hex() if length and isinstance(root, bytes) else None))
         if len(files) > MAX_FILES_PER_TORRENT:
             raise TorrentError(f"more than {MAX_FILES_PER_TORRENT} files", "info.file tree")
     # BEP 52: a multi-file torrent's paths are under the torrent's name (as in v1 above).

@@ -5,6 +5,8 @@ Revision ID: 0003_ledger
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -41,7 +43,7 @@ def upgrade() -> None:
         sa.Column("match_id", sa.String(80)),
     )
     for name, (columns, where) in LEAF_INDEXES.items():
-        kw = {} if where is None else {"sqlite_where": sa.text(where),
+        kw: dict[str, Any] = {} if where is None else {"sqlite_where": sa.text(where),
                                        "postgresql_where": sa.text(where)}
         op.create_index(name, "ledger_leaves", columns, **kw)
     op.create_table(
