@@ -23,6 +23,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from _measure import parse_args
+
 from netwarden.attribute import Attributor, Pseudonymizer, RadiusDetailSource, open_index
 from netwarden.attribute.index import IntervalIndex
 from netwarden.attribute.resolver import decide
@@ -97,7 +99,7 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=10_000_000)
     parser.add_argument("--lookups", type=int, default=200_000)
     parser.add_argument("--naive", type=int, default=1, help="naive full-scan look-ups to time")
-    args = parser.parse_args()
+    args = parse_args(parser, {"lines": 3000, "lookups": 2000})
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "detail"
         t = time.perf_counter()

@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _measure import rss
+from _measure import parse_args, rss
 
 from netwarden.banks import BankStore
 from netwarden.store import open_store
@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--hit-rate", type=float, default=0.05,
                         help="share of queries that are in the bank (most files are benign)")
     parser.add_argument("--dir", type=Path, default=None)
-    args = parser.parse_args()
+    args = parse_args(parser, {"entries": 20_000, "queries": 5000, "single_queries": 1000})
     n, q = args.entries, args.queries
     work = Path(args.dir or tempfile.mkdtemp(prefix="nw-bench-"))
     rng = random.Random(42)

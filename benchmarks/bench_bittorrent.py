@@ -29,6 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from _measure import parse_args
+
 from bittorrent.conftest import make_scope, run_collectors
 from netwarden.collect.bittorrent.metainfo import parse_info
 from netwarden.collect.bittorrent.peerwire import PeerLimits, PeerSession
@@ -243,7 +245,8 @@ def main() -> None:
     ap.add_argument("--piece-length", type=int, default=256 * 1024)
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--ratio-samples", type=int, default=5)
-    args = ap.parse_args()
+    args = parse_args(ap, {"seeders": 2, "torrents": 1, "size": 256 * 1024,
+                           "piece_length": 64 * 1024, "ratio_samples": 1})
     if args.simultaneous:
         simultaneous(args)
         return

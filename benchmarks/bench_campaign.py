@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _measure import parse_args
+
 from netwarden.campaign import load_campaign, make_executor, run_campaign, state
 from netwarden.ledger import Ledger
 from netwarden.ledger.keys import init_key
@@ -90,19 +92,19 @@ def nginx_for(nets: list[DemoNetwork], work: Path):
         proc.wait(10)
 
 
-def _memory_heavy_job() -> None:
+def _memory_heavy_job(entries: int) -> None:
     """Build and sort dicts of a few hundred thousand entries: Python's kind of work."""
     for _ in range(4):
-        table = {str(i): (i, str(i)) for i in range(300_000)}
+        table = {str(i): (i, str(i)) for i in range(entries)}
         sorted(table, key=lambda k: table[k][1][::-1])
 
 
-def _pinned(core: int) -> None:
+def _pinned(core: int, entries: int) -> None:
     os.sched_setaffinity(0, {core})
-    _memory_heavy_job()
+    _memory_heavy_job(entries)
 
 
-def machine_ceiling() -> float:
+def machine_ceiling(entries: int = 300_000) -> float:
     """Throughput of two copies of a memory-heavy Python job at once (one per core) over one.
 
     Two workers can hardly do better than this: it is what the two cores give when both run
@@ -112,7 +114,8 @@ def machine_ceiling() -> float:
     import multiprocessing
 
     def timed(n: int) -> float:
-        procs = [multiprocessing.Process(target=_pinned, args=(core,)) for core in range(n)]
+        procs = [multiprocessing.Process(target=_pinned, args=(core, entries))
+                 for core in range(n)]
         start = time.perf_counter()
         for proc in procs:
             proc.start()
@@ -190,7 +193,7 @@ def main() -> None:
     parser.add_argument("--operators", type=int, default=50)
     parser.add_argument("--http-server", choices=("nginx", "python"), default="nginx",
                         help="what serves the testbeds' HTTP hosts (default: one nginx)")
-    args = parser.parse_args()
+    args = parse_args(parser, {"operators": 1})
     work = Path(tempfile.mkdtemp(prefix="nw-bench-campaign-"))
     os.environ["NETWARDEN_HOME"] = str(work / "home")
     init_key()
@@ -215,7 +218,7 @@ def main() -> None:
         print(f"{args.operators} operators, {sum(len(n.servers) for n in nets)} servers "
               f"(HTTP: {args.http_server}), {len(expected)} planted copies; "
               f"cpus={os.cpu_count()}")
-        ceiling = machine_ceiling()
+        ceiling = machine_ceiling(20_000 if args.quick else 300_000)
         print(f"machine ceiling: 2 copies of a memory-heavy Python job do {ceiling:.2f}x "
               "the work of 1")
 
@@ -224,26 +227,32 @@ def main() -> None:
 
         local, cores, found_local = run_once(campaign_file, work, "local", "local", 2)
         show("local executor, 2 worker processes (baseline):", local, cores)
-        with ray_cluster([None]) as address:
-            free1, cores, found_free = run_once(campaign_file, work, "ray1free", "ray", 1,
-                                                address)
-        show("Ray, 1 worker, node not pinned:", free1, cores)
+        found = [found_local]
+        if not args.quick:  # quick: the two pinned clusters only (each Ray start takes seconds)
+            with ray_cluster([None]) as address:
+                free1, cores, found_free = run_once(campaign_file, work, "ray1free", "ray", 1,
+                                                    address)
+            show("Ray, 1 worker, node not pinned:", free1, cores)
+            found.append(found_free)
         with ray_cluster([[0]]) as address:
             ray1, cores, found_1 = run_once(campaign_file, work, "ray1", "ray", 1, address)
         show("Ray, 1 worker, node pinned to core 0:", ray1, cores)
-        with ray_cluster([[0, 1]]) as address:
-            shared2, cores, found_shared = run_once(campaign_file, work, "ray2shared", "ray", 2,
-                                                    address)
-        show("Ray, 2 workers, one node with 2 CPUs:", shared2, cores)
+        if not args.quick:
+            with ray_cluster([[0, 1]]) as address:
+                shared2, cores, found_shared = run_once(campaign_file, work, "ray2shared", "ray",
+                                                        2, address)
+            show("Ray, 2 workers, one node with 2 CPUs:", shared2, cores)
+            found.append(found_shared)
         with ray_cluster([[0], [1]]) as address:
             ray2, cores, found_2 = run_once(campaign_file, work, "ray2", "ray", 2, address)
         show("Ray, 2 workers, two nodes pinned to cores 0, 1:", ray2, cores)
+        found += [found_1, found_2]
         print(f"speed-up Ray 2 vs 1 workers, one core each:   {ray1 / ray2:.2f}x "
               "(target >= 1.7x)")
         print(f"  ... that is {ray1 / ray2 / ceiling:.0%} of the machine ceiling ({ceiling:.2f}x)")
-        print(f"speed-up Ray 2 vs 1 workers, 1 node unpinned: {free1 / shared2:.2f}x")
+        if not args.quick:
+            print(f"speed-up Ray 2 vs 1 workers, 1 node unpinned: {free1 / shared2:.2f}x")
         print(f"Ray(2, pinned) vs local baseline:             {local / ray2:.2f}x")
-        found = (found_local, found_free, found_1, found_shared, found_2)
         same = all(f == expected for f in found)
         print(f"same served findings in every run, equal to the planted copies: {same}")
     shutil.rmtree(work, ignore_errors=True)

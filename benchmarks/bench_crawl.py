@@ -29,6 +29,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from _measure import parse_args
+
 from netwarden.collect import CollectContext, collector_for
 from netwarden.records import EvidenceLevel, Observation
 from netwarden.scope import parse_scope
@@ -117,7 +119,7 @@ def main() -> None:
     parser.add_argument("--lftp-parallel", type=int, default=2,
                         help="lftp mirror --parallel (netwarden uses per_host_concurrency=2)")
     parser.add_argument("--workdir", type=Path, default=None)
-    args = parser.parse_args()
+    args = parse_args(parser, {"files": 6, "total_mb": 1})
     for tool in ("lftp", "rhash"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} is not installed (Debian: apt-get install -y lftp rhash)")

@@ -32,6 +32,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from _measure import parse_args
+
 from netwarden.collect import CollectContext, collector_for
 from netwarden.collect.dc import adc_proto as ap
 from netwarden.collect.dc.filelist import parse_file_list
@@ -226,7 +228,7 @@ def main() -> int:
     ap_.add_argument("--smb-files", type=int, default=100)
     ap_.add_argument("--smb-mb", type=int, default=200)
     ap_.add_argument("--workdir", type=Path, default=None)
-    args = ap_.parse_args()
+    args = parse_args(ap_, {"users": 3, "files": 50, "smb_files": 4, "smb_mb": 1})
     dc = asyncio.run(dc_run(args.users, args.files))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"DC file lists: {args.users} users x {args.files} files = {dc['files']} entries in "

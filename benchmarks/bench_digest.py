@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _measure import parse_args
+
 from netwarden.digest import hash_files
 
 RHASH_ARGS = ["--md5", "--sha1", "--sha256", "--ed2k", "--tth"]
@@ -98,7 +100,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="threads (default: CPUs)")
     parser.add_argument("--dir", type=Path, default=None, help="where to write the files")
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
-    args = parser.parse_args()
+    args = parse_args(parser, {"total_mib": 4, "files": 2})
     if shutil.which("rhash") is None:
         sys.exit("the baseline needs the rhash CLI: apt-get install -y rhash")
 

@@ -26,6 +26,8 @@ import subprocess
 import sys
 import time
 
+from _measure import parse_args
+
 BLOCK = 1 << 20
 POOL = 16 << 20
 
@@ -92,7 +94,7 @@ def main() -> None:
     parser.add_argument("--gib", type=float, default=4.0, help="stream size in GiB")
     parser.add_argument("--piece-length", type=int, default=262_144)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parse_args(parser, {"gib": 0.01})
     size = int(args.gib * (1 << 30))
     if args.child:
         child(size, args.piece_length)

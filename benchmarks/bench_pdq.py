@@ -41,7 +41,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from _measure import rss  # noqa: E402
+from _measure import parse_args, rss  # noqa: E402
 
 from netwarden.banks.pdq_index import PdqIndex, brute_force, hex_to_array  # noqa: E402
 from netwarden.digest.pdq import dihedral_from_array, pdq_from_bytes  # noqa: E402
@@ -347,7 +347,9 @@ def main() -> None:
     parser.add_argument("--video-frames", type=int, default=125)
     parser.add_argument("--hash-images", type=int, default=200)
     parser.add_argument("--only", default="index,accuracy,video,hashing")
-    args = parser.parse_args()
+    args = parse_args(parser, {"bank": 5000, "queries": 500, "tx_single": 50,
+                               "recall_sample": 100, "images": 12, "transform_images": 6,
+                               "videos": 1, "video_frames": 30, "hash_images": 6})
     parts = set(args.only.split(","))
     print(f"bench_pdq on {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; "
           f"python {sys.version.split()[0]}, numpy {np.__version__}")

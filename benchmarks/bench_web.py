@@ -40,6 +40,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # pgserver: the tests' throwaway PostgreSQL cluster
 
+from _measure import parse_args  # noqa: E402
+
 PASSWORD = "bench-analyst-password"
 OPERATORS = 10
 RUNS = 20
@@ -210,9 +212,9 @@ def measure(url: str, key_dir: Path, ids: list[str], operators: list[str], reque
                 params: dict = {"limit": 100}
                 if rnd.random() < 0.5:
                     params.update(operator=rnd.choice(operators), level=rnd.choice(LEVELS))
-                    params["offset"] = rnd.randrange(0, total // (OPERATORS * 3) - 100)
+                    params["offset"] = rnd.randrange(0, max(1, total // (OPERATORS * 3) - 100))
                 else:
-                    params["offset"] = rnd.randrange(0, total - 100)
+                    params["offset"] = rnd.randrange(0, max(1, total - 100))
                 timed("findings list API", "/api/v1/findings", params)
             return times
     finally:
@@ -224,8 +226,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--findings", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=300)
-    args = parser.parse_args()
-    if args.findings < 10_000 or args.requests < 10:
+    args = parse_args(parser, {"findings": 400, "requests": 3})
+    if not args.quick and (args.findings < 10_000 or args.requests < 10):
         parser.error("--findings must be at least 10000 and --requests at least 10")
 
     from netwarden.ledger import Ledger
