@@ -555,7 +555,7 @@ def read_input_file(path: Path, source: str, max_bytes: int = MAX_SCOPE_BYTES) -
     except OSError as exc:
         raise ScopeError(source, f"cannot be read: {exc.strerror}") from None
     if len(data) > max_bytes:
-        raise ScopeError(source, f"is larger than {max_bytes} bytes: not a scope file")
+        raise ScopeError(source, f"is larger than {max_bytes} bytes: not an input file")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -36,6 +36,8 @@ MAX_MESSAGE_BYTES = 10 * 1024 * 1024
 MAX_XML_BYTES = 1024 * 1024
 MAX_DOCUMENTS = 50
 MAX_PARTS = 200
+MAX_MULTIPARTS = 64
+_MULTIPART = re.compile(rb"content-type:\s*(?:multipart|message)/", re.IGNORECASE)
 
 _START = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?Infringement\b")
 _END = re.compile(r"</(?:[A-Za-z_][\w.-]*:)?Infringement\s*>")
@@ -78,12 +80,25 @@ def extract_documents(raw: bytes, source: str) -> list[str]:
     """The ACNS XML documents in an e-mail: XML attachments first, then inline text."""
     if len(raw) > MAX_MESSAGE_BYTES:
         raise InputError(source, f"message larger than {MAX_MESSAGE_BYTES} bytes")
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    # The standard library parses and walks MIME recursively: a message nested 2,000 deep
+    # ends in RecursionError. Refuse messages with more multipart containers than any real
+    # notice has before parsing, and treat a recursion that still happens as bad input.
+    containers = len(_MULTIPART.findall(raw))
+    if containers > MAX_MULTIPARTS:
+        raise InputError(source, f"more than {MAX_MULTIPARTS} multipart or message "
+                         f"containers ({containers}): not a notice")
+    try:
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        parts = []
+        for count, part in enumerate(msg.walk()):
+            if count >= MAX_PARTS:
+                raise InputError(source, f"more than {MAX_PARTS} MIME parts")
+            parts.append(part)
+    except RecursionError:
+        raise InputError(source, "MIME parts are nested too deeply to be parsed") from None
     attached: list[str] = []
     inline: list[str] = []
-    for count, part in enumerate(msg.walk()):
-        if count >= MAX_PARTS:
-            raise InputError(source, f"more than {MAX_PARTS} MIME parts")
+    for part in parts:
         if part.is_multipart():
             continue
         ctype = part.get_content_type()
