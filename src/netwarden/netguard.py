@@ -82,12 +82,9 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
     host = str(address[0])
     port = address[1] if isinstance(address[1], int) else None
     active = list(_state.policies)
-    reasons = []
-    for policy, _ in active:
-        reason = policy(host, port)
-        if reason is None:
-            return  # allowed by one active policy (concurrent audits: their scopes' union)
-        reasons.append(reason)
+    reasons = [r for r in (policy(host, port) for policy, _ in active) if r is not None]
+    if not reasons:
+        return  # every active policy allows it
     reason = "; ".join(dict.fromkeys(reasons))
     refusal = GuardRefusal(host, port, event, reason, datetime.now(UTC))
     with _state.lock:
@@ -110,8 +107,10 @@ def install() -> None:
 def guarded(policy: Policy) -> Iterator[list[GuardRefusal]]:
     """Enforce ``policy`` for the block; yields the list its refusals are appended to.
 
-    While several blocks are active (nested, or audits in threads) a destination is allowed
-    when any active policy allows it, and a refusal is appended to every block's list.
+    While several blocks are active (an audit inside the test suite's loopback guard) a
+    destination must be allowed by every one of them: a guard inside a guard only narrows.
+    A refusal is appended to every active block's list. Audits run one per process (the
+    campaign executors start a process per audit), so one scope policy is active at a time.
     """
     install()
     refusals: list[GuardRefusal] = []

@@ -533,9 +533,9 @@ def _validate_options(index: int, service: Service, scope: Scope) -> Service:
         try:
             check(service, scope)
         except InputError as exc:
-            raise ScopeError(scope.source, exc.problem,
-                             exc.where if exc.where and exc.where.startswith("services[")
-                             else f"{key}.{(exc.where or 'url').rsplit('.', 1)[-1]}") from None
+            # the collector names the option; the file names the service by its position
+            option = (exc.where or "url").rsplit(".", 1)[-1]
+            raise ScopeError(scope.source, exc.problem, f"{key}.{option}") from None
     return service
 
 

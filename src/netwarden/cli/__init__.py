@@ -101,8 +101,10 @@ def main() -> None:
                 raise
             _fail(f"{exc.filename}: {exc.strerror or exc}")
         except Exception as exc:
-            from sqlalchemy.exc import DBAPIError, NoSuchTableError
+            from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchTableError
 
+            if isinstance(exc, ArgumentError):
+                _fail(f"--db: not a database URL ({str(exc).splitlines()[0][:200]})")
             if isinstance(exc, DBAPIError | NoSuchTableError):
                 detail = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
                 _fail(f"database: {detail} (is it a netwarden database at the current schema? "

@@ -227,12 +227,17 @@ def ingest(path: Path, store: Any, attributor: Any | None, *, ledger: Any | None
     source = str(path)
     now = now or datetime.now(UTC)
     try:
-        size = Path(path).stat().st_size
-        if size > MAX_MESSAGE_BYTES:
+        if not Path(path).is_file():  # /dev/zero, a FIFO, a directory: not a message
+            raise InputError(source, "no such file" if not Path(path).exists()
+                             else "is not a regular file")
+        with Path(path).open("rb") as fh:
+            raw = fh.read(MAX_MESSAGE_BYTES + 1)  # bounded even if the size lies (procfs)
+        if len(raw) > MAX_MESSAGE_BYTES:
             raise InputError(source, f"message larger than {MAX_MESSAGE_BYTES} bytes")
-        raw = Path(path).read_bytes()
     except FileNotFoundError:
         raise InputError(source, "no such file") from None
+    except OSError as exc:
+        raise InputError(source, f"cannot be read: {exc.strerror}") from None
     digest = hashlib.sha256(raw).hexdigest()
     try:
         notices = [parse_acns(doc, source) for doc in extract_documents(raw, source)]
