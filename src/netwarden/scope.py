@@ -5,6 +5,12 @@ found in listings and peers learnt from trackers included). A target outside the
 prefixes, ports or time window is refused and recorded; it is never contacted. Names are not
 resolved: a target must be an IP address inside the prefixes, because resolving a name would
 itself contact a resolver the authorization may not cover.
+
+The file is validated strictly (issue 14): every table and key, at every level, is known to a
+pydantic model with ``extra="forbid"``, each collector validates its own service options, the
+jurisdiction must have a rule file, prefixes wider than /8 (/32 for IPv6) need ``allow_wide``,
+and credentials are taken out of service URLs before anything can record them. See
+docs/cli.md for the contract.
 """
 
 from __future__ import annotations
