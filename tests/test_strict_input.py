@@ -97,6 +97,8 @@ def test_the_base_scope_is_valid(tmp_path: Path) -> None:
     ('use = ["films"]', 'use = ["films"]\nuse_all = true', "banks.use_all", "unknown key"),
     ('use = ["films"]', 'use = "films"', "banks.use", "must be a list"),
     ("[banks]", "[auditor]\nnik = \"x\"\n[banks]", "auditor.nik", "unknown key"),
+    ('url = "ftp://127.77.0.10:2121/"', 'url = "http://u:p@127.77.0.10/"',
+     "services[0].password", "http services take no credentials"),
     ('id = "2026-77-0042"', 'id = 42', "check.id", "must be a string, got int 42"),
     ('id = "2026-77-0042"', 'id = "2026-77-0042"\nowner = "x"', "check.owner",
      "unknown key"),

@@ -522,6 +522,10 @@ def _validate_options(index: int, service: Service, scope: Scope) -> Service:
     except InputError as exc:
         where = f"{key}.kind" if service.options.get("kind") is not None else f"{key}.url"
         raise ScopeError(scope.source, exc.problem, where) from None
+    if not getattr(cls, "uses_credentials", True) and (service.username or service.password):
+        raise ScopeError(scope.source, f"{service.scheme} services take no credentials (they "
+                         "would be silently unused): remove username/password",
+                         f"{key}.{'password' if service.password else 'username'}")
     model = getattr(cls, "options_model", None)
     given = {k: v for k, v in service.options.items() if k != "kind"}
     if model is not None:

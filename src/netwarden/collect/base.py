@@ -107,6 +107,9 @@ class Collector(ABC):
     # Optional ``check_service(service, scope)`` raising InputError: checks at scope load
     # that need the service as a whole (its scheme with its kind, an address in the prefixes).
     check_service: ClassVar[Callable[[Service, Scope], Any] | None] = None
+    # False for collectors that log in as nobody (HTTP, BitTorrent): credentials given to them
+    # would be silently unused, so the scope refuses them.
+    uses_credentials: ClassVar[bool] = True
 
     def __init__(self, service: Service, ctx: CollectContext) -> None:
         self.service = service

@@ -107,6 +107,7 @@ class BitTorrentCollector(Collector):
     kinds = ("bittorrent-tracker", "tracker", "dht", "peer")
     protocol = "bittorrent"
     options_model = BitTorrentOptions
+    uses_credentials = False
     check_service = staticmethod(lambda service, scope: service_kind(service))
 
     def __init__(self, service: Service, ctx: CollectContext) -> None:
