@@ -28,6 +28,8 @@ from netwarden.errors import InputError
 app = typer.Typer(
     name="netwarden",
     help="Audit a provider's network for known illegal content and prove each instance.",
+    epilog="Exit codes: 0 ok; 1 a findings problem; 2 usage or input error; 3 an audit that "
+           "could not check every service (docs/cli.md).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
