@@ -8,15 +8,25 @@ go to an address that routes nowhere.
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from netwarden import netguard
+from netwarden.banks import BankStore
+from netwarden.collect import Collector, register
+from netwarden.ledger import Ledger
+from netwarden.ledger.keys import init_key
+from netwarden.pipeline import run_audit
+from netwarden.records import Observation, Outcome, Refusal
 from netwarden.scope import parse_scope
+from netwarden.store import open_store
 
 OUTSIDE = ("192.0.2.1", 80)
 
@@ -116,3 +126,53 @@ def test_store_endpoints_name_a_tcp_database() -> None:
 
     assert netguard.store_endpoints(Store(), LedgerWithTsa()) == [("db.example", 6543),
                                                                   ("tsa.example", 443)]
+
+
+# -- in an audit: a collector that forgets its scope check is stopped, and it is on record ---
+
+class _ForgetfulCollector(Collector):
+    """A collector with a bug: it connects without asking the scope first."""
+
+    schemes = ("netguard-test",)  # never a URL scheme; selected by kind
+    kinds = ("netguard-test",)
+
+    async def collect(self) -> AsyncIterator[Observation | Refusal]:
+        try:
+            await asyncio.open_connection("192.0.2.44", 8080)
+            outcome, reason = Outcome.OK, "connected (the guard failed)"
+        except PermissionError as exc:
+            outcome, reason = Outcome.ERROR, str(exc)
+        yield self.observation(self.service.url + "escape", method="test", outcome=outcome,
+                               reason=reason)
+        yield self.observation(self.service.url, method="test")
+
+
+register(_ForgetfulCollector)
+
+
+def test_an_audit_records_what_the_guard_refused(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NETWARDEN_HOME", str(tmp_path / "home"))
+    store = open_store(f"sqlite:///{tmp_path / 'nw.sqlite'}")
+    init_key()
+    ledger = Ledger.open(store)
+    now = datetime.now(UTC)
+    scope = parse_scope({
+        "check": {"id": "g2", "authorization": "t", "not_before": now - timedelta(hours=1),
+                  "not_after": now + timedelta(hours=1), "jurisdiction": "ru"},
+        "operator": {"name": "T", "prefixes": ["127.77.16.0/24"]},
+        "services": [{"url": "ftp://127.77.16.1:2121/", "kind": "netguard-test"}]}, "<g2>")
+    try:
+        result = run_audit(scope, tmp_path / "run", BankStore(store), ledger=ledger,
+                           store=store, assess=False)
+        entries = [json.loads(ledger.entry(i)) for i in range(ledger.size)]
+    finally:
+        store.close()
+    escape = [p for p in result.problems if p.location.endswith("escape")]
+    assert escape and "net guard refused to contact 192.0.2.44:8080" in (escape[0].reason or "")
+    assert [(r.target, r.found_in) for r in result.refusals] == [
+        ("192.0.2.44:8080", "net guard (socket.connect)")]
+    recorded = [e for e in entries if e.get("record_type") == "refusal"]
+    assert [(e["target"], e["found_in"]) for e in recorded] == [
+        ("192.0.2.44:8080", "net guard (socket.connect)")]
+    assert result.summary["refused"] == 1
