@@ -17,8 +17,21 @@ from collections.abc import Iterator
 
 import pytest
 
+from netwarden import netguard
 from pgserver import INSTALL_HINT, PgCluster, pg_cluster
 from realserver import missing
+
+# Every test runs under the net guard with a loopback-only policy: no test may contact anything
+# outside this machine, by any path (a collector's missed scope check, a library's own
+# connection). In-process connections are checked by the audit hook (netguard.py); `netwarden`
+# commands the tests start as subprocesses inherit NETWARDEN_NET_GUARD and do the same.
+os.environ["NETWARDEN_NET_GUARD"] = "loopback"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _loopback_only() -> Iterator[list[netguard.GuardRefusal]]:
+    with netguard.guarded(netguard.loopback_policy) as refused:
+        yield refused
 
 REQUIRED_PROGRAMS = ("rhash", "openssl", "smbd", "uhub", "eiskaltdcpp-daemon", "opentracker",
                      "transmission-daemon", "chromium", "nginx", "apache2")

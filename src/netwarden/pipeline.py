@@ -23,7 +23,7 @@ from typing import Any
 
 import rfc8785
 
-from netwarden import __version__
+from netwarden import __version__, netguard
 from netwarden.collect import CollectContext, collector_for
 from netwarden.identify import ExactIndex, identify
 from netwarden.ledger.clock import clock_info
@@ -64,6 +64,9 @@ class RunResult:
     checkpoint: str | None = None
     summary: dict[str, Any] = field(default_factory=dict)
     assessment: Any | None = None  # netwarden.liability.assess.AssessmentReport
+    # one {"url", "status": "checked" | "failed", "reason"} per scope service (see
+    # _Recorder.service_status): the CLI exits non-zero unless every service was checked
+    services: list[dict[str, Any]] = field(default_factory=list)
 
 
 ProgressHook = Callable[[str, dict[str, Any]], None]
@@ -102,6 +105,8 @@ class _Recorder:
         self.outcomes: dict[str, int] = {}
         self.observations = 0
         self.bytes_digested = 0
+        self._service_ok: dict[str, int] = {}  # service URL -> OK observations
+        self._service_problem: dict[str, str] = {}  # service URL -> first reason it failed
         self._staged: list[Any] = []  # prepared ledger entries of the current batch
         self._waiting: list[tuple[dict[str, Any], dict[str, int]]] = []  # findings to finish
         self._batch_started = 0.0
@@ -145,10 +150,27 @@ class _Recorder:
         self._stage(entry)
         self.flush()
 
+    def service_status(self) -> list[dict[str, Any]]:
+        """Per scope service: ``checked`` unless it yielded problems and nothing OK, or was
+        refused, or its collector crashed (``failed``, with the first reason).
+
+        Why: an audit in which every service failed used to end with exit 0 and "0 findings",
+        which reads as a clean network.
+        """
+        out = []
+        for service in self.scope.services:
+            problem = self._service_problem.get(service.url)
+            failed = problem is not None and not self._service_ok.get(service.url)
+            out.append({"url": service.url, "status": "failed" if failed else "checked",
+                        "reason": problem if failed else None})
+        return out
+
     # -- records ------------------------------------------------------------------------------
     def take(self, record: Observation | Refusal) -> None:
         if isinstance(record, Refusal):
             self.refusals.append(record)
+            if record.found_in in ("scope", "scope services"):
+                self._service_problem.setdefault(record.target, f"refused: {record.reason}")
             self._stage(record)
             log.info("refused %s (found in %s): %s", record.target, record.found_in,
                      record.reason)
@@ -157,6 +179,12 @@ class _Recorder:
         self.outcomes[record.outcome.value] = self.outcomes.get(record.outcome.value, 0) + 1
         if record.bytes_from_endpoint and record.size:
             self.bytes_digested += record.size
+        if record.service is not None:
+            if record.outcome is Outcome.OK:
+                self._service_ok[record.service] = self._service_ok.get(record.service, 0) + 1
+            else:
+                self._service_problem.setdefault(
+                    record.service, f"{record.outcome.value}: {record.reason or 'no reason'}")
         obs_pos, obs_leaf = self._stage(record)
         if record.outcome is not Outcome.OK:
             self.problems.append(record)
@@ -291,6 +319,8 @@ def summarize(result: RunResult) -> dict[str, Any]:
         "started_at": result.started_at.isoformat(),
         "finished_at": result.finished_at.isoformat(),
         "services": [s.url for s in result.scope.services],
+        "service_status": result.services,
+        "failed_services": sum(1 for s in result.services if s["status"] == "failed"),
         "observations": result.observations, "outcomes": result.outcomes,
         "refused": len(result.refusals), "findings": len(result.findings),
         "distribution": by_level[EvidenceLevel.SERVED.value],
@@ -387,13 +417,24 @@ def run_audit(scope: Scope, out_dir: Path, index: ExactIndex, *, ledger: Any | N
                     out_dir=str(out_dir.resolve()), started_at=started, status="running",
                     observations=0, findings=0, served=0)
         references = index.references(banks) if hasattr(index, "references") else None
-        asyncio.run(_collect_all(scope, run_id, recorder, progress, references))
+        # The net guard is the backstop under every collector's own scope check: any socket
+        # this process opens to an address outside the scope (or the database/TSA it needs)
+        # is refused, and each refusal is recorded like any other (netguard.py).
+        policy = netguard.scope_policy(scope, netguard.store_endpoints(store, ledger))
+        with netguard.guarded(policy) as guard_refusals:
+            asyncio.run(_collect_all(scope, run_id, recorder, progress, references))
+        for refused in guard_refusals:
+            host = f"[{refused.host}]" if ":" in refused.host else refused.host
+            recorder.take(Refusal(run_id=run_id, target=f"{host}:{refused.port}",
+                                  found_in=f"net guard ({refused.event})",
+                                  reason=refused.reason, seen_at=refused.at))
         finished = utc_now()
         findings_file.close()
         result = RunResult(run_id=run_id, out_dir=out_dir, scope=scope, started_at=started,
                            finished_at=finished, findings=recorder.findings,
                            observations=recorder.observations, outcomes=recorder.outcomes,
-                           refusals=recorder.refusals, problems=recorder.problems)
+                           refusals=recorder.refusals, problems=recorder.problems,
+                           services=recorder.service_status())
         write_run_dir(result)
         if assess:
             _assess(result, ledger, store)

@@ -59,7 +59,7 @@ def test_campaign_file_with_globs_and_operators(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("text", "where", "problem"), [
     ('[campaign]\nworkers = 2\nscopes = ["scopes/*.toml"]\n', "campaign.name", "missing"),
     ('[campaign]\nname = "x"\nworkers = "two"\nscopes = ["scopes/*.toml"]\n',
-     "campaign.workers", "must be int"),
+     "campaign.workers", "must be an integer"),
     ('[campaign]\nname = "x"\nworkers = 0\nscopes = ["scopes/*.toml"]\n',
      "campaign.workers", "between"),
     ('[campaign]\nname = "x"\nscopes = ["nothing/*.toml"]\n', "campaign.scopes[0]",

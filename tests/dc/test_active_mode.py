@@ -27,9 +27,7 @@ from dc_helpers import (  # type: ignore[import-not-found]
     wait_shared,
 )
 
-from netwarden.collect.base import CollectContext
 from netwarden.collect.dc.adc_client import Identity, PeerConnection
-from netwarden.collect.dc.collector import AdcCollector
 from netwarden.collect.dc.listener import PeerListener
 from netwarden.digest import MultiDigest
 from netwarden.errors import InputError
@@ -120,14 +118,12 @@ def test_active_auditor_reaches_passive_nmdc_user(tmp_path: Any) -> None:
 
 
 def test_listen_address_must_be_inside_the_scope() -> None:
-    scope = dc_scope([{"url": "adc://127.77.6.1:4111", "active": True, "listen": "10.1.2.3"}])
-    ctx = CollectContext(scope=scope, run_id="t", limits=scope.limits)
-    with pytest.raises(InputError, match="outside the authorized prefixes"):
-        AdcCollector(scope.services[0], ctx)
-    scope = dc_scope([{"url": "adc://127.77.6.1:4111", "active": True}])
-    with pytest.raises(InputError, match="listen"):
-        AdcCollector(scope.services[0], CollectContext(scope=scope, run_id="t",
-                                                       limits=scope.limits))
+    # checked when the scope is loaded (the collector's check_service), not mid-audit
+    with pytest.raises(InputError, match=r"services\[0\]\.listen: 10.1.2.3 is outside the "
+                       "authorized prefixes"):
+        dc_scope([{"url": "adc://127.77.6.1:4111", "active": True, "listen": "10.1.2.3"}])
+    with pytest.raises(InputError, match=r"services\[0\]\.listen: active mode needs"):
+        dc_scope([{"url": "adc://127.77.6.1:4111", "active": True}])
 
 
 def _read_lines(sock: socket.socket, n: int) -> list[bytes]:

@@ -9,6 +9,7 @@ retries = 2                          # extra attempts for an audit whose worker 
 out = "runs"                         # run directories, relative to this file
 banks = ["films", "csam-standin"]    # shared banks (default: each scope's [banks] use)
 scopes = ["regions/*.toml"]          # globs of scope files, relative to this file
+allow_wide = false                   # accept scope prefixes wider than /8 (default: refused)
 
 [[operators]]                        # or list them one by one (both may be used)
 scope = "operators/example.toml"
@@ -20,7 +21,9 @@ format = "catalog"
 path = "banks/films.csv"
 ```
 
-Every problem names the file and the key (``InputError``); scope files are validated in full
+The file is validated as pydantic models that reject unknown tables and keys at every level
+and loose types (``workers = "2"``). Every problem names the file and the key
+(``InputError``); scope files are validated in full
 before anything runs, so a typo in operator 40 does not surface after 39 audits.
 """
 
@@ -34,11 +37,52 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from netwarden.errors import InputError
-from netwarden.scope import Scope, load_scope
+from pydantic import Field, ValidationError
 
-_CAMPAIGN_KEYS = {"name", "deadline", "workers", "retries", "out", "banks", "scopes"}
-_BANK_KEYS = {"name", "category", "format", "path"}
+from netwarden.errors import InputError
+from netwarden.scope import (
+    Scope,
+    StrictModel,
+    load_scope,
+    read_input_file,
+    validation_problem,
+)
+
+
+class CampaignTable(StrictModel):
+    """``[campaign]``."""
+
+    name: str
+    deadline: datetime | None = None
+    workers: int = 2
+    retries: int = 2
+    out: str | None = None
+    banks: list[str] = Field(default_factory=list)
+    scopes: list[str] = Field(default_factory=list)
+    allow_wide: bool = False  # accept scope prefixes wider than /8 (see scope.py)
+
+
+class OperatorTable(StrictModel):
+    """``[[operators]]``: one scope file."""
+
+    scope: str
+
+
+class BankFileTable(StrictModel):
+    """``[[banks]]``: a bank file imported before the audits."""
+
+    name: str
+    category: str
+    format: str
+    path: str
+
+
+class CampaignFile(StrictModel):
+    """The whole ``campaign.toml``: unknown tables and keys are errors at every level."""
+
+    campaign: CampaignTable
+    operators: list[OperatorTable] = Field(default_factory=list)
+    banks: list[BankFileTable] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -78,40 +122,12 @@ class Campaign:
     banks: tuple[str, ...]
     bank_files: tuple[BankSource, ...]
     operators: tuple[OperatorEntry, ...] = field(default_factory=tuple)
+    allow_wide: bool = False
 
     def settings(self) -> dict[str, Any]:
         """What is stored with the campaign row (for status and reports)."""
         return {"workers": self.workers, "retries": self.retries, "banks": list(self.banks),
-                "operators": len(self.operators)}
-
-
-def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], source: str,
-         prefix: str, default: Any = ..., ) -> Any:
-    if key not in table:
-        if default is ...:
-            raise InputError(source, "required key is missing", where=f"{prefix}.{key}")
-        return default
-    value = table[key]
-    if (isinstance(value, bool) and kind is int) or not isinstance(value, kind):
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise InputError(source, f"must be {names}, got {type(value).__name__} {value!r}",
-                         where=f"{prefix}.{key}")
-    return value
-
-
-def _strings(table: dict[str, Any], key: str, source: str, prefix: str) -> list[str]:
-    value = _get(table, key, list, source, prefix, [])
-    for i, item in enumerate(value):
-        if not isinstance(item, str) or not item:
-            raise InputError(source, "must be a non-empty string", where=f"{prefix}.{key}[{i}]")
-    return list(value)
-
-
-def _unknown(table: dict[str, Any], allowed: set[str], source: str, prefix: str) -> None:
-    for key in table:
-        if key not in allowed:
-            raise InputError(source, f"unknown key (allowed: {', '.join(sorted(allowed))})",
-                             where=f"{prefix}.{key}")
+                "operators": len(self.operators), "allow_wide": self.allow_wide}
 
 
 def scope_sha256(path: Path) -> str:
@@ -123,56 +139,52 @@ def load_campaign(path: str | Path) -> Campaign:
     """Parse and validate ``campaign.toml`` and every scope file it names."""
     path = Path(path)
     source = str(path)
+    text = read_input_file(path, source)  # bounded, regular files only (not /dev/zero)
+    raw_bytes = text.encode("utf-8")
     try:
-        raw_bytes = path.read_bytes()
-    except OSError as exc:
-        raise InputError(source, f"cannot read the campaign file: {exc.strerror}") from None
-    try:
-        data = tomllib.loads(raw_bytes.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise InputError(source, f"not a valid TOML file: {exc}") from None
-    for key in data:
-        if key not in ("campaign", "operators", "banks"):
-            raise InputError(source, "unknown table (allowed: campaign, operators, banks)",
-                             where=key)
-    table = data.get("campaign")
-    if not isinstance(table, dict):
-        raise InputError(source, "the [campaign] table is missing", where="campaign")
-    _unknown(table, _CAMPAIGN_KEYS, source, "campaign")
-    name = _get(table, "name", str, source, "campaign").strip()
+    try:
+        model = CampaignFile.model_validate(data)
+    except ValidationError as exc:
+        where, problem = validation_problem(exc, CampaignFile)
+        if where == "campaign" and problem.startswith("is required"):
+            problem = "the [campaign] table is missing"
+        raise InputError(source, problem, where=where) from None
+    table = model.campaign
+    name = table.name.strip()
     if not name or len(name) > 200 or any(c in name for c in "/\\\n\r\t"):
         raise InputError(source, "must be 1-200 characters without slashes or line breaks",
                          where="campaign.name")
-    deadline = _get(table, "deadline", datetime, source, "campaign", None)
+    deadline = table.deadline
     if deadline is not None and deadline.tzinfo is None:
         raise InputError(source, "must carry a time zone (e.g. 2026-12-01T00:00:00Z)",
                          where="campaign.deadline")
-    workers = _get(table, "workers", int, source, "campaign", 2)
+    workers = table.workers
     if not 1 <= workers <= 256:
         raise InputError(source, "must be between 1 and 256", where="campaign.workers")
-    retries = _get(table, "retries", int, source, "campaign", 2)
+    retries = table.retries
     if not 0 <= retries <= 10:
         raise InputError(source, "must be between 0 and 10", where="campaign.retries")
     base = path.resolve().parent
-    out_dir = base / _get(table, "out", str, source, "campaign", f"{name}-runs")
-    banks = tuple(_strings(table, "banks", source, "campaign"))
+    out_dir = base / (table.out if table.out is not None else f"{name}-runs")
+    for i, bank in enumerate(table.banks):
+        if not bank:
+            raise InputError(source, "must be a non-empty string", where=f"campaign.banks[{i}]")
+    banks = tuple(table.banks)
 
     scope_paths: list[Path] = []
-    for i, pattern in enumerate(_strings(table, "scopes", source, "campaign")):
+    for i, pattern in enumerate(table.scopes):
+        if not pattern:
+            raise InputError(source, "must be a non-empty string", where=f"campaign.scopes[{i}]")
         hits = sorted(glob.glob(str(base / pattern)))
         if not hits:
             raise InputError(source, f"no scope file matches {pattern!r}",
                              where=f"campaign.scopes[{i}]")
         scope_paths.extend(Path(h) for h in hits)
-    operators = data.get("operators", [])
-    if not isinstance(operators, list):
-        raise InputError(source, "must be an array of tables ([[operators]])", where="operators")
-    for i, entry in enumerate(operators):
-        prefix = f"operators[{i}]"
-        if not isinstance(entry, dict):
-            raise InputError(source, "must be a table", where=prefix)
-        _unknown(entry, {"scope"}, source, prefix)
-        scope_paths.append(base / _get(entry, "scope", str, source, prefix))
+    for entry in model.operators:
+        scope_paths.append(base / entry.scope)
 
     entries: list[OperatorEntry] = []
     seen: dict[str, Path] = {}
@@ -180,7 +192,8 @@ def load_campaign(path: str | Path) -> Campaign:
         if not scope_path.is_file():
             raise InputError(source, f"scope file {scope_path} does not exist",
                              where="operators/scopes")
-        scope = load_scope(scope_path)  # raises ScopeError naming the scope file and key
+        # raises ScopeError naming the scope file and key
+        scope = load_scope(scope_path, allow_wide=table.allow_wide)
         digest = scope_sha256(scope_path)
         if digest in seen:
             raise InputError(source, f"scope files {seen[digest]} and {scope_path} are "
@@ -192,22 +205,14 @@ def load_campaign(path: str | Path) -> Campaign:
                          where="campaign")
 
     bank_files: list[BankSource] = []
-    bank_tables = data.get("banks", [])
-    if not isinstance(bank_tables, list):
-        raise InputError(source, "must be an array of tables ([[banks]])", where="banks")
-    for i, entry in enumerate(bank_tables):
-        prefix = f"banks[{i}]"
-        if not isinstance(entry, dict):
-            raise InputError(source, "must be a table", where=prefix)
-        _unknown(entry, _BANK_KEYS, source, prefix)
-        bank_path = base / _get(entry, "path", str, source, prefix)
+    for i, entry in enumerate(model.banks):
+        bank_path = base / entry.path
         if not bank_path.is_file():
             raise InputError(source, f"bank file {bank_path} does not exist",
-                             where=f"{prefix}.path")
-        bank_files.append(BankSource(_get(entry, "name", str, source, prefix),
-                                     _get(entry, "category", str, source, prefix),
-                                     _get(entry, "format", str, source, prefix), bank_path))
+                             where=f"banks[{i}].path")
+        bank_files.append(BankSource(entry.name, entry.category, entry.format, bank_path))
     return Campaign(source=path.resolve(), source_sha256=hashlib.sha256(raw_bytes).hexdigest(),
                     name=name, deadline=deadline.astimezone(UTC) if deadline else None,
                     workers=workers, retries=retries, out_dir=out_dir, banks=banks,
-                    bank_files=tuple(bank_files), operators=tuple(entries))
+                    bank_files=tuple(bank_files), operators=tuple(entries),
+                    allow_wide=table.allow_wide)

@@ -88,10 +88,11 @@ def execute_attempt(db_url: str, attempt_id: int, home: str | None = None) -> di
             attempt.worker = f"{socket.gethostname()}:{os.getpid()}"
             job_id, scope_path, out_dir = job.id, job.scope_path, Path(attempt.out_dir)
             banks = list((campaign.settings or {}).get("banks") or []) or None
+            allow_wide = bool((campaign.settings or {}).get("allow_wide", False))
             meta = {"campaign": job.campaign, "campaign_job": job.id,
                     "campaign_attempt": attempt.attempt, "worker": attempt.worker}
         try:
-            scope = load_scope(scope_path)
+            scope = load_scope(scope_path, allow_wide=allow_wide)
             ledger = Ledger.open(store)
             from netwarden.attribute import Attributor
 

@@ -1,15 +1,24 @@
 """The ``netwarden`` command: thin, it parses, calls the library and prints.
 
 Each command group lives in its own module under ``netwarden.cli`` and registers itself on
-:data:`app`; exit codes: 0 ok, 1 a findings problem (for example a verification failed),
-2 usage or input error.
+:data:`app`. Exit codes (docs/cli.md):
+
+- 0 ok (an audit: every service was checked);
+- 1 a findings problem (a verification failed, a ledger or bundle did not verify, the demo did
+  not find what it planted, a campaign left operators unaudited);
+- 2 usage or input error: a file, key or option is wrong; the message names the file, the key
+  and the problem, and no traceback is shown for anything a user can type or point to;
+- 3 incomplete audit: at least one service could not be checked (each is named on stderr); the
+  run directory is complete for the services that were.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
+from contextlib import ExitStack
 
 import typer
 
@@ -19,6 +28,8 @@ from netwarden.errors import InputError
 app = typer.Typer(
     name="netwarden",
     help="Audit a provider's network for known illegal content and prove each instance.",
+    epilog="Exit codes: 0 ok; 1 a findings problem; 2 usage or input error; 3 an audit that "
+           "could not check every service (docs/cli.md).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -32,6 +43,11 @@ _COMMANDS = {"hash": "hash", "bank": "bank", "audit": "audit", "demo": "audit",
              "notice": "notice", "recheck": "notice", "assess": "notice",
              "campaign": "campaign", "report": "campaign", "serve": "serve", "user": "serve"}
 _COMMAND_MODULES = tuple(dict.fromkeys(_COMMANDS.values()))
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_INPUT = 2
+EXIT_INCOMPLETE = 3
 
 
 def _version(value: bool) -> None:
@@ -58,11 +74,41 @@ def _load_commands(argv: list[str] | None = None) -> None:
             importlib.import_module(module)
 
 
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    sys.exit(EXIT_INPUT)
+
+
 def main() -> None:
-    """Console-script entry point."""
-    _load_commands()
-    try:
-        app()
-    except InputError as exc:
-        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
-        sys.exit(2)
+    """Console-script entry point.
+
+    Bad input of any kind ends with one ``error:`` line and exit 2, never a traceback: an
+    :class:`InputError` (which names the file, the key and the problem), a file or directory
+    that cannot be used (``--out /proc/x``), or a database that is not a netwarden database at
+    the current schema (a missing table). ``NETWARDEN_NET_GUARD=loopback`` runs the command
+    under the loopback-only net guard (the test suite sets it for the commands it starts).
+    """
+    with ExitStack() as stack:
+        if os.environ.get("NETWARDEN_NET_GUARD") == "loopback":
+            from netwarden import netguard
+
+            stack.enter_context(netguard.guarded(netguard.loopback_policy))
+        _load_commands()
+        try:
+            app()
+        except InputError as exc:
+            _fail(str(exc))
+        except OSError as exc:
+            if exc.filename is None:
+                raise
+            _fail(f"{exc.filename}: {exc.strerror or exc}")
+        except Exception as exc:
+            from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchTableError
+
+            if isinstance(exc, ArgumentError):
+                _fail(f"--db: not a database URL ({str(exc).splitlines()[0][:200]})")
+            if isinstance(exc, DBAPIError | NoSuchTableError):
+                detail = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
+                _fail(f"database: {detail} (is it a netwarden database at the current schema? "
+                      "`netwarden` creates and migrates its own database)")
+            raise

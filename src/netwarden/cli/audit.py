@@ -9,8 +9,14 @@ from typing import Any
 
 import typer
 
-from netwarden.cli import app
-from netwarden.cli._ui import audit_progress, console, summary_tables
+from netwarden.cli import EXIT_INCOMPLETE, app
+from netwarden.cli._checks import (
+    check_banks,
+    prepare_out_dir,
+    report_failed_services,
+    scope_banks,
+)
+from netwarden.cli._ui import audit_progress, console, err_console, summary_tables
 from netwarden.errors import InputError
 from netwarden.pipeline import RunResult, run_audit
 from netwarden.scope import load_scope
@@ -39,14 +45,19 @@ def _attributor(scope: Any) -> Any:
     return Attributor.from_scope(scope, default_home() / "cache" / "attribution")
 
 
-def _print_result(result: RunResult, as_json: bool) -> None:
+def _print_result(result: RunResult, as_json: bool) -> int:
+    """Print the summary; returns how many services could not be checked (on stderr)."""
     if as_json:
         typer.echo(json.dumps(result.summary, indent=2, ensure_ascii=False))
-        return
-    for table in summary_tables(result.summary):
-        console.print(table)
-    console.print(f"Run directory: [bold]{result.out_dir}[/] (findings.jsonl, summary.json, "
-                  "report.html, run.log)")
+    else:
+        for table in summary_tables(result.summary):
+            console.print(table)
+        console.print(f"Run directory: [bold]{result.out_dir}[/] (findings.jsonl, "
+                      "summary.json, report.html, run.log)")
+    return report_failed_services(result.services,
+                                  lambda line: err_console.print(line, style="red",
+                                                                 markup=False,
+                                                                 highlight=False))
 
 
 @app.command()
@@ -57,13 +68,24 @@ def audit(
                                   "installation's SQLite file, or $NETWARDEN_DB)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress."),
+    force: bool = typer.Option(False, "--force", help="Replace the run already in --out "
+                               "(its files are removed; its ledger entries stay)."),
+    allow_wide: bool = typer.Option(False, "--allow-wide", help="Accept scope prefixes wider "
+                                    "than /8 (IPv4) or /32 (IPv6)."),
 ) -> None:
-    """Audit the services of a scope file and write the run directory."""
-    loaded = load_scope(scope)
+    """Audit the services of a scope file and write the run directory.
+
+    Exit 0 when every service was checked, 3 when at least one could not be (each is named
+    on stderr), 2 for bad input (the scope file, --out, bank names).
+    """
+    loaded = load_scope(scope, allow_wide=allow_wide)
+    loaded.require_window()
     store = open_store(db)
     try:
         from netwarden.banks import BankStore
 
+        check_banks(scope_banks(loaded), BankStore(store))
+        prepare_out_dir(out, force)
         ledger = _open_ledger(store, create_key=False)
         attributor = _attributor(loaded)
         try:
@@ -72,9 +94,11 @@ def audit(
                                    progress=hook, attributor=attributor)
         finally:
             attributor.close()
-        _print_result(result, as_json)
+        failed = _print_result(result, as_json)
     finally:
         store.close()
+    if failed:
+        raise typer.Exit(EXIT_INCOMPLETE)
 
 
 @app.command()
@@ -83,6 +107,7 @@ def demo(
     db: str | None = typer.Option(None, "--db", help="Database URL (default: the "
                                   "installation's SQLite file, or $NETWARDEN_DB)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    force: bool = typer.Option(False, "--force", help="Replace the run already in --out."),
 ) -> None:
     """Start a loopback operator network, import a generated bank, audit it, report.
 
@@ -91,6 +116,7 @@ def demo(
     from netwarden.banks import BankStore
     from netwarden.testbed import DemoNetwork
 
+    prepare_out_dir(out, force)
     store = open_store(db)
     try:
         bank_store = BankStore(store)
@@ -115,12 +141,14 @@ def demo(
             found = {(f.host, f.location, f.reference) for f in result.findings
                      if f.evidence_level.value == "served"}
             expected = set(net.expected)
-        _print_result(result, as_json)
+        failed = _print_result(result, as_json)
         if not as_json:
             console.print(f"Planted copies found: [bold]{len(found & expected)}[/] of "
                           f"{len(expected)}; unexpected findings: {len(found - expected)}")
             console.print(f"Open [bold]{out / 'report.html'}[/] in a browser.")
         if found != expected:
             raise typer.Exit(1)
+        if failed:
+            raise typer.Exit(EXIT_INCOMPLETE)
     finally:
         store.close()

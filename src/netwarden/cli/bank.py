@@ -76,13 +76,16 @@ def import_command(
                                                                      f"{n:,} records"))
     except InputError as exc:
         raise _fail(exc) from None
-    unusable = report.entries == 0 and report.bad > 0
+    # An empty file is as unusable as one of bad lines: importing it leaves no bank to audit
+    # against (docs/banks.md promises exit 2 for both).
+    unusable = report.entries == 0
     if as_json:
         typer.echo(json.dumps(report.as_json(), indent=2))
     else:
         _print_report(report)
     if unusable:
-        typer.secho(f"error: {file}: no usable entry ({report.bad} bad)", err=True,
+        what = f"{report.bad} bad" if report.bad else "the file holds no entry"
+        typer.secho(f"error: {file}: no usable entry ({what})", err=True,
                     fg=typer.colors.RED)
         raise typer.Exit(2)
 

@@ -86,6 +86,15 @@ def campaign_run(
         campaign = dataclasses.replace(campaign, workers=workers)
     store = open_store(db)
     try:
+        from netwarden.banks import BankStore
+        from netwarden.cli._checks import check_banks, scope_banks
+
+        # every bank named by the campaign or a scope exists (or is imported by [[banks]])
+        named = [(b, str(campaign.source), f"campaign.banks[{i}]")
+                 for i, b in enumerate(campaign.banks)]
+        if not campaign.banks:
+            named += [n for entry in campaign.operators for n in scope_banks(entry.scope)]
+        check_banks(named, BankStore(store), also=[b.name for b in campaign.bank_files])
         ledger = _open_ledger(store, create_key=False)
         runner = make_executor(executor, store.url if db is None else db, address)
         try:

@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
 from urllib.parse import quote
 
+from pydantic import BaseModel
+
 from netwarden.errors import InputError
 from netwarden.records import Endpoint, EvidenceLevel, Observation, Outcome, Refusal
-from netwarden.scope import Decision, Limits, Scope, Service
+from netwarden.scope import Decision, Limits, Scope, Service, StrictModel
 
 T = TypeVar("T")  # a work item
 S = TypeVar("S")  # a worker's state
@@ -88,12 +90,26 @@ class CollectContext:
             yield
 
 
+class NoOptions(StrictModel):
+    """A collector without service options."""
+
+
 class Collector(ABC):
     """Walks one service and yields what it saw. Subclasses set ``schemes`` and ``collect``."""
 
     schemes: ClassVar[tuple[str, ...]] = ()
     kinds: ClassVar[tuple[str, ...]] = ()  # service `kind` options this collector serves
     protocol: ClassVar[str] = ""
+    # The service options this collector takes (keys of its [[services]] table besides url,
+    # username, password, password_file, encoding, kind), validated when the scope is loaded;
+    # the default takes none, so a typo such as `usernme` is refused (see scope.py).
+    options_model: ClassVar[type[BaseModel]] = NoOptions
+    # Optional ``check_service(service, scope)`` raising InputError: checks at scope load
+    # that need the service as a whole (its scheme with its kind, an address in the prefixes).
+    check_service: ClassVar[Callable[[Service, Scope], Any] | None] = None
+    # False for collectors that log in as nobody (HTTP, BitTorrent): credentials given to them
+    # would be silently unused, so the scope refuses them.
+    uses_credentials: ClassVar[bool] = True
 
     def __init__(self, service: Service, ctx: CollectContext) -> None:
         self.service = service

@@ -39,7 +39,7 @@ from netwarden.collect.speed import SpeedGuard, TooSlowError
 from netwarden.digest import MultiDigest
 from netwarden.digest.perceptual import PerceptualDigest
 from netwarden.records import EvidenceLevel, Observation, Outcome
-from netwarden.scope import Limits, Service
+from netwarden.scope import Decision, Limits, Service
 
 log = logging.getLogger("netwarden.collect.ftp")
 
@@ -51,7 +51,22 @@ CHUNK = 1 << 20
 
 
 class _BoundedFTP(ftplib.FTP):
-    """ftplib.FTP whose multi-line replies are bounded in lines (each line is bounded by ftplib)."""
+    """ftplib.FTP whose multi-line replies are bounded in lines (each line is bounded by ftplib)
+    and whose passive data connections are checked against the scope (``data_check``)."""
+
+    # The scope check for data connections: the PASV/EPSV reply names a port (ftplib already
+    # ignores the reply's address and uses the control connection's), which must be one of the
+    # scope's ports like any other connection.
+    data_check: Callable[[str, int], Decision] | None = None
+
+    def makepasv(self) -> tuple[str, int]:
+        host, port = super().makepasv()
+        if self.data_check is not None:
+            decision = self.data_check(host, port)
+            if not decision:
+                raise ftplib.error_perm(f"550 data connection to {host}:{port} not made: "
+                                        f"{decision.reason}")
+        return host, port
 
     def getmultiline(self) -> str:
         line = self.getline()
@@ -101,9 +116,11 @@ class _Fetched:
 class _Session:
     """One control connection, used by one worker at a time (from a worker thread)."""
 
-    def __init__(self, service: Service, limits: Limits) -> None:
+    def __init__(self, service: Service, limits: Limits,
+                 check: Callable[[str, int], Decision] | None = None) -> None:
         self.service = service
         self.limits = limits
+        self.check = check
         self.ftp: _BoundedFTP | None = None
         self.utf8 = False
         self.mlsd = True
@@ -114,6 +131,7 @@ class _Session:
         if self.ftp is not None:
             return self.ftp
         ftp = _BoundedFTP(encoding="latin-1")
+        ftp.data_check = self.check
         try:
             self.welcome = ftp.connect(self.service.host, self.service.port,
                                        timeout=self.limits.connect_timeout)
@@ -343,7 +361,7 @@ class FtpCollector(TreeCollector[_Dir, _File, _Session]):
         return decode_name(raw, self.fallback)
 
     def _new_session(self) -> _Session:
-        return _Session(self.service, self.limits)
+        return _Session(self.service, self.limits, self.ctx.check)
 
     async def _end_session(self, session: _Session) -> None:
         await asyncio.to_thread(session.quit)

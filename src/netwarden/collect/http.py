@@ -77,6 +77,7 @@ class HttpCollector(Collector):
     """Walks one HTTP(S) service from its URL; one observation per index, file or problem."""
 
     schemes = ("http", "https")
+    uses_credentials = False  # no HTTP authentication: credentials would be silently unused
 
     def __init__(self, service: Service, ctx: CollectContext) -> None:
         super().__init__(service, ctx)

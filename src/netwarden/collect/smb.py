@@ -121,6 +121,10 @@ class _Session:
         import smbclient
         from smbprotocol.tree import TreeConnect
 
+        # No DFS: a referral names another server, which an in-scope server could point
+        # anywhere. skip_dfs stops the domain referral lookups; a referral met on a path still
+        # leads to a new connection, which the net guard refuses outside the scope.
+        smbclient.ClientConfig(skip_dfs=True)
         guest = self.service.username is None
         session = smbclient.register_session(
             self.service.host, username=self.user, password=self.service.password or "",

@@ -100,6 +100,9 @@ def export_bundle(ledger: Ledger, indices: set[int], out: Path, *, reason: str, 
         "leaves": chosen,
         "evidence_digest": hashlib.sha256(leaf_hashes).hexdigest(),
         "evidence_digest_method": "SHA-256 over the exported leaf hashes, in index order",
+        # The README travels in the zip; its digest in this (signed, proven) leaf is what makes
+        # a rewritten README detectable: the manifest alone is not signed.
+        "readme_sha256": hashlib.sha256(README.read_bytes()).hexdigest(),
         "software": f"netwarden {__version__}",
     }
     ref = ledger.append(custody)
@@ -143,6 +146,7 @@ def export_bundle(ledger: Ledger, indices: set[int], out: Path, *, reason: str, 
         "entries": entries,
         "earlier_checkpoints": earlier,
         "custody_index": ref.index,
+        "readme": {"file": "README.md", "sha256": custody["readme_sha256"]},
     }
     members += [("checkpoint.txt", cp.note.encode()), ("keys.txt", vkeys.encode()),
                 ("README.md", README.read_bytes()), ("manifest.json", rfc8785.dumps(manifest))]
@@ -199,6 +203,8 @@ def _canonical_json(data: bytes, what: str) -> dict[str, Any]:
         value = json.loads(data)
     except (UnicodeDecodeError, ValueError) as exc:
         raise BundleError(what, f"is not JSON: {exc}") from exc
+    except RecursionError:  # a hostile manifest nested 100k deep
+        raise BundleError(what, "is nested too deeply to be a bundle file") from None
     if not isinstance(value, dict):
         raise BundleError(what, "is not a JSON object")
     try:
@@ -326,6 +332,25 @@ def verify_bundle(path: Path, pinned: VerifierKey | None = None) -> BundleReport
     if digest != custody.get("evidence_digest"):
         raise BundleError("custody", "evidence digest does not match the exported leaves")
     report.checks.append(f"custody: exported by {custody.get('who')} at {custody.get('at')}")
+
+    # README and the manifest's own words: covered by the custody entry (signed and proven),
+    # so that *every* file of the bundle is checked, not only the proven ones.
+    readme = hashlib.sha256(member("README.md")).hexdigest()
+    if "readme_sha256" in custody:
+        if custody.get("readme_sha256") != readme:
+            raise BundleError("readme", "README.md differs from the one exported (its SHA-256 "
+                              "is not the custody entry's readme_sha256): the file was altered")
+        listed_readme = manifest.get("readme")
+        if listed_readme is not None and (not isinstance(listed_readme, dict)
+                                          or listed_readme.get("sha256") != readme):
+            raise BundleError("manifest", "readme.sha256 does not match README.md")
+        report.checks.append("README.md is the one exported (custody readme_sha256)")
+    else:
+        report.checks.append("note: README.md not covered (bundle from an older netwarden)")
+    for field_name, custody_field in (("selection", "what"), ("created_at", "at")):
+        if field_name in manifest and manifest.get(field_name) != custody.get(custody_field):
+            raise BundleError("manifest", f"{field_name} differs from the custody entry's "
+                              f"{custody_field}: the manifest was altered")
 
     # earlier checkpoints: no rollback, consistent
     for item in manifest.get("earlier_checkpoints") or []:

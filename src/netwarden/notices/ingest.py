@@ -36,6 +36,8 @@ MAX_MESSAGE_BYTES = 10 * 1024 * 1024
 MAX_XML_BYTES = 1024 * 1024
 MAX_DOCUMENTS = 50
 MAX_PARTS = 200
+MAX_MULTIPARTS = 64
+_MULTIPART = re.compile(rb"content-type:\s*(?:multipart|message)/", re.IGNORECASE)
 
 _START = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?Infringement\b")
 _END = re.compile(r"</(?:[A-Za-z_][\w.-]*:)?Infringement\s*>")
@@ -78,12 +80,25 @@ def extract_documents(raw: bytes, source: str) -> list[str]:
     """The ACNS XML documents in an e-mail: XML attachments first, then inline text."""
     if len(raw) > MAX_MESSAGE_BYTES:
         raise InputError(source, f"message larger than {MAX_MESSAGE_BYTES} bytes")
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    # The standard library parses and walks MIME recursively: a message nested 2,000 deep
+    # ends in RecursionError. Refuse messages with more multipart containers than any real
+    # notice has before parsing, and treat a recursion that still happens as bad input.
+    containers = len(_MULTIPART.findall(raw))
+    if containers > MAX_MULTIPARTS:
+        raise InputError(source, f"more than {MAX_MULTIPARTS} multipart or message "
+                         f"containers ({containers}): not a notice")
+    try:
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        parts = []
+        for count, part in enumerate(msg.walk()):
+            if count >= MAX_PARTS:
+                raise InputError(source, f"more than {MAX_PARTS} MIME parts")
+            parts.append(part)
+    except RecursionError:
+        raise InputError(source, "MIME parts are nested too deeply to be parsed") from None
     attached: list[str] = []
     inline: list[str] = []
-    for count, part in enumerate(msg.walk()):
-        if count >= MAX_PARTS:
-            raise InputError(source, f"more than {MAX_PARTS} MIME parts")
+    for part in parts:
         if part.is_multipart():
             continue
         ctype = part.get_content_type()
@@ -212,12 +227,17 @@ def ingest(path: Path, store: Any, attributor: Any | None, *, ledger: Any | None
     source = str(path)
     now = now or datetime.now(UTC)
     try:
-        size = Path(path).stat().st_size
-        if size > MAX_MESSAGE_BYTES:
+        if not Path(path).is_file():  # /dev/zero, a FIFO, a directory: not a message
+            raise InputError(source, "no such file" if not Path(path).exists()
+                             else "is not a regular file")
+        with Path(path).open("rb") as fh:
+            raw = fh.read(MAX_MESSAGE_BYTES + 1)  # bounded even if the size lies (procfs)
+        if len(raw) > MAX_MESSAGE_BYTES:
             raise InputError(source, f"message larger than {MAX_MESSAGE_BYTES} bytes")
-        raw = Path(path).read_bytes()
     except FileNotFoundError:
         raise InputError(source, "no such file") from None
+    except OSError as exc:
+        raise InputError(source, f"cannot be read: {exc.strerror}") from None
     digest = hashlib.sha256(raw).hexdigest()
     try:
         notices = [parse_acns(doc, source) for doc in extract_documents(raw, source)]

@@ -35,7 +35,9 @@ import random
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from netwarden.collect.base import CollectContext, Collector, register
 from netwarden.collect.bittorrent.metainfo import Metainfo, MetainfoError, parse_info
@@ -52,7 +54,7 @@ from netwarden.collect.bittorrent.tracker_udp import UdpTracker
 from netwarden.collect.references import TorrentReference
 from netwarden.errors import InputError
 from netwarden.records import Endpoint, EvidenceLevel, Observation, Outcome, Refusal
-from netwarden.scope import Service
+from netwarden.scope import Service, StrictModel
 
 TRACKER_KINDS = frozenset({"bittorrent-tracker", "tracker"})
 
@@ -76,6 +78,19 @@ def service_kind(service: Service) -> str:
                      "(bittorrent-tracker, dht, peer)", "services.kind")
 
 
+class BitTorrentOptions(StrictModel):
+    """Options of a tracker, DHT node or peer service (``[[services]]`` keys besides the URL)."""
+
+    pieces_per_peer: Annotated[int, Field(gt=0)] = 1
+    max_peers: Annotated[int, Field(gt=0)] = 200
+    read_timeout: Annotated[float, Field(gt=0)] = 10.0
+    unchoke_timeout: Annotated[float, Field(gt=0)] = 20.0
+    peer_timeout: Annotated[float, Field(gt=0)] = 60.0
+    pcap_dir: str | None = None
+    dht_max_queries: Annotated[int, Field(gt=0)] = 200
+    dht_timeout: Annotated[float, Field(gt=0)] = 20.0
+
+
 def _option(service: Service, name: str, default: float, kind: type = float) -> Any:
     value = service.options.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
@@ -91,6 +106,9 @@ class BitTorrentCollector(Collector):
     schemes = ("bittorrent", "udp")
     kinds = ("bittorrent-tracker", "tracker", "dht", "peer")
     protocol = "bittorrent"
+    options_model = BitTorrentOptions
+    uses_credentials = False
+    check_service = staticmethod(lambda service, scope: service_kind(service))
 
     def __init__(self, service: Service, ctx: CollectContext) -> None:
         super().__init__(service, ctx)

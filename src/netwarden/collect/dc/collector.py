@@ -24,7 +24,9 @@ import re
 import secrets
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from netwarden.collect.base import CollectContext, Collector, location_url, register
 from netwarden.collect.dc import adc_proto as ap
@@ -36,7 +38,7 @@ from netwarden.collect.dc.tth_verify import LeafSet, SegmentVerifier, TthError, 
 from netwarden.collect.speed import SpeedGuard
 from netwarden.errors import InputError
 from netwarden.records import Endpoint, EvidenceLevel, Observation, Outcome, Refusal
-from netwarden.scope import Scope, Service
+from netwarden.scope import Scope, Service, StrictModel
 
 log = logging.getLogger("netwarden.collect.dc")
 
@@ -45,6 +47,17 @@ MAX_FILELIST = 64 * 1024**2  # compressed bytes of one file list
 MAX_TTHL = 24 * 65536  # bytes of one leaf stream
 _MAGNET_TTH = re.compile(r"urn:tree:tiger:([A-Z2-7]{39})", re.IGNORECASE)
 _TTH_WORD = re.compile(r"(?<![A-Z2-7])([A-Z2-7]{39})(?![A-Z2-7])")
+
+
+class DcOptions(StrictModel):
+    """Options of a Direct Connect hub service (``[[services]]`` keys besides the URL)."""
+
+    segment_bytes: Annotated[int, Field(gt=0)] = SEGMENT
+    max_filelist_bytes: Annotated[int, Field(gt=0)] = MAX_DECOMPRESSED
+    settle_s: Annotated[float, Field(gt=0)] = 1.5
+    active: bool = False
+    listen: str | None = None
+    listen_port: Annotated[int, Field(ge=0, lt=65536)] = 0
 
 
 def active_options(service: Service, scope: Scope) -> tuple[str, int] | None:
@@ -91,6 +104,8 @@ class AdcCollector(Collector):
 
     schemes = ("adc", "adcs", "nmdc", "dchub")
     protocol = "adc"
+    options_model = DcOptions
+    check_service = staticmethod(active_options)
 
     def __init__(self, service: Service, ctx: CollectContext) -> None:
         super().__init__(service, ctx)
