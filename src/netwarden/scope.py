@@ -673,7 +673,8 @@ def parse_scope(data: dict[str, Any], source: str = "<scope>", *,
                                  f"operator.ports[{i}]")
         ports = frozenset(operator.ports)
 
-    limits_values = model.limits.model_dump(exclude_none=True) if model.limits else {}
+    limits_values: dict[str, Any] = (model.limits.model_dump(exclude_none=True)
+                                     if model.limits else {})
     limits = Limits(**{k: type(getattr(Limits(), k))(v) for k, v in limits_values.items()})
     banks = tuple(model.banks.use) if model.banks else ()
     for i, name in enumerate(banks):

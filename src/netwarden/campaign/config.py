@@ -205,12 +205,13 @@ def load_campaign(path: str | Path) -> Campaign:
                          where="campaign")
 
     bank_files: list[BankSource] = []
-    for i, entry in enumerate(model.banks):
-        bank_path = base / entry.path
+    for i, source_bank in enumerate(model.banks):
+        bank_path = base / source_bank.path
         if not bank_path.is_file():
             raise InputError(source, f"bank file {bank_path} does not exist",
                              where=f"banks[{i}].path")
-        bank_files.append(BankSource(entry.name, entry.category, entry.format, bank_path))
+        bank_files.append(BankSource(source_bank.name, source_bank.category,
+                                     source_bank.format, bank_path))
     return Campaign(source=path.resolve(), source_sha256=hashlib.sha256(raw_bytes).hexdigest(),
                     name=name, deadline=deadline.astimezone(UTC) if deadline else None,
                     workers=workers, retries=retries, out_dir=out_dir, banks=banks,

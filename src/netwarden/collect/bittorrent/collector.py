@@ -54,7 +54,7 @@ from netwarden.collect.bittorrent.tracker_udp import UdpTracker
 from netwarden.collect.references import TorrentReference
 from netwarden.errors import InputError
 from netwarden.records import Endpoint, EvidenceLevel, Observation, Outcome, Refusal
-from netwarden.scope import Service, StrictModel
+from netwarden.scope import Scope, Service, StrictModel
 
 TRACKER_KINDS = frozenset({"bittorrent-tracker", "tracker"})
 
@@ -108,7 +108,10 @@ class BitTorrentCollector(Collector):
     protocol = "bittorrent"
     options_model = BitTorrentOptions
     uses_credentials = False
-    check_service = staticmethod(lambda service, scope: service_kind(service))
+    @staticmethod
+    def check_service(service: Service, scope: Scope) -> str:  # type: ignore[override]
+        """The service kind must be known at scope load (an InputError otherwise)."""
+        return service_kind(service)
 
     def __init__(self, service: Service, ctx: CollectContext) -> None:
         super().__init__(service, ctx)
