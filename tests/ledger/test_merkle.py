@@ -20,7 +20,8 @@ from netwarden.ledger.merkle import (
     verify_inclusion,
 )
 
-VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors" / "rfc6962"
+# transparency-dev/merkle test vectors, copied with their LICENSE (tests/data/rfc6962/README.md)
+VECTORS = Path(__file__).resolve().parents[1] / "data" / "rfc6962"
 
 
 def _b64(value: str) -> bytes:
