@@ -123,6 +123,15 @@ def verify_ledger(ledger: Ledger, pinned: Sequence[VerifierKey] = ()) -> VerifyR
             except TSAError as exc:
                 report.bad(None, f"{label}: timestamp token: {exc}")
         parsed.append((cp, note))
+    if parsed and ledger.witnesses:  # report who witnessed the newest checkpoint
+        from netwarden.ledger.cosign import check_cosignatures
+
+        cp, note = parsed[-1]
+        checked = check_cosignatures(note, [w.key for w in ledger.witnesses])
+        for problem in checked.problems:
+            report.bad(None, f"checkpoint #{cp.id} (size {cp.size}): {problem}")
+        report.notes += [f"checkpoint #{cp.id} (size {cp.size}) {line}"
+                         for line in checked.lines()]
     by_size: dict[int, list] = {}
     for cp, note in parsed:
         by_size.setdefault(note.size, []).append((cp, note))

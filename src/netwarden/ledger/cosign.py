@@ -145,17 +145,22 @@ def load_witness_key(key_dir: Path) -> WitnessSigner:
     return signer
 
 
+def cosignature_timestamp(blob: bytes) -> int:
+    """The time a cosignature (``key id ‖ u64 time ‖ Ed25519 signature``) claims."""
+    if len(blob) != 4 + 8 + 64:
+        raise CosignatureError(f"a cosignature/v1 is 76 bytes, this one {len(blob)}")
+    ts = int.from_bytes(blob[4:12], "big")
+    if ts == 0 or ts >= 1 << 63:
+        raise CosignatureError(f"cosignature timestamp {ts} is outside 1..2^63-1")
+    return ts
+
+
 def verify_cosignature(key: CosignerKey, body: bytes, blob: bytes) -> int:
     """Check one cosignature (``key id ‖ time ‖ signature``); return its timestamp."""
-    if len(blob) != 4 + 8 + 64:
-        raise CosignatureError(f"cosignature by {key.name} is {len(blob)} bytes, not 76")
+    ts = cosignature_timestamp(blob)
     if blob[:4] != key.key_id:
         raise CosignatureError(f"cosignature key id {blob[:4].hex()} is not {key.name}'s "
                                f"{key.key_id.hex()}")
-    ts = int.from_bytes(blob[4:12], "big")
-    if ts == 0 or ts >= 1 << 63:
-        raise CosignatureError(f"cosignature by {key.name} has timestamp {ts}, outside "
-                               "1..2^63-1")
     try:
         Ed25519PublicKey.from_public_bytes(key.public).verify(blob[12:],
                                                                signed_message(body, ts))

@@ -170,6 +170,9 @@ class Witness:
             if old_size == 0 and proof:
                 return self._refuse(422, "a proof from size 0 must be empty", cp, old_size,
                                     proof)
+            if old_size == cp.size and proof:
+                return self._refuse(422, "a proof between equal sizes must be empty", cp,
+                                    old_size, proof)
             if old_size == cp.size and cp.root != root:
                 return self._refuse(422, f"split view: size {cp.size} was cosigned with root "
                                     f"{base64.b64encode(root).decode()}, this checkpoint has "
