@@ -9,6 +9,7 @@ a crash leaves either the whole append or none of it; the transaction commits be
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -226,7 +227,7 @@ class Ledger:
             if frontier is None or frontier.size != size:
                 frontier = self._load_frontier(conn, size)
             frontier = frontier.copy()
-            nodes = frontier.extend([p[1] for p in prepared])
+            nodes = _grow(frontier, [p[1] for p in prepared])
             leaves = [(index, lh, data, rtype, rid, run, match) for index,
                       (data, lh, rtype, rid, run, match) in enumerate(prepared, size)]
             refs = [LeafRef(index, p[1]) for index, p in enumerate(prepared, size)]
@@ -424,6 +425,25 @@ class Ledger:
         from netwarden.ledger.audit import verify_ledger
 
         return verify_ledger(self, pinned)
+
+
+def _grow(frontier: merkle.Frontier, hashes: list[bytes]) -> list[tuple[int, int, bytes]]:
+    """Append ``hashes`` to ``frontier`` in aligned perfect blocks; every completed subtree.
+
+    A batch [size, size + m) splits into O(log m) aligned blocks, each built level by level
+    (:meth:`~netwarden.ledger.merkle.Frontier.extend_perfect`), about half the Python time
+    of merging leaf by leaf; the subtrees are the same ones :meth:`Frontier.extend` makes.
+    """
+    nodes: list[tuple[int, int, bytes]] = []
+    start = frontier.size
+    for level, index in merkle.perfect_decomposition(start, start + len(hashes)):
+        first = index << level
+        levels, above = frontier.extend_perfect(hashes[first - start:first - start + (1 << level)])
+        for lv, row in enumerate(levels, 1):
+            nodes += zip(itertools.repeat(lv), range(first >> lv, (first >> lv) + len(row)), row,
+                         strict=False)
+        nodes += above
+    return nodes
 
 
 def _read_nodes(conn: Connection, keys: set[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
