@@ -227,7 +227,9 @@ def _fast_scan(conn, frontier: merkle.Frontier, by_size: dict[int, list],  # typ
     """
     cursor = conn.connection.dbapi_connection.cursor()
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    leaf_sql = (f"SELECT idx, leaf_hash, entry FROM ledger_leaves WHERE idx >= {mark} AND "
+    # idx is not fetched: the primary key is unique, so a range holding as many rows as it
+    # is long holds every index in it (anything else goes to the slow loop)
+    leaf_sql = (f"SELECT leaf_hash, entry FROM ledger_leaves WHERE idx >= {mark} AND "
                 f"idx < {mark} ORDER BY idx")
     node_sql = (f"SELECT hash FROM ledger_nodes WHERE level = {mark} AND idx >= {mark} AND "
                 f"idx < {mark} ORDER BY idx")
@@ -235,17 +237,17 @@ def _fast_scan(conn, frontier: merkle.Frontier, by_size: dict[int, list],  # typ
     sizes = sorted(by_size)
     lo = 0
     try:
-        while True:
-            cursor.execute(leaf_sql, (lo, lo + FAST_CHUNK))
+        cursor.execute("SELECT max(idx) FROM ledger_leaves")
+        top = cursor.fetchone()[0]
+        stored = 0 if top is None else top + 1
+        while lo < stored:
+            hi = min(lo + FAST_CHUNK, stored)
+            cursor.execute(leaf_sql, (lo, hi))
             rows = cursor.fetchall()
-            if not rows:
-                return lo
-            hi = lo + len(rows)
-            if rows[0][0] != lo or rows[-1][0] != hi - 1:
+            if len(rows) != hi - lo:
                 return lo  # a gap: the slow loop names it
-            entries = [bytes(r[2]) for r in rows]
-            hashes = [sha256(b"\x00" + e).digest() for e in entries]
-            if hashes != [bytes(r[1]) for r in rows]:
+            hashes = [sha256(b"\x00" + r[1]).digest() for r in rows]
+            if hashes != [r[0] for r in rows]:
                 return lo
             saved = frontier.copy()
             chunk_roots: dict[int, bytes] = {}
@@ -259,11 +261,11 @@ def _fast_scan(conn, frontier: merkle.Frontier, by_size: dict[int, list],  # typ
                     for lv, row in enumerate(levels, 1):
                         first = start >> lv
                         cursor.execute(node_sql, (lv, first, first + len(row)))
-                        if [bytes(r[0]) for r in cursor.fetchall()] != row:
+                        if [r[0] for r in cursor.fetchall()] != row:
                             ok = False
                     for lv, i, h in above:
                         cursor.execute(node_sql, (lv, i, i + 1))
-                        if [bytes(r[0]) for r in cursor.fetchall()] != [h]:
+                        if [r[0] for r in cursor.fetchall()] != [h]:
                             ok = False
                     if not ok:
                         break
@@ -275,10 +277,9 @@ def _fast_scan(conn, frontier: merkle.Frontier, by_size: dict[int, list],  # typ
                 frontier.size, frontier.hashes = saved.size, saved.hashes
                 return lo
             roots.update(chunk_roots)
-            report.bytes_hashed += sum(map(len, entries))
+            report.bytes_hashed += sum([len(r[1]) for r in rows])
             lo = hi
-            if len(rows) < FAST_CHUNK:
-                return lo  # the last, short chunk
+        return lo
     finally:
         cursor.close()
 
