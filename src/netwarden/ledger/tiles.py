@@ -314,6 +314,7 @@ class TileSource:
         self.fetches = 0
         self._http = None
         self._cache: dict[str, bytes] = {}
+        self._pyramids: dict[tuple[int, int, int], list[list[bytes]]] = {}
         if self.location.startswith(("http://", "https://")):
             import httpx
 
@@ -416,12 +417,28 @@ class TileSource:
             return decode_bundle(data, WIDTH)[:width]  # the full bundle, fetched as fallback
 
     def node(self, level: int, index: int, size: int) -> bytes:
-        """Hash of the perfect subtree (level, index) of a tree of ``size``, from one tile."""
+        """Hash of the perfect subtree (level, index) of a tree of ``size``, from one tile.
+
+        The tile's 8 inner levels are hashed once (at most 255 hashes) and kept, so further
+        proofs through the same tile cost no hashing.
+        """
         tile_level, sub = divmod(level, HEIGHT)
         first = index << sub  # position among the tile level's hashes
-        hashes = self.tile(tile_level, first >> HEIGHT, size)
-        offset = first & (WIDTH - 1)
-        return subtree_root(hashes[offset:offset + (1 << sub)])
+        n = first >> HEIGHT
+        key = (tile_level, n, partial_width(tile_level, n, size))
+        pyramid = self._pyramids.get(key)
+        if pyramid is None:
+            row = self.tile(tile_level, n, size)
+            pyramid = [row]
+            sha = hashlib.sha256
+            while len(row) > 1:  # an odd last hash has no complete parent inside the tile
+                row = [sha(b"\x01" + a + b).digest() for a, b in zip(row[0::2], row[1::2],
+                                                                      strict=False)]
+                pyramid.append(row)
+            if len(self._pyramids) > 1024:
+                self._pyramids.clear()
+            self._pyramids[key] = pyramid
+        return pyramid[sub][(first & (WIDTH - 1)) >> sub]
 
     def _proof(self, ranges: list[tuple[int, int]], size: int) -> list[bytes]:
         return [merkle.fold_right([self.node(lv, i, size)
