@@ -281,3 +281,23 @@ def test_two_installations_witness_each_other(tmp_path: Path) -> None:
     cp = la.checkpoint()
     assert cp.size == la.size and la.witness_problems
     assert "operator.example/witness" in la.witness_problems[0]
+
+
+def test_client_takes_only_the_pinned_keys_line(tmp_path: Path) -> None:
+    from netwarden.ledger.witness import _check_lines
+
+    log = init_key(tmp_path / "log", "log.example/l")
+    cp = parse_checkpoint(sign_checkpoint(log, 3, merkle.leaf_hash(b"r")))
+    mine = init_witness_key(tmp_path / "w1", "witness.example/w")
+    other = init_witness_key(tmp_path / "w2", "witness.example/w")  # same name, other key
+    answer = other.cosign(cp.body, 1700000000) + mine.cosign(cp.body, 1700000001)
+    line = _check_lines(answer, mine.public, cp)
+    assert line == mine.cosign(cp.body, 1700000001)
+    with pytest.raises(CosignatureError, match="no cosignature by"):
+        _check_lines(other.cosign(cp.body, 1700000000), mine.public, cp)
+    forged = mine.cosign(cp.body, 1700000001).replace("\u2014 ", "\u2014 ", 1)
+    tampered = parse_checkpoint(sign_checkpoint(log, 4, merkle.leaf_hash(b"r")))
+    with pytest.raises(CosignatureError, match="does not verify"):
+        _check_lines(forged, mine.public, tampered)
+    with pytest.raises(CosignatureError, match="not a signature line"):
+        _check_lines("hello\n", mine.public, cp)

@@ -313,6 +313,8 @@ def _check_lines(text: str, key: CosignerKey, cp: Checkpoint) -> str:
             blob = base64.b64decode(parts[1], validate=True)
         except binascii.Error as exc:
             raise CosignatureError(f"cosignature is not base64: {exc}") from exc
+        if blob[:4] != key.key_id:
+            continue  # another key of the same witness (e.g. ML-DSA): not the one we pin
         verify_cosignature(key, cp.body, blob)
         return line + "\n"
     raise CosignatureError(f"the answer holds no cosignature by {key.name}")
