@@ -262,3 +262,56 @@ def test_publish_command_runs_as_a_program(tmp_path: Path) -> None:
                           "ledger", "publish", "--help"], capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0 and "tlog-tiles" in out.stdout
+
+
+@pytest.mark.slow
+def test_verify_from_nginx_with_gzip_and_a_prefix(ledger: Ledger, tmp_path: Path) -> None:
+    """The tree published under a URL prefix of a real nginx that gzips entry bundles, as the
+    spec recommends; the client must undo the compression and count decoded bytes."""
+    import os
+    import shutil
+
+    from realserver import missing
+
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not os.path.exists(nginx):
+        missing("nginx is not installed (apt-get install -y nginx-light)")
+    ledger.append_many(filler(600))
+    publish(ledger, tmp_path / "www" / "logs" / "agency", ledger.checkpoint().note)
+    port = free_port("127.0.0.1")
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"""
+daemon off;
+master_process off;
+worker_processes 1;
+pid {tmp_path}/nginx.pid;
+error_log {tmp_path}/error.log;
+events {{ worker_connections 64; }}
+http {{
+    access_log {tmp_path}/access.log;
+    client_body_temp_path {tmp_path}/body;
+    proxy_temp_path {tmp_path}/proxy;
+    fastcgi_temp_path {tmp_path}/fastcgi;
+    uwsgi_temp_path {tmp_path}/uwsgi;
+    scgi_temp_path {tmp_path}/scgi;
+    default_type application/octet-stream;
+    gzip on;
+    gzip_min_length 1;
+    gzip_types application/octet-stream;
+    server {{
+        listen 127.0.0.1:{port};
+        root {tmp_path}/www;
+    }}
+}}
+""", encoding="utf-8")
+    with serve([nginx, "-c", str(conf), "-p", str(tmp_path)], "127.0.0.1", port,
+               tmp_path / "error.log"):
+        import httpx
+
+        url = f"http://127.0.0.1:{port}/logs/agency"
+        r = httpx.get(f"{url}/tile/entries/000", headers={"Accept-Encoding": "gzip"})
+        assert r.headers.get("content-encoding") == "gzip"  # the server really compressed
+        with TileSource(url) as source:
+            report = verify_tiles(source, [ledger.key.public])
+        assert (report.size, report.entries, report.root) == (600, 600, ledger.root(600))
+        assert report.bytes_hashed == sum(len(e) for _, _, e in ledger.leaves())
