@@ -301,3 +301,21 @@ def test_client_takes_only_the_pinned_keys_line(tmp_path: Path) -> None:
         _check_lines(forged, mine.public, tampered)
     with pytest.raises(CosignatureError, match="not a signature line"):
         _check_lines("hello\n", mine.public, cp)
+
+
+def test_witnesses_from_the_environment(store, key_dir: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    w1 = init_witness_key(tmp_path / "w1", "one.example/w").public
+    w2 = init_witness_key(tmp_path / "w2", "two.example/w").public
+    monkeypatch.setenv("NETWARDEN_WITNESSES",
+                       f"http://127.0.0.1:1/ {w1.vkey},\nhttp://127.0.0.1:2 {w2.vkey}\n")
+    ledger = Ledger.open(store, key_dir)
+    assert [(w.url, w.key) for w in ledger.witnesses] == [("http://127.0.0.1:1/", w1),
+                                                          ("http://127.0.0.1:2", w2)]
+    monkeypatch.setenv("NETWARDEN_WITNESSES", f"127.0.0.1:1 {w1.vkey}")
+    with pytest.raises(InputError, match="NETWARDEN_WITNESSES"):
+        Ledger.open(store, key_dir)
+    monkeypatch.setenv("NETWARDEN_WITNESSES", "http://127.0.0.1:1 " + w1.vkey.replace(
+        "+", "+0", 1))
+    with pytest.raises(InputError):
+        Ledger.open(store, key_dir)

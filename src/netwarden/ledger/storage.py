@@ -112,10 +112,12 @@ class Ledger:
         self.key_dir = key_dir
         self.tsa_url = tsa_url if tsa_url is not None else os.environ.get("NETWARDEN_TSA_URL")
         if witnesses is None:
-            from netwarden.ledger.witness import parse_endpoints
+            witnesses = []
+            if os.environ.get("NETWARDEN_WITNESSES", "").strip():
+                from netwarden.ledger.witness import parse_endpoints
 
-            witnesses = parse_endpoints(os.environ.get("NETWARDEN_WITNESSES", ""),
-                                        "NETWARDEN_WITNESSES")
+                witnesses = parse_endpoints(os.environ["NETWARDEN_WITNESSES"],
+                                            "NETWARDEN_WITNESSES")
         self.witnesses = list(witnesses)
         #: what the last :meth:`checkpoint` could not get from its witnesses (refusals,
         #: unreachable witnesses); the checkpoint is stored all the same
