@@ -2,6 +2,11 @@
 
     .venv/bin/python benchmarks/bench_ledger.py --n 1000000
     .venv/bin/python benchmarks/bench_ledger.py --n 200000
+    .venv/bin/python benchmarks/bench_ledger.py --quick     # seconds; CI runs this
+
+``--quick`` shrinks every phase (2,000 leaves) so CI checks that the benchmark still runs and
+that both trees agree; its figures are not measurements. The targets (issue 19) are printed
+at the end as met / NOT met; ``--check`` makes an unmet target exit 1.
 
 Phases (each prints netwarden, pymerkle and the ratio pymerkle time / netwarden time):
 
@@ -9,13 +14,16 @@ a. same work: both get the same canonical entry bytes, in the same batches, each
    durable commit. Our timed part includes the leaf hash (as pymerkle's does); the entry's
    index columns (record type, ids) are read from the dict outside the timer, since pymerkle
    has no such columns.
-b. canonicalisation alone, per entry: the reference ``rfc8785`` and ``canonical()`` (jcs-admit
-   fast path when installed).
+b. canonicalisation alone, per entry: the reference ``rfc8785`` and ``canonical()`` (which is
+   ``rfc8785``; the jcs-admit fast path it once measured was removed before it landed).
 c. end to end from dicts, ``--e2e`` more entries on top of the n: ``append_many(dicts)``
    against pymerkle given ``canonical()`` bytes it must also compute, and given them free.
 d. single durable appends (one commit each).
 e. inclusion-proof generation at the final size.
 f. ``ledger verify`` of the whole store (re-hash every entry, rebuild, compare).
+g. C2SP tlog-tiles: ``ledger publish`` of the whole tree into a directory, ``verify_tiles``
+   of it (re-hash every entry from the bundles, check every tile), and inclusion proofs
+   computed from the tiles.
 
 Entries look like observations with random uuid4-style ids (as ``records.new_id`` makes them),
 so the record-id index sees random keys as it does in an audit.
@@ -38,7 +46,7 @@ from pymerkle import SqliteTree
 
 from netwarden.ledger import Ledger, merkle, verify_inclusion
 from netwarden.ledger.keys import init_key
-from netwarden.ledger.storage import PreparedEntry, _fast_canonical, canonical
+from netwarden.ledger.storage import PreparedEntry, canonical
 from netwarden.store import open_store
 
 
@@ -68,7 +76,12 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=300)
     parser.add_argument("--proofs", type=int, default=2000)
     parser.add_argument("--pm-proofs", type=int, default=20)
+    parser.add_argument("--quick", action="store_true", help="tiny run for CI (not figures)")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a target is not met")
     args = parser.parse_args()
+    if args.quick:
+        args.n, args.batch, args.e2e, args.single = 2000, 500, 500, 20
+        args.proofs, args.pm_proofs = 50, 2
     tmp = Path(tempfile.mkdtemp(prefix="nw-bench-"))
     init_key(tmp / "keys", "bench.netwarden/ledger")
     store = open_store(f"sqlite:///{tmp / 'nw.sqlite'}")
@@ -97,11 +110,10 @@ def main() -> None:
         tree.append_entries(data)
         theirs += time.perf_counter() - t
     line("a. batch append, same bytes", ours, theirs, args.n)
-    fast_used = _fast_canonical(entries(0, 1)[0]) is not None
+    batch_ratio = theirs / ours
     print(f"b. canonicalisation per entry: rfc8785 {ref_canon / args.n * 1e6:.1f} us, "
-          f"canonical() {fast_canon / args.n * 1e6:.1f} us "
-          f"({'jcs-admit fast path' if fast_used else 'rfc8785 only'}), "
-          f"speed-up {ref_canon / fast_canon:.2f}x", flush=True)
+          f"canonical() {fast_canon / args.n * 1e6:.1f} us (canonical() is rfc8785 itself)",
+          flush=True)
 
     # c: end to end from dicts
     ours = theirs = canon = 0.0
@@ -130,6 +142,7 @@ def main() -> None:
         tree.append_entry(canonical(e))
     theirs = time.perf_counter() - t
     line("d. single durable appends", ours, theirs, args.single)
+    single_ratio = theirs / ours
 
     # e: inclusion proofs
     size = ledger.size
@@ -164,9 +177,44 @@ def main() -> None:
     print(f"f. verify {report.size:,} leaves from storage: {report.seconds:.1f} s, "
           f"{report.bytes_hashed / 1e6 / report.seconds:.1f} MB/s of entries "
           f"({report.bytes_hashed / 1e6:.0f} MB), {report.size / report.seconds:,.0f} leaves/s")
+    verify_mbs = report.bytes_hashed / 1e6 / report.seconds
+
+    # g: tiles
+    from netwarden.ledger.tiles import TileSource, publish, verify_tiles
+
+    cp = ledger.latest_checkpoint()
+    published = publish(ledger, tmp / "tiles", cp.note)
+    print(f"g. publish {published.size:,} leaves as tiles: {published.seconds:.1f} s, "
+          f"{published.tiles_written:,} tiles + {published.bundles_written:,} entry bundles, "
+          f"{published.bytes_written / 1e6:.0f} MB", flush=True)
+    source = TileSource(tmp / "tiles")
+    tiled = verify_tiles(source, [ledger.key.public])
+    print(f"   verify from tiles: {tiled.seconds:.1f} s, "
+          f"{tiled.bytes_hashed / 1e6 / tiled.seconds:.1f} MB/s of entries", flush=True)
+    times = []
+    for index in (rng.randrange(cp.size) for _ in range(args.proofs)):
+        fresh = TileSource(tmp / "tiles")  # no tile cache: every proof reads its tiles
+        t = time.perf_counter()
+        proof = fresh.inclusion_proof(index, cp.size)
+        times.append(time.perf_counter() - t)
+    assert verify_inclusion(fresh.leaf_hash(index, cp.size), index, cp.size, proof, cp.root)
+    print(f"   inclusion proof from tiles at {cp.size:,}: median "
+          f"{statistics.median(times) * 1e3:.3f} ms ({fresh.fetches} tile reads for the last)",
+          flush=True)
+
     print(f"database size netwarden {(tmp / 'nw.sqlite').stat().st_size / 1e6:.0f} MB, "
           f"pymerkle {(tmp / 'pm.sqlite').stat().st_size / 1e6:.0f} MB; load average "
           f"{os.getloadavg()[0]:.1f}")
+    targets = [("batch append >= 1.5x pymerkle", batch_ratio >= 1.5, f"{batch_ratio:.2f}x"),
+               ("inclusion proof <= 1 ms (median)", ours_ms <= 1.0, f"{ours_ms:.3f} ms"),
+               ("verify from storage >= 100 MB/s", verify_mbs >= 100, f"{verify_mbs:.1f} MB/s"),
+               ("single durable appends ahead of pymerkle", single_ratio > 1,
+                f"{single_ratio:.2f}x")]
+    for name, met, value in targets:
+        print(f"target {name}: {value} {'met' if met else 'NOT met'}"
+              f"{' (quick run: not a measurement)' if args.quick else ''}")
+    if args.check and not all(met for _, met, _ in targets):
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ from netwarden.ledger.merkle import (
     verify_inclusion,
 )
 
-VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors" / "rfc6962"
+# transparency-dev/merkle test vectors, copied with their LICENSE (tests/data/rfc6962/README.md)
+VECTORS = Path(__file__).resolve().parents[1] / "data" / "rfc6962"
 
 
 def _b64(value: str) -> bytes:
@@ -131,3 +132,30 @@ def test_frontier_extend_equals_appends(start: int) -> None:
     assert many.extend(hashes[start:]) == emitted
     assert (many.size, many.hashes, many.root()) == (one.size, one.hashes, one.root())
     assert many.root() == merkle.root_of(hashes)
+
+
+@pytest.mark.parametrize("start", [0, 1, 5, 255, 256, 1000, 4095])
+@pytest.mark.parametrize("count", [1, 2, 3, 7, 256, 1000])
+def test_block_growth_is_the_same_tree_as_leaf_by_leaf(start: int, count: int) -> None:
+    """Appends build subtrees in aligned blocks; they must be exactly the subtrees (and the
+    frontier) that merging leaf by leaf makes."""
+    from netwarden.ledger.storage import _grow
+
+    rng = random.Random(start * 7919 + count)
+    first = [leaf_hash(rng.randbytes(6)) for _ in range(start)]
+    more = [leaf_hash(rng.randbytes(6)) for _ in range(count)]
+    by_leaf, by_block = merkle.Frontier(), merkle.Frontier()
+    by_leaf.extend(first)
+    _grow(by_block, first)
+    assert sorted(by_leaf.extend(more)) == sorted(_grow(by_block, more))
+    assert (by_leaf.size, by_leaf.hashes) == (by_block.size, by_block.hashes)
+    assert by_block.root() == _reference_root(first + more)
+
+
+def test_extend_perfect_refuses_unaligned_blocks() -> None:
+    f = merkle.Frontier()
+    f.append(leaf_hash(b"a"))
+    with pytest.raises(ValueError, match="aligned perfect block"):
+        f.extend_perfect([leaf_hash(b"b"), leaf_hash(b"c")])
+    with pytest.raises(ValueError, match="aligned perfect block"):
+        f.extend_perfect([leaf_hash(b"b")] * 3)

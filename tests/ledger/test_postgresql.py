@@ -44,3 +44,27 @@ def test_appends_persist_on_postgresql(pg_store: Store, tmp_path: Path) -> None:
     report = reopened.verify()
     assert report.ok, report.problems
     assert str(checkpoint)
+
+
+def test_bulk_verify_and_tiles_on_postgresql(pg_store: Store, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bulk verify pass and tile publishing read through psycopg's raw cursor: bytea must
+    compare as bytes there too, or every chunk would silently fall back to the slow loop."""
+    from netwarden.ledger import audit
+    from netwarden.ledger.tiles import TileSource, publish, verify_tiles
+
+    keys = tmp_path / "keys"
+    init_key(keys, "pg.example/log")
+    ledger = Ledger.open(pg_store, keys)
+    ledger.append_many([{"record_type": "test", "id": f"r{i}", "n": i} for i in range(700)])
+    cp = ledger.checkpoint()
+    monkeypatch.setattr(audit, "FAST_CHUNK", 128)
+    reached: list[int] = []
+    real = audit._fast_scan
+    monkeypatch.setattr(audit, "_fast_scan", lambda *a: reached.append(real(*a)) or reached[-1])
+    report = ledger.verify()
+    assert report.ok, report.problems
+    assert reached == [700]
+    publish(ledger, tmp_path / "pub", cp.note)
+    tiles = verify_tiles(TileSource(tmp_path / "pub"), [ledger.key.public])
+    assert (tiles.size, tiles.root) == (700, ledger.root(700))

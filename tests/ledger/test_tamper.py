@@ -124,6 +124,52 @@ def test_tampering_is_found_with_first_bad_index(sealed: Ledger, store: Store, c
     assert report.problems
 
 
+@pytest.mark.parametrize("chunk", [4, 8, 32])
+@pytest.mark.parametrize("case", CASES, ids=list(CASES))
+def test_fast_scan_hands_over_with_the_same_answer(sealed: Ledger, store: Store, case: str,
+                                                   chunk: int,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """With chunks small enough that the bulk scan verifies the intact chunks before the
+    damage, the leaf-by-leaf loop still gets the first bad index exactly right."""
+    from netwarden.ledger import audit
+
+    monkeypatch.setattr(audit, "FAST_CHUNK", chunk)
+    edit, first_bad = CASES[case]
+    _edit(store, edit)
+    report = sealed.verify()
+    assert not report.ok
+    assert report.first_bad_index == first_bad, report.problems
+
+
+def test_fast_scan_checks_nodes_and_checkpoints_inside_chunks(
+        ledger: Ledger, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from netwarden.ledger import audit
+
+    monkeypatch.setattr(audit, "FAST_CHUNK", 64)
+    for n in (5, 59, 64, 100, 1, 90):  # checkpoints at 5, 64, 128, 228, 229, 319
+        ledger.append_many(filler(n))
+        ledger.checkpoint()
+    report = ledger.verify()
+    assert report.ok, report.problems
+    assert (report.size, report.signed_size, report.checkpoints) == (319, 319, 6)
+    assert report.bytes_hashed == sum(len(e) for _, _, e in ledger.leaves())
+    seen: list[int] = []
+    real = audit._fast_scan
+
+    def spy(*args):  # type: ignore[no-untyped-def]
+        seen.append(real(*args))
+        return seen[-1]
+
+    monkeypatch.setattr(audit, "_fast_scan", spy)
+    assert ledger.verify().ok and seen == [319]  # the bulk scan covered every leaf
+    # a stored subtree hash (not a leaf) changed: the bulk scan stops at its chunk
+    _edit(store, lambda con: con.execute(
+        "UPDATE ledger_nodes SET hash=? WHERE level=3 AND idx=20", (b"\0" * 32,)))
+    report = ledger.verify()
+    assert not report.ok and report.first_bad_index == 160, report.problems
+    assert seen[-1] == 128
+
+
 def test_checkpoint_edit_is_found(sealed: Ledger, store: Store) -> None:
     def fn(con: sqlite3.Connection) -> None:
         (note,) = con.execute("SELECT note FROM ledger_checkpoints WHERE id=1").fetchone()

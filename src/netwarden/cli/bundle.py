@@ -67,13 +67,27 @@ def verify_command(
     file: Path = FILE,
     key: str | None = typer.Option(None, "--key", help="Expected verifier key "
                                    "(name+id+base64); default: trust keys.txt in the bundle."),
+    witness: list[str] = typer.Option([], "--witness", help="Expected witness cosignature "
+                                      "key (type 0x04); default: witnesses.txt in the bundle; "
+                                      "repeatable."),
+    quorum: int = typer.Option(0, "--quorum", help="Reject unless this many witnesses "
+                               "cosigned the checkpoint."),
+    tiles: str | None = typer.Option(None, "--tiles", help="Also check the bundle against the "
+                                     "operator's published tile tree (directory or URL): "
+                                     "proofs computed from tiles."),
 ) -> None:
     """Check a bundle offline: signatures, proofs, links, custody, container. Exit 1 if bad."""
+    from netwarden.ledger.bundle import check_against_tiles
+    from netwarden.ledger.cosign import parse_cosigner_vkey
+
     if not file.is_file():
         raise InputError(str(file), "no such file")
     pinned = parse_vkey(key, "--key") if key else None
+    witnesses = [parse_cosigner_vkey(w, "--witness") for w in witness] if witness else None
     try:
-        report = verify_bundle(file, pinned)
+        report = verify_bundle(file, pinned, witnesses, quorum)
+        if tiles is not None:
+            report.checks += check_against_tiles(file, tiles, pinned)
     except BundleError as exc:
         typer.secho(f"bundle REJECTED: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
@@ -81,6 +95,8 @@ def verify_command(
         typer.echo(f"ok  {check}")
     for ts in report.timestamps:
         typer.echo(f"ok  RFC 3161 time {ts}")
+    for line in report.cosignatures:
+        typer.echo(f"ok  {line}" if line.startswith("cosigned") else f"note: {line}")
     if pinned is None:
         typer.echo(f"note: compare the key with the one the operator published: {report.key}")
     typer.secho("bundle VERIFIED", fg=typer.colors.GREEN)

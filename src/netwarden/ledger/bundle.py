@@ -63,6 +63,7 @@ class BundleReport:
     earlier_checkpoints: int = 0
     checks: list[str] = field(default_factory=list)
     timestamps: list[str] = field(default_factory=list)
+    cosignatures: list[str] = field(default_factory=list)  # witness cosignatures, as checked
 
 
 def write_zip(members: list[tuple[str, bytes]]) -> bytes:
@@ -148,6 +149,10 @@ def export_bundle(ledger: Ledger, indices: set[int], out: Path, *, reason: str, 
         "custody_index": ref.index,
         "readme": {"file": "README.md", "sha256": custody["readme_sha256"]},
     }
+    cosigners = _cosigners_of(ledger, cp.note)
+    if cosigners:  # only when the checkpoint carries cosignatures: older bundles are unchanged
+        manifest["witnesses"] = "witnesses.txt"
+        members.append(("witnesses.txt", "".join(k.vkey + "\n" for k in cosigners).encode()))
     members += [("checkpoint.txt", cp.note.encode()), ("keys.txt", vkeys.encode()),
                 ("README.md", README.read_bytes()), ("manifest.json", rfc8785.dumps(manifest))]
     members.sort()
@@ -155,6 +160,17 @@ def export_bundle(ledger: Ledger, indices: set[int], out: Path, *, reason: str, 
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(blob)
     return BundleResult(out, hashlib.sha256(blob).hexdigest(), len(entries), cp.size, ref.index)
+
+
+def _cosigners_of(ledger: Ledger, note: str) -> list[Any]:
+    """The configured witness keys that cosigned ``note`` (for the bundle's witnesses.txt)."""
+    if not ledger.witnesses:
+        return []
+    from netwarden.ledger.cosign import check_cosignatures
+
+    keys = [w.key for w in ledger.witnesses]
+    valid = {name for name, _, _ in check_cosignatures(parse_checkpoint(note), keys).valid}
+    return sorted({k for k in keys if k.name in valid}, key=lambda k: k.name)
 
 
 def merkle_index_in(indices: list[int]) -> Any:
@@ -215,8 +231,14 @@ def _canonical_json(data: bytes, what: str) -> dict[str, Any]:
     return value
 
 
-def verify_bundle(path: Path, pinned: VerifierKey | None = None) -> BundleReport:
-    """Check a bundle offline; raise :class:`BundleError` naming the first failed check."""
+def verify_bundle(path: Path, pinned: VerifierKey | None = None,
+                  witnesses: list[Any] | None = None, quorum: int = 0) -> BundleReport:
+    """Check a bundle offline; raise :class:`BundleError` naming the first failed check.
+
+    Witness cosignatures on the checkpoint are checked with ``witnesses`` (pinned cosigner
+    keys) or, when none are given, with the bundle's own ``witnesses.txt``; each is reported,
+    a bad one rejects the bundle, and fewer than ``quorum`` valid ones too.
+    """
     report = BundleReport()
     if path.stat().st_size > MAX_BUNDLE:
         raise BundleError("container", f"larger than {MAX_BUNDLE} bytes")
@@ -268,6 +290,7 @@ def verify_bundle(path: Path, pinned: VerifierKey | None = None) -> BundleReport
         raise BundleError("checkpoint", "manifest size/root differ from the signed checkpoint")
     report.checkpoint_size, report.origin, report.key = note.size, note.origin, key.vkey
     report.checks.append(f"checkpoint signature by {key.name} ({key.key_id.hex()})")
+    _check_cosignatures(note, manifest, member, witnesses, quorum, report)
     if head.get("timestamp"):
         from netwarden.ledger.tsa import TSAError, check_token
 
@@ -377,3 +400,75 @@ def verify_bundle(path: Path, pinned: VerifierKey | None = None) -> BundleReport
                           f"(first difference at byte {first}): the file was altered")
     report.checks.append("zip container canonical")
     return report
+
+
+def _check_cosignatures(note: Any, manifest: dict[str, Any], member: Any,
+                        witnesses: list[Any] | None, quorum: int,
+                        report: BundleReport) -> None:
+    from netwarden.errors import InputError
+    from netwarden.ledger.cosign import check_cosignatures, parse_cosigner_vkey
+
+    listed = []
+    if manifest.get("witnesses") is not None:
+        try:
+            listed = [parse_cosigner_vkey(line, "witnesses.txt") for line in
+                      member(manifest["witnesses"]).decode().splitlines()]
+        except (UnicodeDecodeError, InputError) as exc:
+            raise BundleError("witness key", f"witnesses.txt: {exc}") from exc
+    source = "pinned"
+    if witnesses is None:
+        witnesses, source = listed, "from witnesses.txt"
+    checked = check_cosignatures(note, witnesses)
+    if checked.problems:
+        raise BundleError("cosignature", checked.problems[0])
+    if len(checked.valid) < quorum:
+        raise BundleError("cosignature", f"{len(checked.valid)} valid witness cosignature(s), "
+                          f"the quorum is {quorum}")
+    report.cosignatures = [f"{line} (key {source})" if line.startswith("cosigned") else line
+                           for line in checked.lines()]
+    if checked.valid:
+        report.checks.append(f"{len(checked.valid)} witness cosignature(s) on the checkpoint")
+
+
+def check_against_tiles(path: Path, location: str, pinned: VerifierKey | None = None) -> list[str]:
+    """Check a (verified) bundle against the operator's published tile tree.
+
+    The published checkpoint must be signed by the bundle's key and be at least as large as
+    the bundle's; the bundle's checkpoint must be a prefix of it (consistency proof computed
+    from tiles), and every entry must be included in the published tree (inclusion proofs
+    computed from tiles): the court's bundle is then part of the tree everybody else is shown.
+    """
+    from netwarden.ledger.tiles import TileError, TileSource, verified_checkpoint
+
+    files = dict(_read_members(path.read_bytes()))
+    manifest = json.loads(files["manifest.json"])
+    note = parse_checkpoint(files["checkpoint.txt"].decode())
+    keys = [pinned] if pinned else [parse_vkey(k, "keys.txt")
+                                    for k in files["keys.txt"].decode().splitlines()]
+    checks = []
+    try:
+        with TileSource(location) as source:
+            published, key = verified_checkpoint(source, keys)
+            if published.origin != note.origin:
+                raise BundleError("tiles", f"published log is {published.origin!r}, the bundle's "
+                                  f"is {note.origin!r}")
+            if published.size < note.size:
+                raise BundleError("tiles", f"published tree has size {published.size}, smaller "
+                                  f"than the bundle's {note.size}: publish it again first")
+            merkle.verify_consistency(note.size, published.size,
+                                      source.consistency_proof(note.size, published.size),
+                                      note.root, published.root)
+            checks.append(f"bundle checkpoint (size {note.size}) is a prefix of the published "
+                          f"tree of size {published.size} signed by {key.name}")
+            for item in manifest["entries"]:
+                index, lh = item["index"], bytes.fromhex(item["leaf_hash"])
+                merkle.verify_inclusion(lh, index, published.size,
+                                        source.inclusion_proof(index, published.size),
+                                        published.root)
+            checks.append(f"{len(manifest['entries'])} entries included in the published tree "
+                          "(proofs computed from tiles)")
+    except TileError as exc:
+        raise BundleError("tiles", str(exc)) from exc
+    except merkle.ProofError as exc:
+        raise BundleError("tiles", f"published tree does not contain the bundle: {exc}") from exc
+    return checks

@@ -120,6 +120,39 @@ class Frontier:
         self.size = size
         return completed
 
+    def extend_perfect(self, leaves: Sequence[bytes]) -> tuple[list[list[bytes]],
+                                                               list[tuple[int, int, bytes]]]:
+        """Append an aligned perfect block of 2^k leaf hashes (``size`` a multiple of 2^k).
+
+        The same tree as :meth:`extend`, built level by level with one list comprehension per
+        level instead of a Python loop per leaf (about twice as fast). Returns the block's
+        node hashes per level 1..k (level ``l`` starts at index ``size_before >> l``) and the
+        subtrees above the block that the merge completes, as ``(level, index, hash)``.
+        """
+        count = len(leaves)
+        k = count.bit_length() - 1
+        if count == 0 or count != 1 << k or self.size & (count - 1):
+            raise ValueError(f"{count} leaves are not an aligned perfect block at {self.size}")
+        sha256 = hashlib.sha256
+        levels: list[list[bytes]] = []
+        row = leaves
+        while len(row) > 1:
+            row = [sha256(b"\x01" + a + b).digest() for a, b in zip(row[0::2], row[1::2],
+                                                                      strict=True)]
+            levels.append(row)
+        h = row[0]
+        completed: list[tuple[int, int, bytes]] = []
+        n = self.size >> k
+        level = k
+        while n & 1:
+            h = node_hash(self.hashes.pop(), h)
+            level += 1
+            n >>= 1
+            completed.append((level, self.size >> level, h))
+        self.hashes.append(h)
+        self.size += count
+        return levels, completed
+
     def root(self) -> bytes:
         """The RFC 6962 root of the current tree (SHA-256 of nothing when empty)."""
         if not self.hashes:

@@ -9,13 +9,14 @@ a crash leaves either the whole append or none of it; the transaction commits be
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import rfc8785
 from sqlalchemy import Connection, insert, select
@@ -27,6 +28,9 @@ from netwarden.ledger.checkpoint import parse_checkpoint, sign_checkpoint
 from netwarden.ledger.keys import SigningKey, load_key
 from netwarden.ledger.models import CheckpointRow, KeyRow, LeafRow, NodeRow
 from netwarden.store.base import Store
+
+if TYPE_CHECKING:
+    from netwarden.ledger.witness import WitnessEndpoint
 
 LEAVES = LeafRow.__table__
 NODES = NodeRow.__table__
@@ -102,23 +106,36 @@ class Ledger:
     """The installation's append-only Merkle ledger (see module docstring)."""
 
     def __init__(self, store: Store, key_dir: Path | None = None,
-                 tsa_url: str | None = None) -> None:
+                 tsa_url: str | None = None,
+                 witnesses: Sequence[WitnessEndpoint] | None = None) -> None:
         self.store = store
         self.key_dir = key_dir
         self.tsa_url = tsa_url if tsa_url is not None else os.environ.get("NETWARDEN_TSA_URL")
+        if witnesses is None:
+            witnesses = []
+            if os.environ.get("NETWARDEN_WITNESSES", "").strip():
+                from netwarden.ledger.witness import parse_endpoints
+
+                witnesses = parse_endpoints(os.environ["NETWARDEN_WITNESSES"],
+                                            "NETWARDEN_WITNESSES")
+        self.witnesses = list(witnesses)
+        #: what the last :meth:`checkpoint` could not get from its witnesses (refusals,
+        #: unreachable witnesses); the checkpoint is stored all the same
+        self.witness_problems: list[str] = []
         self._key: SigningKey | None = None
         self._frontier: merkle.Frontier | None = None
 
     @classmethod
     def open(cls, store: Store, key_dir: Path | None = None, tsa_url: str | None = None, *,
-             require_key: bool = True) -> Ledger:
+             require_key: bool = True,
+             witnesses: Sequence[WitnessEndpoint] | None = None) -> Ledger:
         """Open the ledger in ``store``.
 
         With ``require_key`` (the default, for anything that appends and checkpoints) a missing
         signing key raises :class:`~netwarden.ledger.keys.KeyMissingError` now rather than at
         the end of a run; verification and reading need no private key.
         """
-        ledger = cls(store, key_dir, tsa_url)
+        ledger = cls(store, key_dir, tsa_url, witnesses)
         if require_key:
             _ = ledger.key
         return ledger
@@ -212,7 +229,7 @@ class Ledger:
             if frontier is None or frontier.size != size:
                 frontier = self._load_frontier(conn, size)
             frontier = frontier.copy()
-            nodes = frontier.extend([p[1] for p in prepared])
+            nodes = _grow(frontier, [p[1] for p in prepared])
             leaves = [(index, lh, data, rtype, rid, run, match) for index,
                       (data, lh, rtype, rid, run, match) in enumerate(prepared, size)]
             refs = [LeafRef(index, p[1]) for index, p in enumerate(prepared, size)]
@@ -255,6 +272,43 @@ class Ledger:
             query = query.where(where)
         with self._read() as conn:
             return [tuple(r) for r in conn.execute(query)]
+
+    def leaf_range(self, start: int, end: int) -> list[tuple[bytes, bytes]]:
+        """``(leaf hash, entry)`` of leaves ``[start, end)`` in one range read (tile publishing);
+        a gap in storage is an error, never a shorter list."""
+        with self._read() as conn:
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            try:
+                cursor.execute("SELECT idx, leaf_hash, entry FROM ledger_leaves WHERE idx >= "
+                               f"{mark} AND idx < {mark} ORDER BY idx", (start, end))
+                rows = cursor.fetchall()
+            finally:
+                cursor.close()
+        if len(rows) != end - start or (rows and (rows[0][0], rows[-1][0]) != (start, end - 1)):
+            raise LedgerError(f"leaves {start}..{end - 1} are not all stored; run "
+                              "`netwarden ledger verify`")
+        return [(bytes(h), bytes(e)) for _, h, e in rows]
+
+    def hash_range(self, level: int, start: int, count: int) -> list[bytes]:
+        """Hashes of the ``count`` complete subtrees at ``level`` from index ``start`` (level 0:
+        leaf hashes): one range read, the contents of a hash tile."""
+        if level == 0:
+            return [h for h, _ in self.leaf_range(start, start + count)]
+        with self._read() as conn:
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            try:
+                cursor.execute(f"SELECT hash FROM ledger_nodes WHERE level = {mark} AND idx >= "
+                               f"{mark} AND idx < {mark} ORDER BY idx",
+                               (level, start, start + count))
+                rows = cursor.fetchall()
+            finally:
+                cursor.close()
+        if len(rows) != count:
+            raise LedgerError(f"stored tree lacks level-{level} subtree hashes in "
+                              f"{start}..{start + count - 1}; run `netwarden ledger verify`")
+        return [bytes(r[0]) for r in rows]
 
     def root(self, size: int | None = None) -> bytes:
         """Root of the tree of the first ``size`` leaves (default: all), from stored nodes."""
@@ -326,12 +380,23 @@ class Ledger:
             return {r.key_id: (r.name, r.public_key) for r in conn.execute(select(KEYS))}
 
     def checkpoint(self) -> StoredCheckpoint:
-        """Sign, (optionally) timestamp and store a checkpoint of the current tree."""
+        """Sign, have witnessed, (optionally) timestamp and store a checkpoint of the tree.
+
+        Cosignatures are gathered before the RFC 3161 timestamp, so the token covers the
+        cosigned note as stored; a witness that refuses or is unreachable is recorded in
+        :attr:`witness_problems` and the checkpoint is stored without its cosignature.
+        """
         key = self.key
         with self._read() as conn:
             size = self._stored_size(conn)
         root = self.root(size)
         note = sign_checkpoint(key, size, root)
+        self.witness_problems = []
+        if self.witnesses:
+            from netwarden.ledger.witness import gather_cosignatures
+
+            gathered = gather_cosignatures(note, self.witnesses, self.consistency_proof)
+            note, self.witness_problems = gathered.note, gathered.problems
         token = None
         if self.tsa_url:
             from netwarden.ledger.tsa import timestamp
@@ -362,6 +427,25 @@ class Ledger:
         from netwarden.ledger.audit import verify_ledger
 
         return verify_ledger(self, pinned)
+
+
+def _grow(frontier: merkle.Frontier, hashes: list[bytes]) -> list[tuple[int, int, bytes]]:
+    """Append ``hashes`` to ``frontier`` in aligned perfect blocks; every completed subtree.
+
+    A batch [size, size + m) splits into O(log m) aligned blocks, each built level by level
+    (:meth:`~netwarden.ledger.merkle.Frontier.extend_perfect`), about half the Python time
+    of merging leaf by leaf; the subtrees are the same ones :meth:`Frontier.extend` makes.
+    """
+    nodes: list[tuple[int, int, bytes]] = []
+    start = frontier.size
+    for level, index in merkle.perfect_decomposition(start, start + len(hashes)):
+        first = index << level
+        levels, above = frontier.extend_perfect(hashes[first - start:first - start + (1 << level)])
+        for lv, row in enumerate(levels, 1):
+            nodes += zip(itertools.repeat(lv), range(first >> lv, (first >> lv) + len(row)), row,
+                         strict=False)
+        nodes += above
+    return nodes
 
 
 def _read_nodes(conn: Connection, keys: set[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
