@@ -35,6 +35,7 @@ import rfc8785
 from pymerkle import SqliteTree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import parse_args
 from bench_ledger import columns, entries
 
 LEAF = ("CREATE TABLE ledger_leaves (idx INTEGER PRIMARY KEY, leaf_hash BLOB, entry BLOB, "
@@ -117,7 +118,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=10_240, help="a multiple of 256")
-    args = parser.parse_args()
+    args = parse_args(parser, {"n": 2_560, "batch": 512})
     if args.batch % 256:
         parser.error("--batch must be a multiple of 256")
     tmp = Path(tempfile.mkdtemp(prefix="nw-layouts-"))

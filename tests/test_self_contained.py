@@ -5,8 +5,6 @@ its licence and provenance.
 A grep, not an import hook: the ways a test reaches outside (``../shared``, an absolute
 ``/work/shared``, a path joined from a ``"shared"`` component) are all visible in the source.
 
-``tests/ledger`` is excluded until its RFC 6962 vectors move into ``tests/data/`` (issue 18, done
-by a separate change); remove it from ``PENDING`` then.
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PENDING = {ROOT / "tests" / "ledger"}  # issue 18: its vectors move in a separate change
+PENDING: set[Path] = set()  # directories still allowed to read ../shared (none now)
 
 # "../shared", "/work/shared", "shared/vectors", or a path component "shared" joined with `/`
 OUTSIDE = re.compile(r"""\.\./shared|/work/shared|shared/vectors"""

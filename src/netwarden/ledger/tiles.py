@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 from netwarden.ledger import merkle
 from netwarden.ledger.checkpoint import Checkpoint, CheckpointError, parse_checkpoint
-from netwarden.ledger.cosign import CosignatureReport, check_cosignatures
+from netwarden.ledger.cosign import CosignatureReport, CosignerKey, check_cosignatures
 from netwarden.ledger.keys import VerifierKey
 
 if TYPE_CHECKING:
@@ -506,7 +506,7 @@ def verified_checkpoint(source: TileSource, keys: Sequence[VerifierKey]) -> tupl
 
 
 def verify_tiles(source: TileSource, keys: Sequence[VerifierKey],
-                 witnesses: Sequence[VerifierKey] = (), quorum: int = 0,
+                 witnesses: Sequence[CosignerKey] = (), quorum: int = 0,
                  progress: Callable[[int, int], None] | None = None) -> TileReport:
     """Check a published tiled log end to end; raise :class:`TileError` naming the first fault.
 
@@ -519,7 +519,7 @@ def verify_tiles(source: TileSource, keys: Sequence[VerifierKey],
     cp, key = verified_checkpoint(source, keys)
     report = TileReport(origin=cp.origin, size=cp.size, root=cp.root, key=key.vkey)
     report.checks.append(f"checkpoint signature by {key.name} ({key.key_id.hex()})")
-    report.cosignatures = check_cosignatures(cp, witnesses)
+    report.cosignatures = check_cosignatures(cp, tuple(witnesses))
     for problem in report.cosignatures.problems:
         raise TileError(f"cosignature: {problem}")
     if len(report.cosignatures.valid) < quorum:
@@ -557,9 +557,10 @@ def verify_tiles(source: TileSource, keys: Sequence[VerifierKey],
             report.tiles += len(roots)
             _check_upper(source, level, m, roots, size, report)
         level += 1
-    got = source.root(size)
-    if got != cp.root:
-        raise TileError(f"the tiles' tree of size {size} has root {got.hex()}, the checkpoint "
+    tree_root = source.root(size)
+    if tree_root != cp.root:
+        raise TileError(f"the tiles' tree of size {size} has root {tree_root.hex()}, the "
+                        "checkpoint "
                         f"says {cp.root.hex()}")
     report.checks.append(f"{report.entries} entries re-hashed, {report.tiles} tiles checked, "
                          f"root matches the checkpoint of size {size}")

@@ -110,7 +110,7 @@ class Witness:
         entry = self.state.get(origin)
         if entry is None:
             return 0, merkle.EMPTY_ROOT, None
-        return int(entry["size"]), bytes.fromhex(str(entry["root"])), str(entry["note"])
+        return int(str(entry["size"])), bytes.fromhex(str(entry["root"])), str(entry["note"])
 
     def _persist(self) -> None:
         path = self.state_dir / STATE_FILE
