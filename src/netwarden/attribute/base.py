@@ -41,6 +41,9 @@ class Interval:
     ``estimated`` (no Stop record: last Interim-Update + the interim interval, or the next
     Start on the same address), ``open`` (nothing ends it: the end is the log's last time).
     For ``kind == "nat"`` the ``account`` is the *private* address behind the public one.
+    ``account`` is the log's own idea of the subscriber (User-Name, ``mac:..``); ``ids`` are
+    all identifiers the records name (User-Name, MAC, client id, option 82, NAS-Port-Id), by
+    which :class:`~netwarden.attribute.identity.JoinPolicy` joins records of different logs.
     """
 
     kind: str  # radius | dhcpd | kea | nat
@@ -56,6 +59,7 @@ class Interval:
     port_hi: int = 65535
     session_id: str = ""
     note: str = ""
+    ids: str = ""  # the record's identifiers, encoded (see attribute/identity.py)
 
     def where(self) -> str:
         """``file:first-last`` of the records this interval was built from."""

@@ -47,19 +47,19 @@ import numpy as np
 from netwarden.attribute.base import Interval, LogProblem, LogSource
 from netwarden.errors import InputError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the ids column (identifiers for the join)
 HEAD_BYTES = 64 * 1024
 BATCH = 20_000
 CACHE_ADDRESSES = 65_536  # address texts whose row span is remembered after a look-up
 
 _COLUMNS = ("ip", "start", "end", "port_lo", "port_hi", "account", "line_first", "line_last",
-            "end_kind", "session_id", "note")
+            "end_kind", "session_id", "note", "ids")
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE intervals(ip TEXT NOT NULL, start REAL NOT NULL, "end" REAL NOT NULL,
     port_lo INTEGER NOT NULL, port_hi INTEGER NOT NULL, account TEXT NOT NULL,
     line_first INTEGER NOT NULL, line_last INTEGER NOT NULL, end_kind TEXT NOT NULL,
-    session_id TEXT NOT NULL, note TEXT NOT NULL);
+    session_id TEXT NOT NULL, note TEXT NOT NULL, ids TEXT NOT NULL DEFAULT '');
 CREATE TABLE problems(line INTEGER NOT NULL, problem TEXT NOT NULL);
 """
 
@@ -95,7 +95,7 @@ _MASK64 = (1 << 64) - 1
 SMALL_TABLE = 4_096  # string tables up to this size (or a quarter of the rows) stay decoded
 _CHUNK = 65_536  # rows fetched from SQLite at a time while loading the arrays
 _ROWS_QUERY = ('SELECT ip, start, "end", port_lo, port_hi, account, line_first, line_last, '
-               'end_kind, session_id, note FROM intervals ORDER BY rowid')
+               'end_kind, session_id, note, ids FROM intervals ORDER BY rowid')
 
 
 @lru_cache(maxsize=1 << 16)
@@ -190,7 +190,8 @@ class _Arrays:
         ends: list[np.ndarray] = []
         ints: list[list[np.ndarray]] = [[], [], [], []]  # port_lo, port_hi, line_first, last
         keys: list[np.ndarray] = [[], [], []]  # type: ignore[list-item]
-        strings = {name: _Strings() for name in ("account", "end_kind", "session_id", "note")}
+        strings = {name: _Strings() for name in ("account", "end_kind", "session_id", "note",
+                                                 "ids")}
         self.canonical = True
         seen: dict[str, tuple[int, int, int]] = {}
         cursor = db.execute(_ROWS_QUERY)
@@ -199,7 +200,7 @@ class _Arrays:
             if not chunk:
                 break
             (ip, start, end, port_lo, port_hi, account, line_first, line_last, end_kind,
-             session_id, note) = zip(*chunk, strict=True)
+             session_id, note, ids) = zip(*chunk, strict=True)
             chunk_keys = []
             for text in ip:
                 key = seen.get(text)
@@ -218,7 +219,7 @@ class _Arrays:
                                       strict=True):
                 column.append(np.array(values, dtype=np.int64))
             for name, values in (("account", account), ("end_kind", end_kind),
-                                 ("session_id", session_id), ("note", note)):
+                                 ("session_id", session_id), ("note", note), ("ids", ids)):
                 strings[name].add(values)
         if not self.canonical:
             return
@@ -237,6 +238,7 @@ class _Arrays:
             column.finish(order)
         self.account, self.end_kind = strings["account"], strings["end_kind"]
         self.session_id, self.note = strings["session_id"], strings["note"]
+        self.ids = strings["ids"]
         n = self.starts.size
         change = np.flatnonzero((version[1:] != version[:-1]) | (high[1:] != high[:-1])
                                 | (low[1:] != low[:-1])) + 1
@@ -281,7 +283,7 @@ class _Arrays:
                   self.line_last, self.v4_keys, self.v4_first, self.v6_high, self.v6_low,
                   self.v6_first)
         return (sum(a.nbytes for a in arrays) + self.account.nbytes + self.end_kind.nbytes
-                + self.session_id.nbytes + self.note.nbytes)
+                + self.session_id.nbytes + self.note.nbytes + self.ids.nbytes)
 
 
 _MISSING = (-1, -1)
@@ -310,7 +312,7 @@ class IntervalIndex:
         self.lines = int(meta.get("lines", "0"))
         self.rows = int(meta.get("rows", "0"))
         self._query = ('SELECT ip, start, "end", port_lo, port_hi, account, line_first, '
-                       'line_last, end_kind, session_id, note FROM intervals '
+                       'line_last, end_kind, session_id, note, ids FROM intervals '
                        'WHERE ip = ? AND start >= ? AND start <= ? AND "end" >= ? '
                        'ORDER BY start, rowid')
         self._arrays: _Arrays | None = None
@@ -378,7 +380,7 @@ class IntervalIndex:
         interval = Interval(self.kind, a.account[row], ip, a.starts_view[row],
                             a.ends_view[row], self.source, line_first[row], line_last[row],
                             a.end_kind[row], port_lo[row], port_hi[row], a.session_id[row],
-                            a.note[row])
+                            a.note[row], a.ids[row])
         if self.cache_addresses > 0:
             if len(self._made) >= self.cache_addresses:
                 self._made.clear()  # bounded: rebuilding an Interval is cheap
@@ -387,7 +389,7 @@ class IntervalIndex:
 
     def _interval(self, r: tuple) -> Interval:  # type: ignore[type-arg]
         return Interval(self.kind, r[5], r[0], r[1], r[2], self.source, r[6], r[7], r[8],
-                        r[3], r[4], r[9], r[10])
+                        r[3], r[4], r[9], r[10], r[11])
 
     def has_address(self, ip: str) -> bool:
         """Does the log mention ``ip`` at all (at any time)?"""
@@ -400,6 +402,11 @@ class IntervalIndex:
         """Every distinct account in the log (for :func:`~netwarden.attribute.pseudonym.reveal`)."""
         for (account,) in self._db.execute("SELECT DISTINCT account FROM intervals"):
             yield account
+
+    def identities(self) -> Iterator[tuple[str, str]]:
+        """Every distinct (account, encoded identifiers) pair of the log: what a reveal
+        searches, since a joined subscriber's account may come from any identifier."""
+        yield from self._db.execute("SELECT DISTINCT account, ids FROM intervals")
 
     def problems(self, limit: int = 1000) -> list[LogProblem]:
         """Recorded problems of the log (first ``limit``)."""
@@ -448,7 +455,8 @@ def build_index(source: LogSource, target: Path) -> None:
         first, last, max_duration = math.inf, -math.inf, 0.0
         for iv in source.intervals():
             batch.append((iv.ip, iv.start, iv.end, iv.port_lo, iv.port_hi, iv.account,
-                          iv.line_first, iv.line_last, iv.end_kind, iv.session_id, iv.note))
+                          iv.line_first, iv.line_last, iv.end_kind, iv.session_id, iv.note,
+                          iv.ids))
             first, last = min(first, iv.start), max(last, iv.start)
             if math.isfinite(iv.end):
                 last = max(last, iv.end)
