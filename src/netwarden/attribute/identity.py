@@ -235,6 +235,7 @@ class JoinPolicy:
         self.join_text = tuple("=".join(self.order[ns]) for ns in joined)
         self._parsed: dict[str, _Parsed] = {}
         self._single: dict[tuple[str, str], tuple[str, str | None]] = {}
+        self._same: dict[tuple[str, ...], tuple[Any, ...]] = {}
 
     @classmethod
     def from_config(cls, config: dict[str, Any], where: str, *,
@@ -325,6 +326,42 @@ class JoinPolicy:
         if n == 1:
             account, kind = self.account_of(ids[0], fallbacks[0])
             return [Subscriber([0], account, kind)]
+        # the common case, fast (look-ups per second matter): every record on its own names
+        # the same account, so they are one subscriber and cannot disagree
+        key = (*ids, *fallbacks)
+        known = self._same.get(key)
+        if known is None:
+            known = self._one_account(ids, fallbacks)
+            if len(self._same) >= 65_536:
+                self._same.clear()
+            self._same[key] = known
+        if known:
+            account, kind, joined_on = known
+            return [Subscriber(list(range(n)), account, kind, joined_on)]
+        return self._groups(ids, fallbacks)
+
+    def _one_account(self, ids: Sequence[str], fallbacks: Sequence[str]
+                     ) -> tuple[str, str | None, tuple[str, ...]] | tuple[()]:
+        """(account, kind, joined_on) when every record names the same account on its own,
+        else ``()``."""
+        singles = [self.account_of(i, f) for i, f in zip(ids, fallbacks, strict=True)]
+        account = singles[0][0]
+        if any(a != account for a, _ in singles):
+            return ()
+        kinds = [k for _, k in singles if k is not None]
+        kind = min(kinds, key=lambda k: self.order[self.namespace[k]].index(k)) \
+            if kinds else None
+        counts: dict[tuple[str, str], int] = {}
+        for i in ids:
+            for k in self.parsed(i).keys:
+                counts[k] = counts.get(k, 0) + 1
+        joined_on = tuple(sorted({"=".join(self.order[k[0]]) for k, c in counts.items()
+                                  if c > 1}))
+        return account, kind, joined_on
+
+    def _groups(self, ids: Sequence[str], fallbacks: Sequence[str]) -> list[Subscriber]:
+        """The general case: union-find over shared join identifiers."""
+        n = len(ids)
         parsed = [self.parsed(i) for i in ids]
         parent = list(range(n))
 

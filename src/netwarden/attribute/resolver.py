@@ -22,6 +22,7 @@ import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -135,40 +136,28 @@ class _Decision:
     used: list[Interval] = field(default_factory=list)
 
 
-def _start_end(interval: Interval) -> tuple[float, float]:
-    return interval.start, interval.end
+_START_END = itemgetter(3, 4)  # (start, end) of an Interval (a NamedTuple)
 
 
 def decide(candidates: Sequence[Interval], moment: float, skew: float, what: str,
-           accounts: Sequence[str] | None = None) -> _Decision:
+           accounts: Sequence[str] | None = None, *, owner: str | None = None) -> _Decision:
     """Apply the containment/ambiguity rule to the intervals near ``moment``.
 
     ``what`` names the thing held ("session", "port block") for the reason text.
     ``accounts`` (aligned with ``candidates``) says whose each interval is — the joined
     subscriber's account (see :class:`~netwarden.attribute.identity.JoinPolicy`); by default
-    each interval's own ``account``. The rule is about whose, not about records.
+    each interval's own ``account``; ``owner`` says that all are one subscriber's (the common
+    case, kept cheap). The rule is about whose, not about records.
     """
     if not candidates:
         return _Decision(None, NO_SESSION, f"no {what} near that time")
-    owners = [c.account for c in candidates] if accounts is None else list(accounts)
-    if len(candidates) > 1:
-        order = sorted(range(len(candidates)),
-                       key=lambda i: (candidates[i].start, candidates[i].end))
-        ordered = [candidates[i] for i in order]
-        owners = [owners[i] for i in order]
-    else:
-        ordered = list(candidates)
-    distinct = set(owners)
-    if len(distinct) > 1:
-        who = "subscribers" if what == "session" else "holders"
-        containing = {owners[i] for i, c in enumerate(ordered) if c.start <= moment <= c.end}
-        if len(containing) > 1:
-            return _Decision(None, TWO_CANDIDATES,
-                             f"{len(containing)} different {who} hold the address at that "
-                             f"time (overlapping {what}s)", ordered)
-        return _Decision(None, SESSION_EDGE,
-                         f"a {what} of another {who[:-1]} starts or ends within the clock "
-                         f"skew of {skew:g}s of the observation", ordered)
+    if owner is None:
+        owners = [c.account for c in candidates] if accounts is None else list(accounts)
+        first = owners[0]
+        if any(o != first for o in owners):
+            return _several(candidates, owners, moment, skew, what)
+        owner = first
+    ordered = sorted(candidates, key=_START_END) if len(candidates) > 1 else candidates
     covered_to = moment - skew
     for interval in ordered:
         if interval.start > covered_to:
@@ -181,8 +170,25 @@ def decide(candidates: Sequence[Interval], moment: float, skew: float, what: str
                          f"the {what} {where} within the clock skew of {skew:g}s of the "
                          "observation", ordered)
     used = [c for c in ordered if c.start - skew <= moment <= c.end + skew]
-    return _Decision(owners[0], ATTRIBUTED, f"one {what} contains the observation time "
+    return _Decision(owner, ATTRIBUTED, f"one {what} contains the observation time "
                      f"with at least {skew:g}s to spare on both sides", used)
+
+
+def _several(candidates: Sequence[Interval], owners: list[str], moment: float, skew: float,
+             what: str) -> _Decision:
+    """Intervals of more than one subscriber near ``moment``: two candidates or an edge."""
+    order = sorted(range(len(candidates)), key=lambda i: _START_END(candidates[i]))
+    ordered = [candidates[i] for i in order]
+    owners = [owners[i] for i in order]
+    who = "subscribers" if what == "session" else "holders"
+    containing = {owners[i] for i, c in enumerate(ordered) if c.start <= moment <= c.end}
+    if len(containing) > 1:
+        return _Decision(None, TWO_CANDIDATES,
+                         f"{len(containing)} different {who} hold the address at that "
+                         f"time (overlapping {what}s)", ordered)
+    return _Decision(None, SESSION_EDGE,
+                     f"a {what} of another {who[:-1]} starts or ends within the clock "
+                     f"skew of {skew:g}s of the observation", ordered)
 
 
 def _records(intervals: Iterable[Interval]) -> str:
@@ -381,8 +387,9 @@ class Attributor:
         subscribers = self.join.subscribers([i.ids for i in near], [i.account for i in near]) \
             if near else []
         accounts: list[str] | None = None
+        owner: str | None = None
         if len(subscribers) == 1 and subscribers[0].account is not None:
-            accounts = [subscribers[0].account] * len(near)
+            owner = subscribers[0].account
         elif subscribers:
             for sub in subscribers:
                 if sub.account is None:
@@ -391,7 +398,7 @@ class Attributor:
             for sub in subscribers:
                 for m in sub.members:
                     accounts[m] = sub.account  # type: ignore[call-overload]
-        decision = decide(near, moment, self.clock_skew, "session", accounts)
+        decision = decide(near, moment, self.clock_skew, "session", accounts, owner=owner)
         sources = nat_sources + tuple(i.where() for i in decision.used)
         if decision.account is None:
             code, reason = decision.code, decision.reason
