@@ -241,6 +241,11 @@ class Attributor:
         skew = duration_seconds(config.get("clock_skew", "2s"), source, "attribution.clock_skew")
         interim = duration_seconds(config.get("interim_interval", DEFAULT_INTERIM), source,
                                    "attribution.interim_interval")
+        # checked before any log is indexed: a typo should not wait for a 10M-line index
+        client_id_first = any(
+            isinstance(entry, dict) and entry.get("account_key") in ("uid", "client_id")
+            for key in ("dhcp", "kea") for entry in _entries(config.get(key, []), source, key))
+        join = JoinPolicy.from_config(config, source, client_id_first=client_id_first)
         cache_dir = Path(cache_dir)
         sessions: list[IntervalIndex] = []
         kinds: dict[str, type[LogSource]] = {"radius": RadiusDetailSource,
@@ -279,10 +284,6 @@ class Attributor:
         asn_dbs = [open_asn_database(_resolve(base, p)) for p in
                    _entries(config.get("asn_db", []), source, "asn_db")]
         infrastructure = [str(a) for a in getattr(scope, "infrastructure", ())]
-        client_id_first = any(
-            isinstance(entry, dict) and entry.get("account_key") in ("uid", "client_id")
-            for key in ("dhcp", "kea") for entry in _entries(config.get(key, []), source, key))
-        join = JoinPolicy.from_config(config, source, client_id_first=client_id_first)
         return cls(sessions=sessions, join=join, nat_logs=nat_logs, deterministic=deterministic,
                    pseudonymizer=pseudonymizer, clock_skew=skew, asn_dbs=asn_dbs,
                    infrastructure=infrastructure,
