@@ -105,13 +105,14 @@ def generate(path: Path, lines: int, leases: Path | None = None) -> list[tuple[s
 
 def joined_lookup(indexes: list[IntervalIndex], policy: JoinPolicy, ip: str, moment: float,
                   skew: float) -> str | None:
-    """Both indexes, the join into subscribers and the decision rule (``attribute()``'s work
-    before it builds the answer object): the account, or None."""
-    near = [iv for ix in indexes for iv in ix.lookup(ip, moment, skew)]
-    subs = policy.subscribers([i.ids for i in near], [i.account for i in near])
-    if len(subs) != 1 or subs[0].account is None:
+    """Both indexes, the join into one subscriber and the decision rule: what ``attribute()``
+    does before it builds the answer (the rare several-subscribers path is not timed here)."""
+    first, second = indexes
+    near = first.lookup(ip, moment, skew) + second.lookup(ip, moment, skew)
+    one = policy.owner(near)
+    if one is None:
         return None
-    return decide(near, moment, skew, "session", owner=subs[0].account).account
+    return decide(near, moment, skew, "session", owner=one[0]).account
 
 
 def naive_lookup(path: Path, ip: str, moment: float, skew: float) -> str | None:

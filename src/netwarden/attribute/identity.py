@@ -234,7 +234,7 @@ class JoinPolicy:
         self.preference = tuple(preference)
         self.join_text = tuple("=".join(self.order[ns]) for ns in joined)
         self._parsed: dict[str, _Parsed] = {}
-        self._single: dict[tuple[str, str], tuple[str, str | None]] = {}
+        self._single: dict[tuple[str, str], tuple[str, str | None, tuple[str, ...]]] = {}
         self._same: dict[tuple[str, ...], tuple[Any, ...]] = {}
 
     @classmethod
@@ -296,23 +296,50 @@ class JoinPolicy:
         self._parsed[ids] = result
         return result
 
-    def account_of(self, ids: str, fallback: str) -> tuple[str, str | None]:
-        """(account text, identifier kind) of a single record (cached)."""
+    def account_of(self, ids: str, fallback: str) -> tuple[str, str | None, tuple[str, ...]]:
+        """(account text, identifier kind, ``()``) of a single record (cached; the empty
+        joined-on tuple makes it the same shape as :meth:`owner`'s answer)."""
         key = (ids, fallback)
         known = self._single.get(key)
         if known is not None:
             return known
         p = self.parsed(ids)
-        answer: tuple[str, str | None] = (fallback, None)
+        answer: tuple[str, str | None, tuple[str, ...]] = (fallback, None, ())
         for ns in self.preference:
             value = p.names.get(ns)
             if value is not None:
-                answer = (self.render(ns, value), p.kinds[ns])
+                answer = (self.render(ns, value), p.kinds[ns], ())
                 break
         if len(self._single) >= 65_536:
             self._single.clear()
         self._single[key] = answer
         return answer
+
+    def owner(self, records: Sequence[Any]) -> tuple[str, str | None, tuple[str, ...]] | None:
+        """(account, kind, joined_on) when the records (``Interval``s) are one subscriber
+        because each on its own names the same account — the common case, answered from a
+        cache without building anything; None otherwise (then use :meth:`subscribers`).
+
+        Why a separate path: a look-up over two joined logs costs two index searches plus
+        this; allocations here showed up directly in look-ups per second (and in the garbage
+        collector's work), see docs/perf-attribution.md.
+        """
+        n = len(records)
+        if n == 1:
+            one = records[0]
+            return self.account_of(one.ids, one.account)
+        if n == 2:
+            a, b = records
+            key: tuple[str, ...] = (a.ids, b.ids, a.account, b.account)
+        else:
+            key = (*(r.ids for r in records), *(r.account for r in records))
+        known = self._same.get(key)
+        if known is None:
+            known = self._one_account([r.ids for r in records], [r.account for r in records])
+            if len(self._same) >= 65_536:
+                self._same.clear()
+            self._same[key] = known
+        return known or None
 
     def subscribers(self, ids: Sequence[str], fallbacks: Sequence[str]) -> list[Subscriber]:
         """Group records (their encoded identifiers, and their logs' own account as the
@@ -324,17 +351,10 @@ class JoinPolicy:
         """
         n = len(ids)
         if n == 1:
-            account, kind = self.account_of(ids[0], fallbacks[0])
+            account, kind, _ = self.account_of(ids[0], fallbacks[0])
             return [Subscriber([0], account, kind)]
-        # the common case, fast (look-ups per second matter): every record on its own names
-        # the same account, so they are one subscriber and cannot disagree
-        key = (*ids, *fallbacks)
-        known = self._same.get(key)
-        if known is None:
-            known = self._one_account(ids, fallbacks)
-            if len(self._same) >= 65_536:
-                self._same.clear()
-            self._same[key] = known
+        # the common case: every record on its own names the same account
+        known = self._one_account(ids, fallbacks)
         if known:
             account, kind, joined_on = known
             return [Subscriber(list(range(n)), account, kind, joined_on)]
@@ -346,9 +366,9 @@ class JoinPolicy:
         else ``()``."""
         singles = [self.account_of(i, f) for i, f in zip(ids, fallbacks, strict=True)]
         account = singles[0][0]
-        if any(a != account for a, _ in singles):
+        if any(a != account for a, _, _ in singles):
             return ()
-        kinds = [k for _, k in singles if k is not None]
+        kinds = [k for _, k, _ in singles if k is not None]
         kind = min(kinds, key=lambda k: self.order[self.namespace[k]].index(k)) \
             if kinds else None
         counts: dict[tuple[str, str], int] = {}

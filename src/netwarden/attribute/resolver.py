@@ -22,6 +22,7 @@ import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from datetime import UTC, datetime
+from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -128,12 +129,12 @@ def _attribution(status: str, reason_code: str, reason: str, **values: Any
     return answer
 
 
-@dataclass
+@dataclass(slots=True)
 class _Decision:
     account: str | None
     code: str
     reason: str
-    used: list[Interval] = field(default_factory=list)
+    used: Sequence[Interval] = field(default_factory=list)
 
 
 _START_END = itemgetter(3, 4)  # (start, end) of an Interval (a NamedTuple)
@@ -157,21 +158,40 @@ def decide(candidates: Sequence[Interval], moment: float, skew: float, what: str
         if any(o != first for o in owners):
             return _several(candidates, owners, moment, skew, what)
         owner = first
-    ordered = sorted(candidates, key=_START_END) if len(candidates) > 1 else candidates
-    covered_to = moment - skew
-    for interval in ordered:
-        if interval.start > covered_to:
-            break
-        covered_to = max(covered_to, interval.end)
-    if covered_to < moment + skew:
+    if len(candidates) == 2:  # the common joined case (a session and a lease): no sort call
+        a, b = candidates
+        ordered: Sequence[Interval] = candidates if a.start < b.start or (
+            a.start == b.start and a.end <= b.end) else (b, a)
+    elif len(candidates) > 2:
+        ordered = sorted(candidates, key=_START_END)
+    else:
+        ordered = candidates
+    low, high = moment - skew, moment + skew
+    covered_to = low
+    outside = False
+    for interval in ordered:  # by start: once one starts after covered_to, none extends it
+        start, end = interval.start, interval.end
+        if start <= covered_to < end:
+            covered_to = end
+        if start > high or end < low:
+            outside = True
+    if covered_to < high:
         inside = [c for c in ordered if c.start <= moment <= c.end]
         where = "contains the observation but starts or ends" if inside else "ends or starts"
         return _Decision(None, SESSION_EDGE,
                          f"the {what} {where} within the clock skew of {skew:g}s of the "
-                         "observation", ordered)
-    used = [c for c in ordered if c.start - skew <= moment <= c.end + skew]
-    return _Decision(owner, ATTRIBUTED, f"one {what} contains the observation time "
-                     f"with at least {skew:g}s to spare on both sides", used)
+                         "observation", list(ordered))
+    # the intervals that overlap the window (all of them when they come from a look-up with
+    # the same margin, as they do in attribute())
+    used = [c for c in ordered if c.start <= high and c.end >= low] if outside else ordered
+    return _Decision(owner, ATTRIBUTED, _contained(what, skew), used)
+
+
+@lru_cache(maxsize=64)
+def _contained(what: str, skew: float) -> str:
+    """The reason text of an attribution (cached: formatting it was a tenth of a look-up)."""
+    return f"one {what} contains the observation time with at least {skew:g}s to spare on " \
+        "both sides"
 
 
 def _several(candidates: Sequence[Interval], owners: list[str], moment: float, skew: float,
@@ -382,23 +402,34 @@ class Attributor:
                                          source=nat_sources, **base)
         if len(self.sessions) == 1:
             near = self.sessions[0].lookup(address, moment, self.clock_skew)
+        elif len(self.sessions) == 2:  # e.g. accounting + leases: the joined common case
+            first, second = self.sessions
+            near = first.lookup(address, moment, self.clock_skew) + second.lookup(
+                address, moment, self.clock_skew)
         else:
             near = [iv for ix in self.sessions for iv in ix.lookup(address, moment,
                                                                      self.clock_skew)]
-        subscribers = self.join.subscribers([i.ids for i in near], [i.account for i in near]) \
-            if near else []
         accounts: list[str] | None = None
-        owner: str | None = None
-        if len(subscribers) == 1 and subscribers[0].account is not None:
-            owner = subscribers[0].account
-        elif subscribers:
+        subscribers: list[Subscriber] = []
+        one = self.join.owner(near) if near else None
+        if one is not None:  # one subscriber (the common case)
+            owner, kind, joined_on = one
+        else:
+            owner, kind, joined_on = None, None, ()
+            if near:
+                subscribers = self.join.subscribers([i.ids for i in near],
+                                                    [i.account for i in near])
             for sub in subscribers:
                 if sub.account is None:
                     return self._disagree(near, sub, base, nat, nat_sources, via)
-            accounts = [""] * len(near)
-            for sub in subscribers:
-                for m in sub.members:
-                    accounts[m] = sub.account  # type: ignore[call-overload]
+            if len(subscribers) == 1:
+                owner, kind, joined_on = (subscribers[0].account, subscribers[0].kind,
+                                          subscribers[0].joined_on)
+            elif subscribers:
+                accounts = [""] * len(near)
+                for sub in subscribers:
+                    for m in sub.members:
+                        accounts[m] = sub.account  # type: ignore[call-overload]
         decision = decide(near, moment, self.clock_skew, "session", accounts, owner=owner)
         sources = nat_sources + tuple(i.where() for i in decision.used)
         if decision.account is None:
@@ -425,7 +456,9 @@ class Attributor:
         if self.pseudonymizer is None:
             raise InputError("attribution", "no pseudonym key configured",
                              "attribution.pseudonym_key")
-        chosen = next(sub for sub in subscribers if sub.account == decision.account)
+        if accounts is not None:  # several subscribers near, one of them holds it throughout
+            chosen = next(sub for sub in subscribers if sub.account == decision.account)
+            kind, joined_on = chosen.kind, chosen.joined_on
         used = decision.used
         confirmed: list[Interval] = []
         if self._accounting and not any(i.kind == "radius" for i in used):
@@ -440,7 +473,7 @@ class Attributor:
         kinds = sorted({i.kind for i in used}, key=lambda k: (k != "radius", k))
         if len(kinds) > 1:
             reason += (f"; the {' and '.join(kinds)} records are one subscriber (joined on "
-                       f"{', '.join(chosen.joined_on) or 'the account'})")
+                       f"{', '.join(joined_on) or 'the account'})")
         if confirmed:
             reason += ("; no accounting session holds the address at that moment, but the "
                        "lease is confirmed by accounting of the same subscriber "
@@ -458,7 +491,7 @@ class Attributor:
             interval_start=from_seconds(start),
             interval_end=from_seconds(end) if math.isfinite(end) else None,
             end_estimated=estimated, source=sources, notes=notes, nat=nat,
-            identifier=chosen.kind, joined_on=chosen.joined_on, **base)
+            identifier=kind, joined_on=joined_on, **base)
 
     def _disagree(self, near: Sequence[Interval], sub: Subscriber, base: dict[str, Any],
                   nat: dict[str, Any] | None, nat_sources: tuple[str, ...],
