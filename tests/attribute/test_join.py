@@ -272,3 +272,48 @@ def test_reveal_of_a_joined_subscriber(issue_logs: tuple[Path, Path], make_attri
     assert found.as_dict()["identifier"] == list(found.identifier)
     by_mac = att.reveal(pseudonymizer.pseudonym(f"mac:{MAC}"), "court order 5/2026")
     assert by_mac.identifier == ("mac",) and set(by_mac.sources) == {str(detail), str(leases)}
+
+
+def test_every_finding_of_a_run_names_the_right_subscriber(tmp_path: Path, make_attributor,
+                                                           pseudonymizer) -> None:
+    """The issue's "done when": 30 addresses, each held by one subscriber and handed to
+    another mid-run (RADIUS Stop/Start + DHCPRELEASE/new lease), both logs in the scope,
+    MAC notations mixed. Every observation away from the hand-over names the right
+    pseudonym — the same one RADIUS alone gives — and rests on both logs."""
+    import random
+
+    rng = random.Random(13)
+    notations = [lambda m: m.upper().replace(":", "-"), lambda m: m,
+                 lambda m: m.replace(":", "")[:4] + "." + m.replace(":", "")[4:8] + "."
+                 + m.replace(":", "")[8:]]
+    detail_text, lease_text, truth = "", DHCPD_HEADER, []
+    for a in range(30):
+        ip = f"127.77.10.{a + 1}"
+        handover = rng.randrange(3000, 6000)
+        for k, (start, stop) in enumerate(((0, handover), (handover + 5, 10800))):
+            user, mac = f"u{a:03d}{k}", f"02:bb:00:10:{a:02x}:{k:02x}"
+            port = f"olt-1/{a}/{k}:1"
+            detail_text += freeradius_session(user, ip, f"{a}-{k}", start, stop,
+                                              calling=rng.choice(notations)(mac), port_id=port)
+            for t in range(start, stop, 1800):  # a renewal every half hour
+                lease_text += dhcpd_block(ip, t, min(t + 3600, stop), mac, remote_id=user,
+                                          circuit_id=port, uid=b"\x01" + bytes.fromhex(
+                                              mac.replace(":", "")))
+            if stop < 10800:  # released at the hand-over
+                lease_text += dhcpd_block(ip, start, stop, mac, state="free")
+            truth.append((ip, start, stop, user))
+    detail = write(tmp_path / "detail", detail_text)
+    leases = write(tmp_path / "dhcpd.leases", lease_text)
+    both = make_attributor(RadiusDetailSource(detail), DhcpdLeasesSource(leases))
+    alone = make_attributor(RadiusDetailSource(detail))
+    checked = 0
+    for ip, start, stop, user in truth:
+        for _ in range(5):
+            t = rng.uniform(start + 10, stop - 10)
+            answer = both.attribute(ip, None, at(t))
+            assert (answer.status, answer.pseudonym) == (
+                "subscriber", pseudonymizer.pseudonym(user)), (ip, t, answer.reason)
+            assert answer.pseudonym == alone.attribute(ip, None, at(t)).pseudonym
+            assert {s.rsplit(":", 1)[0] for s in answer.source} == {str(detail), str(leases)}
+            checked += 1
+    assert checked == 300

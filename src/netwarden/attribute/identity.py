@@ -232,7 +232,6 @@ class JoinPolicy:
         if not preference:
             raise InputError(where, "must name at least one identifier", "attribution.account")
         self.preference = tuple(preference)
-        self.join_text = tuple("=".join(self.order[ns]) for ns in joined)
         self._parsed: dict[str, _Parsed] = {}
         self._single: dict[tuple[str, str], tuple[str, str | None, tuple[str, ...]]] = {}
         self._same: dict[tuple[str, ...], tuple[Any, ...]] = {}

@@ -37,7 +37,7 @@ import os
 import sqlite3
 import sys
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -277,6 +277,32 @@ class _Arrays:
             return self._v6_first[i], self._v6_first[i + 1]
         return None
 
+    def builder(self, kind: str, source: str) -> Callable[[str, int], Interval]:
+        """A function (address text, row) -> :class:`Interval` with every column bound to a
+        local: a row is built with plain indexing, no method call per string column (that
+        was most of the cost of a row, and a joined look-up builds one per log)."""
+        starts, ends = self.starts_view, self.ends_view
+        port_lo, port_hi, line_first, line_last = self.views
+
+        def column(strings: _Strings) -> tuple[list[str] | None, memoryview, _Strings]:
+            return strings._decoded, strings._codes, strings
+
+        (acc_d, acc_c, acc), (kind_d, kind_c, ekind), (sid_d, sid_c, sid), \
+            (note_d, note_c, note), (ids_d, ids_c, ids) = (
+                column(c) for c in (self.account, self.end_kind, self.session_id, self.note,
+                                    self.ids))
+        make = Interval
+
+        def build(ip: str, row: int) -> Interval:
+            return make(kind, acc_d[acc_c[row]] if acc_d is not None else acc[row], ip,
+                        starts[row], ends[row], source, line_first[row], line_last[row],
+                        kind_d[kind_c[row]] if kind_d is not None else ekind[row],
+                        port_lo[row], port_hi[row],
+                        sid_d[sid_c[row]] if sid_d is not None else sid[row],
+                        note_d[note_c[row]] if note_d is not None else note[row],
+                        ids_d[ids_c[row]] if ids_d is not None else ids[row])
+        return build
+
     @property
     def nbytes(self) -> int:
         arrays = (self.starts, self.ends, self.port_lo, self.port_hi, self.line_first,
@@ -298,6 +324,7 @@ class IntervalIndex:
         self.cache_addresses = cache_addresses
         self._spans: dict[str, tuple[int, int] | None] = {}
         self._made: dict[int, Interval] = {}  # rows recently turned into Interval objects
+        self._build: Callable[[str, int], Interval] | None = None
         self.source = source
         self.kind = kind
         self._db = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True,
@@ -334,8 +361,7 @@ class IntervalIndex:
 
         In (start, rowid) order, the same list from the arrays as from SQLite.
         """
-        low = moment - margin - self.max_duration if math.isfinite(self.max_duration) \
-            else -math.inf
+        low = moment - margin - self.max_duration  # -inf when some interval never ends
         arrays = self._arrays
         if arrays is None:
             rows = self._db.execute(self._query, (ip, low, moment + margin, moment - margin))
@@ -374,13 +400,10 @@ class IntervalIndex:
         return span
 
     def _row(self, ip: str, row: int) -> Interval:
-        a = self._arrays
-        assert a is not None
-        port_lo, port_hi, line_first, line_last = a.views
-        interval = Interval(self.kind, a.account[row], ip, a.starts_view[row],
-                            a.ends_view[row], self.source, line_first[row], line_last[row],
-                            a.end_kind[row], port_lo[row], port_hi[row], a.session_id[row],
-                            a.note[row], a.ids[row])
+        if self._build is None:
+            assert self._arrays is not None
+            self._build = self._arrays.builder(self.kind, self.source)
+        interval = self._build(ip, row)
         if self.cache_addresses > 0:
             if len(self._made) >= self.cache_addresses:
                 self._made.clear()  # bounded: rebuilding an Interval is cheap
