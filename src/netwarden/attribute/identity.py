@@ -235,6 +235,7 @@ class JoinPolicy:
         self._parsed: dict[str, _Parsed] = {}
         self._single: dict[tuple[str, str], tuple[str, str | None, tuple[str, ...]]] = {}
         self._same: dict[tuple[str, ...], tuple[Any, ...]] = {}
+        self._pairs: dict[str, dict[str, tuple[Any, ...]]] = {}
 
     @classmethod
     def from_config(cls, config: dict[str, Any], where: str, *,
@@ -329,6 +330,15 @@ class JoinPolicy:
             return self.account_of(one.ids, one.account)
         if n == 2:
             a, b = records
+            if a.ids and b.ids:  # identifiers decide alone (no tuple to build and hash)
+                pair = self._pairs.get(a.ids)
+                known = pair.get(b.ids) if pair is not None else None
+                if known is None:
+                    known = self._one_account([a.ids, b.ids], [a.account, b.account])
+                    if len(self._pairs) >= 65_536:
+                        self._pairs.clear()
+                    self._pairs.setdefault(a.ids, {})[b.ids] = known
+                return known or None
             key: tuple[str, ...] = (a.ids, b.ids, a.account, b.account)
         else:
             key = (*(r.ids for r in records), *(r.account for r in records))

@@ -20,12 +20,12 @@ from __future__ import annotations
 import ipaddress
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, fields
 from datetime import UTC, datetime
 from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from netwarden.attribute.asn import AsnDatabase, AsnInfo, open_asn_database
 from netwarden.attribute.base import Interval, LogProblem, LogSource, from_seconds, normalize_ip
@@ -129,12 +129,15 @@ def _attribution(status: str, reason_code: str, reason: str, **values: Any
     return answer
 
 
-@dataclass(slots=True)
-class _Decision:
+class _Decision(NamedTuple):
+    """Whose (or nobody, with the reason code and words), and the intervals it rests on.
+
+    A NamedTuple: one is made per look-up and it is read only (cheaper than a dataclass)."""
+
     account: str | None
     code: str
     reason: str
-    used: Sequence[Interval] = field(default_factory=list)
+    used: Sequence[Interval] = ()
 
 
 _START_END = itemgetter(3, 4)  # (start, end) of an Interval (a NamedTuple)
