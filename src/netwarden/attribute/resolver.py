@@ -5,7 +5,11 @@ The rule is strict because a wrong name in a court file is worse than none:
 * the session (or lease, or NAT port block) used must *contain* the observation time, and
   must go on containing it for the whole clock-skew window ``[t - skew, t + skew]``: a session
   that starts or ends within the skew of the observation gives ``session_edge``;
-* two different accounts holding the address at that time give ``two_candidates``;
+* the records of all logs near the observation are first joined into subscribers (a RADIUS
+  session and the DHCP lease of one client are one subscriber: attribute/identity.py); two
+  different subscribers holding the address at that time give ``two_candidates``, joined
+  records that name different accounts ``sources_disagree``, and a lease that the RADIUS
+  accounting covering the address never confirms ``lease_without_accounting``;
 * a CGNAT public address seen without a port gives ``shared_address_without_port``;
 * a time the logs do not cover gives ``no_log_coverage``; a covered time with no session on
   the address gives ``no_session``;
