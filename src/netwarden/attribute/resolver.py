@@ -436,7 +436,7 @@ class Attributor:
                 accounts = [""] * len(near)
                 for sub in subscribers:
                     for m in sub.members:
-                        accounts[m] = sub.account  # type: ignore[call-overload]
+                        accounts[m] = sub.account or ""  # never None here (checked above)
         decision = decide(near, moment, self.clock_skew, "session", accounts, owner=owner)
         sources = nat_sources + tuple(i.where() for i in decision.used)
         if decision.account is None:
