@@ -169,3 +169,18 @@ def test_reveal_cli_records_the_identifier(tmp_path: Path, monkeypatch: pytest.M
     assert set(entry["identifier"]) == {"user", "remote_id"}
     assert len(entry["sources"]) == 2 and "u3492057" not in json.dumps(entry)
     store.close()
+
+
+def test_account_key_uid_still_names_the_client_id(tmp_path: Path, make_attributor,
+                                                   pseudonymizer) -> None:
+    """A dhcpd log indexed with the older ``account_key = "uid"``: the client id, not the
+    MAC, is the account (as before issue 13, now in its hex normal form)."""
+    text = DHCPD_HEADER + dhcpd_block("127.77.8.9", 0, 3600, MAC,
+                                      uid=bytes.fromhex("0102bb0961d0f8"))
+    log = write(tmp_path / "l", text)
+    by_uid = make_attributor(DhcpdLeasesSource(log, options={"account_key": "uid"}))
+    answer = by_uid.attribute("127.77.8.9", None, at(100))
+    assert (answer.pseudonym, answer.identifier) == (
+        pseudonymizer.pseudonym("client_id:01:02:bb:09:61:d0:f8"), "client_id")
+    by_mac = make_attributor(DhcpdLeasesSource(log)).attribute("127.77.8.9", None, at(100))
+    assert by_mac.pseudonym == pseudonymizer.pseudonym(f"mac:{MAC}")

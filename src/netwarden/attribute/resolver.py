@@ -22,6 +22,7 @@ can be checked against the original logs, and never the raw account: only its ke
 from __future__ import annotations
 
 import ipaddress
+import json
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import MISSING, dataclass, fields
@@ -237,7 +238,10 @@ class Attributor:
         if clock_skew < 0:
             raise ValueError("clock skew must not be negative")
         self.sessions = list(sessions)
-        self.join = join if join is not None else JoinPolicy()
+        if join is None:  # the defaults, honouring an older per-log account_key
+            join = JoinPolicy.from_config({}, "attribution", client_id_first=any(
+                _account_key(ix) in ("uid", "client_id") for ix in self.sessions))
+        self.join = join
         self._accounting = [ix for ix in self.sessions if ix.kind == "radius"]
         self.nat_logs = list(nat_logs)
         self.deterministic = list(deterministic)
@@ -626,6 +630,16 @@ class Attributor:
             ix.close()
         for db in self.asn_dbs:
             db.close()
+
+
+def _account_key(index: IntervalIndex) -> str | None:
+    """The ``account_key`` option a log was indexed with (kept in the index's meta)."""
+    try:
+        params = json.loads(index.meta.get("params", "{}"))
+    except (ValueError, AttributeError):
+        return None
+    options = params.get("options") if isinstance(params, dict) else None
+    return options.get("account_key") if isinstance(options, dict) else None
 
 
 def _entries(value: Any, source: str, key: str) -> list[Any]:
