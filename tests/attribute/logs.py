@@ -5,6 +5,7 @@ Everything is made up: accounts ``user0001``..., loopback / test addresses, fixe
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -104,3 +105,127 @@ def pba_line(event: str, private: str, public: str, lo: int, hi: int, moment: da
     tail = f" 0x{int(moment.timestamp()):x}" if hex_time else ""
     return (f"{stamp} mx1 (FPC Slot 1, PIC Slot 0) {{sset1}}[jservices-nat]: "
             f"JSERVICES_NAT_PORT_BLOCK_{event}: {private} -> {public}:{lo}-{hi}{tail}\n")
+
+
+# -- logs as the daemons write them (issue 13: one subscriber in RADIUS and DHCP) ------------
+def freeradius_detail(status: str, moment: datetime, *, user: str, ip: str, session: str,
+                      calling: str | None = None, port_id: str | None = None,
+                      session_time: int | None = None, nas: str = "127.77.0.1") -> str:
+    """One accounting record as FreeRADIUS 3's ``detail`` module writes it: the header line in
+    the server's local time (UTC here), tab-indented attributes in the order the NAS sent
+    them, then what the server adds (``Event-Timestamp`` formatted, ``Tmp-String-9``,
+    ``Acct-Unique-Session-Id``, ``Timestamp``), and a blank line."""
+    lines = [moment.strftime("%a %b %e %H:%M:%S %Y"),
+             f"\tAcct-Status-Type = {status}",
+             f'\tAcct-Session-Id = "{session}"',
+             "\tAcct-Authentic = RADIUS",
+             f'\tUser-Name = "{user}"',
+             f"\tNAS-IP-Address = {nas}",
+             '\tNAS-Identifier = "bng1"']
+    if port_id is not None:
+        lines.append(f'\tNAS-Port-Id = "{port_id}"')
+    lines += ["\tNAS-Port-Type = Ethernet", "\tService-Type = Framed-User"]
+    if calling is not None:
+        lines.append(f'\tCalling-Station-Id = "{calling}"')
+    lines.append(f"\tFramed-IP-Address = {ip}")
+    if session_time is not None:
+        lines += [f"\tAcct-Session-Time = {session_time}", "\tAcct-Input-Octets = 18234",
+                  "\tAcct-Output-Octets = 912844"]
+    if status == "Stop":
+        lines.append("\tAcct-Terminate-Cause = User-Request")
+    lines += [f'\tEvent-Timestamp = "{_event(moment)}"', "\tAcct-Delay-Time = 0",
+              '\tTmp-String-9 = "ai:"',
+              f'\tAcct-Unique-Session-Id = "{_unique(nas, session)}"',
+              f"\tTimestamp = {int(moment.timestamp())}", ""]
+    return "\n".join(lines) + "\n"
+
+
+def _unique(nas: str, session: str) -> str:
+    """What rlm_acct_unique makes: a digest of NAS and session attributes (stable)."""
+    return hashlib.md5(f"{nas}/{session}".encode()).hexdigest()[:16]
+
+
+def freeradius_session(user: str, ip: str, session: str, start: float, stop: float | None, *,
+                       calling: str | None = None, port_id: str | None = None,
+                       interim: float = 1800) -> str:
+    """Start, Interim-Updates every ``interim`` seconds, and Stop (unless None)."""
+    kw = {"user": user, "ip": ip, "session": session, "calling": calling, "port_id": port_id}
+    text = freeradius_detail("Start", at(start), **kw)  # type: ignore[arg-type]
+    t = start + interim
+    while t < (stop if stop is not None else start + interim + 1):
+        text += freeradius_detail("Interim-Update", at(t), session_time=int(t - start),
+                                  **kw)  # type: ignore[arg-type]
+        t += interim
+    if stop is not None:
+        text += freeradius_detail("Stop", at(stop), session_time=int(stop - start),
+                                  **kw)  # type: ignore[arg-type]
+    return text
+
+
+def dhcpd_quote(raw: bytes) -> str:
+    """dhcpd's quotify_buf: printable bytes as they are, ``"`` and ``\\`` escaped, the rest
+    as three-digit octal escapes (how ``uid`` is written with lease-id-format octal)."""
+    out = []
+    for b in raw:
+        if b in (0x22, 0x5C):
+            out.append("\\" + chr(b))
+        elif 0x20 <= b < 0x7F:
+            out.append(chr(b))
+        else:
+            out.append(f"\\{b:03o}")
+    return '"' + "".join(out) + '"'
+
+
+DHCPD_HEADER = ("# The format of this file is documented in the dhcpd.leases(5) manual page.\n"
+                "# This lease file was written by isc-dhcp-4.4.3-P1\n\n"
+                "# authoring-byte-order entry is generated, DO NOT DELETE\n"
+                "authoring-byte-order little-endian;\n\n"
+                'server-duid "\\000\\001\\000\\001)\\336\\300\\255\\002\\000\\000\\000\\000\\001";'
+                "\n\n")
+
+
+def dhcpd_block(ip: str, start: float, end: float | None, mac: str, *, state: str = "active",
+                remote_id: str | None = None, circuit_id: str | bytes | None = None,
+                uid: bytes | None = None, hostname: str | None = None,
+                cltt: float | None = None) -> str:
+    """A lease block as dhcpd 4.4 writes it (write_lease in server/db.c): times in UTC as
+    ``W YYYY/MM/DD HH:MM:SS``, ``uid`` octal-quoted, relay agent options stored with the lease
+    (printable ones quoted, others as ``%x`` colon hex)."""
+    fmt = "%w %Y/%m/%d %H:%M:%S"
+    lines = [f"lease {ip} {{", f"  starts {at(start).strftime(fmt)};",
+             f"  ends {at(end).strftime(fmt) if end is not None else 'never'};",
+             f"  cltt {at(cltt if cltt is not None else start).strftime(fmt)};",
+             f"  binding state {state};",
+             f"  next binding state {'free' if state == 'active' else state};",
+             "  rewind binding state free;", f"  hardware ethernet {mac};"]
+    if uid is not None:
+        lines.append(f"  uid {dhcpd_quote(uid)};")
+    if circuit_id is not None:
+        if isinstance(circuit_id, bytes):
+            lines.append("  option agent.circuit-id " + ":".join(f"{b:x}" for b in circuit_id)
+                         + ";")
+        else:
+            lines.append(f'  option agent.circuit-id "{circuit_id}";')
+    if remote_id is not None:
+        lines.append(f'  option agent.remote-id "{remote_id}";')
+    lines.append('  set vendor-class-identifier = "udhcp 1.36.1";')
+    if hostname:
+        lines.append(f'  client-hostname "{hostname}";')
+    return "\n".join(lines) + "\n}\n"
+
+
+def kea_csv_row(ip: str, mac: str, lifetime: int, expire: float, *, client_id: str = "",
+                state: int = 0, hostname: str = "", circuit_id: str | None = None,
+                remote_id: str | None = None) -> str:
+    """A kea-leases4.csv row as Kea 2.4's memfile writes it; with option 82, the relay agent
+    information Kea keeps in user_context (commas escaped as ``&#x2c``)."""
+    context = ""
+    if circuit_id is not None or remote_id is not None:
+        sub = b""
+        for code, value in ((1, circuit_id), (2, remote_id)):
+            if value is not None:
+                sub += bytes([code, len(value)]) + value.encode()
+        context = ('{ "ISC": { "relay-agent-info": { "sub-options": "0x'
+                   + sub.hex().upper() + '" } } }').replace(",", "&#x2c")
+    return (f"{ip},{mac},{client_id},{lifetime},{int(expire)},1,0,0,{hostname},{state},"
+            f"{context},0\n")

@@ -4,12 +4,18 @@ The file is an append-only journal of ``lease ADDRESS { ... }`` blocks; a later 
 same lease (same address, same ``starts``, same client) supersedes an earlier one, which is how
 dhcpd records renewals, releases and expiries. We read ``starts``/``ends`` (``W YYYY/MM/DD
 HH:MM:SS``, which dhcpd.leases(5) defines as UTC, or ``epoch N`` with ``db-time-format local``),
-``binding state``, ``hardware ethernet`` and ``uid``, and ``client-hostname`` for notes.
+``binding state``, ``hardware ethernet`` and ``uid``, and ``client-hostname`` for notes, and
+the relay agent's ``option agent.remote-id`` / ``option agent.circuit-id`` (DHCP option 82,
+stored by dhcpd with the lease). MAC, ``uid`` (the client identifier, written as an
+octal-escaped string or as hex), remote-id and circuit-id are the lease's identifiers
+(``Interval.ids``), by which it joins the RADIUS session of the same subscriber.
 
-The account key is the client's hardware address (``mac:..``) by default, or its ``uid`` with
-option ``account_key = "uid"``; the other is used when the preferred one is absent. Active,
-expired and released bindings are holdings; a ``free``/``abandoned`` block only shortens an
-earlier holding of the same lease. Blocks are small, so the distinct leases are kept until the
+The log's own account is the client's hardware address (``mac:..``) by default, or its client
+identifier (``client_id:01:02:..``) with option ``account_key = "uid"``; the other is used when
+the preferred one is absent. Which identifier names the subscriber in an answer is the scope's
+``[attribution] account`` (attribute/identity.py); this one is the fallback. Active, expired
+and released bindings are holdings; a ``free``/``abandoned`` block only shortens an earlier
+holding of the same lease. Blocks are small, so the distinct leases are kept until the
 end of the file (the journal is compacted by dhcpd itself) and then yielded.
 """
 
@@ -20,6 +26,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from netwarden.attribute.base import Interval, LogSource, normalize_ip
+from netwarden.attribute.identity import (
+    client_id_hex,
+    encode,
+    merge,
+    normalize_mac,
+    option_bytes,
+    printable_or_hex,
+)
 
 _LEASE = re.compile(r"^lease\s+(\S+)\s*\{\s*$")
 _TIME = re.compile(r"^\d\s+(\d{4})/(\d{1,2})/(\d{1,2})\s+(\d{1,2}):(\d\d):(\d\d)$")
@@ -32,6 +46,7 @@ class DhcpdLeasesSource(LogSource):
     """ISC ``dhcpd.leases``. Option ``account_key``: ``"hardware"`` (default) or ``"uid"``."""
 
     kind = "dhcpd"
+    parser_version = 2  # 2: identifiers (MAC, client id, option 82); client ids as hex
 
     def intervals(self) -> Iterator[Interval]:
         leases: dict[tuple[str, float, str], Interval] = {}
@@ -88,7 +103,8 @@ class DhcpdLeasesSource(LogSource):
                 continue
             body = line[:-1].strip()
             for key in ("starts", "ends", "binding state", "hardware ethernet", "uid",
-                        "client-hostname"):
+                        "client-hostname", "option agent.remote-id",
+                        "option agent.circuit-id"):
                 if body.startswith(key + " "):
                     fields[key] = body[len(key) + 1:].strip()
                     break
@@ -111,20 +127,23 @@ class DhcpdLeasesSource(LogSource):
             return
         key = (ip, start, account)
         earlier = leases.get(key)
+        ids = self._identifiers(fields)
+        if earlier is not None:
+            ids = merge(earlier.ids, ids)
         host = fields.get("client-hostname", "").strip('"')
         note = f"binding state {state}" + (f"; client-hostname {host}" if host else "")
         if state == "active":
             line_first = earlier.line_first if earlier else first_line
             leases[key] = Interval("dhcpd", account, ip, start, end, self.name, line_first,
-                                   last_line, "lease_end", note=note)
+                                   last_line, "lease_end", note=note, ids=ids)
         elif state in _ENDING:
             if earlier is not None:
                 leases[key] = Interval("dhcpd", account, ip, start, min(earlier.end, end),
                                        self.name, earlier.line_first, last_line, "stop",
-                                       note=note)
+                                       note=note, ids=ids)
             elif state in _HOLDING:
                 leases[key] = Interval("dhcpd", account, ip, start, end, self.name, first_line,
-                                       last_line, "stop", note=note)
+                                       last_line, "stop", note=note, ids=ids)
 
     def _account(self, fields: dict[str, str]) -> str | None:
         hardware = fields.get("hardware ethernet")
@@ -133,10 +152,27 @@ class DhcpdLeasesSource(LogSource):
             ("hardware", "uid")
         for kind in order:
             if kind == "hardware" and hardware:
-                return "mac:" + hardware.lower()
+                return "mac:" + (normalize_mac(hardware) or hardware.lower())
             if kind == "uid" and uid:
-                return "uid:" + uid.strip('"')
+                return "client_id:" + (client_id_hex(uid) or uid.strip('"'))
         return None
+
+    @staticmethod
+    def _identifiers(fields: dict[str, str]) -> str:
+        """The lease's identifiers: MAC, client id (uid), option 82 remote-id and circuit-id."""
+        pairs: list[tuple[str, str | None]] = []
+        hardware = fields.get("hardware ethernet")
+        if hardware:
+            pairs.append(("mac", normalize_mac(hardware)))
+        uid = fields.get("uid")
+        if uid:
+            pairs.append(("client_id", client_id_hex(uid)))
+        for kind, key in (("remote_id", "option agent.remote-id"),
+                          ("circuit_id", "option agent.circuit-id")):
+            raw = option_bytes(fields.get(key, ""))
+            if raw:
+                pairs.append((kind, printable_or_hex(raw)))
+        return encode(pairs)
 
     def _time(self, text: str | None, line: int, key: str) -> float | None:
         if text is None or text == "never":

@@ -37,7 +37,7 @@ import os
 import sqlite3
 import sys
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -47,19 +47,19 @@ import numpy as np
 from netwarden.attribute.base import Interval, LogProblem, LogSource
 from netwarden.errors import InputError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the ids column (identifiers for the join)
 HEAD_BYTES = 64 * 1024
 BATCH = 20_000
 CACHE_ADDRESSES = 65_536  # address texts whose row span is remembered after a look-up
 
 _COLUMNS = ("ip", "start", "end", "port_lo", "port_hi", "account", "line_first", "line_last",
-            "end_kind", "session_id", "note")
+            "end_kind", "session_id", "note", "ids")
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE intervals(ip TEXT NOT NULL, start REAL NOT NULL, "end" REAL NOT NULL,
     port_lo INTEGER NOT NULL, port_hi INTEGER NOT NULL, account TEXT NOT NULL,
     line_first INTEGER NOT NULL, line_last INTEGER NOT NULL, end_kind TEXT NOT NULL,
-    session_id TEXT NOT NULL, note TEXT NOT NULL);
+    session_id TEXT NOT NULL, note TEXT NOT NULL, ids TEXT NOT NULL DEFAULT '');
 CREATE TABLE problems(line INTEGER NOT NULL, problem TEXT NOT NULL);
 """
 
@@ -95,7 +95,7 @@ _MASK64 = (1 << 64) - 1
 SMALL_TABLE = 4_096  # string tables up to this size (or a quarter of the rows) stay decoded
 _CHUNK = 65_536  # rows fetched from SQLite at a time while loading the arrays
 _ROWS_QUERY = ('SELECT ip, start, "end", port_lo, port_hi, account, line_first, line_last, '
-               'end_kind, session_id, note FROM intervals ORDER BY rowid')
+               'end_kind, session_id, note, ids FROM intervals ORDER BY rowid')
 
 
 @lru_cache(maxsize=1 << 16)
@@ -190,7 +190,8 @@ class _Arrays:
         ends: list[np.ndarray] = []
         ints: list[list[np.ndarray]] = [[], [], [], []]  # port_lo, port_hi, line_first, last
         keys: list[np.ndarray] = [[], [], []]  # type: ignore[list-item]
-        strings = {name: _Strings() for name in ("account", "end_kind", "session_id", "note")}
+        strings = {name: _Strings() for name in ("account", "end_kind", "session_id", "note",
+                                                 "ids")}
         self.canonical = True
         seen: dict[str, tuple[int, int, int]] = {}
         cursor = db.execute(_ROWS_QUERY)
@@ -199,7 +200,7 @@ class _Arrays:
             if not chunk:
                 break
             (ip, start, end, port_lo, port_hi, account, line_first, line_last, end_kind,
-             session_id, note) = zip(*chunk, strict=True)
+             session_id, note, ids) = zip(*chunk, strict=True)
             chunk_keys = []
             for text in ip:
                 key = seen.get(text)
@@ -218,7 +219,7 @@ class _Arrays:
                                       strict=True):
                 column.append(np.array(values, dtype=np.int64))
             for name, values in (("account", account), ("end_kind", end_kind),
-                                 ("session_id", session_id), ("note", note)):
+                                 ("session_id", session_id), ("note", note), ("ids", ids)):
                 strings[name].add(values)
         if not self.canonical:
             return
@@ -237,6 +238,7 @@ class _Arrays:
             column.finish(order)
         self.account, self.end_kind = strings["account"], strings["end_kind"]
         self.session_id, self.note = strings["session_id"], strings["note"]
+        self.ids = strings["ids"]
         n = self.starts.size
         change = np.flatnonzero((version[1:] != version[:-1]) | (high[1:] != high[:-1])
                                 | (low[1:] != low[:-1])) + 1
@@ -275,13 +277,39 @@ class _Arrays:
             return self._v6_first[i], self._v6_first[i + 1]
         return None
 
+    def builder(self, kind: str, source: str) -> Callable[[str, int], Interval]:
+        """A function (address text, row) -> :class:`Interval` with every column bound to a
+        local: a row is built with plain indexing, no method call per string column (that
+        was most of the cost of a row, and a joined look-up builds one per log)."""
+        starts, ends = self.starts_view, self.ends_view
+        port_lo, port_hi, line_first, line_last = self.views
+
+        def column(strings: _Strings) -> tuple[list[str] | None, memoryview, _Strings]:
+            return strings._decoded, strings._codes, strings
+
+        (acc_d, acc_c, acc), (kind_d, kind_c, ekind), (sid_d, sid_c, sid), \
+            (note_d, note_c, note), (ids_d, ids_c, ids) = (
+                column(c) for c in (self.account, self.end_kind, self.session_id, self.note,
+                                    self.ids))
+        make = Interval
+
+        def build(ip: str, row: int) -> Interval:
+            return make(kind, acc_d[acc_c[row]] if acc_d is not None else acc[row], ip,
+                        starts[row], ends[row], source, line_first[row], line_last[row],
+                        kind_d[kind_c[row]] if kind_d is not None else ekind[row],
+                        port_lo[row], port_hi[row],
+                        sid_d[sid_c[row]] if sid_d is not None else sid[row],
+                        note_d[note_c[row]] if note_d is not None else note[row],
+                        ids_d[ids_c[row]] if ids_d is not None else ids[row])
+        return build
+
     @property
     def nbytes(self) -> int:
         arrays = (self.starts, self.ends, self.port_lo, self.port_hi, self.line_first,
                   self.line_last, self.v4_keys, self.v4_first, self.v6_high, self.v6_low,
                   self.v6_first)
         return (sum(a.nbytes for a in arrays) + self.account.nbytes + self.end_kind.nbytes
-                + self.session_id.nbytes + self.note.nbytes)
+                + self.session_id.nbytes + self.note.nbytes + self.ids.nbytes)
 
 
 _MISSING = (-1, -1)
@@ -296,6 +324,7 @@ class IntervalIndex:
         self.cache_addresses = cache_addresses
         self._spans: dict[str, tuple[int, int] | None] = {}
         self._made: dict[int, Interval] = {}  # rows recently turned into Interval objects
+        self._build: Callable[[str, int], Interval] | None = None
         self.source = source
         self.kind = kind
         self._db = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True,
@@ -310,7 +339,7 @@ class IntervalIndex:
         self.lines = int(meta.get("lines", "0"))
         self.rows = int(meta.get("rows", "0"))
         self._query = ('SELECT ip, start, "end", port_lo, port_hi, account, line_first, '
-                       'line_last, end_kind, session_id, note FROM intervals '
+                       'line_last, end_kind, session_id, note, ids FROM intervals '
                        'WHERE ip = ? AND start >= ? AND start <= ? AND "end" >= ? '
                        'ORDER BY start, rowid')
         self._arrays: _Arrays | None = None
@@ -332,8 +361,7 @@ class IntervalIndex:
 
         In (start, rowid) order, the same list from the arrays as from SQLite.
         """
-        low = moment - margin - self.max_duration if math.isfinite(self.max_duration) \
-            else -math.inf
+        low = moment - margin - self.max_duration  # -inf when some interval never ends
         arrays = self._arrays
         if arrays is None:
             rows = self._db.execute(self._query, (ip, low, moment + margin, moment - margin))
@@ -372,13 +400,10 @@ class IntervalIndex:
         return span
 
     def _row(self, ip: str, row: int) -> Interval:
-        a = self._arrays
-        assert a is not None
-        port_lo, port_hi, line_first, line_last = a.views
-        interval = Interval(self.kind, a.account[row], ip, a.starts_view[row],
-                            a.ends_view[row], self.source, line_first[row], line_last[row],
-                            a.end_kind[row], port_lo[row], port_hi[row], a.session_id[row],
-                            a.note[row])
+        if self._build is None:
+            assert self._arrays is not None
+            self._build = self._arrays.builder(self.kind, self.source)
+        interval = self._build(ip, row)
         if self.cache_addresses > 0:
             if len(self._made) >= self.cache_addresses:
                 self._made.clear()  # bounded: rebuilding an Interval is cheap
@@ -387,7 +412,7 @@ class IntervalIndex:
 
     def _interval(self, r: tuple) -> Interval:  # type: ignore[type-arg]
         return Interval(self.kind, r[5], r[0], r[1], r[2], self.source, r[6], r[7], r[8],
-                        r[3], r[4], r[9], r[10])
+                        r[3], r[4], r[9], r[10], r[11])
 
     def has_address(self, ip: str) -> bool:
         """Does the log mention ``ip`` at all (at any time)?"""
@@ -400,6 +425,11 @@ class IntervalIndex:
         """Every distinct account in the log (for :func:`~netwarden.attribute.pseudonym.reveal`)."""
         for (account,) in self._db.execute("SELECT DISTINCT account FROM intervals"):
             yield account
+
+    def identities(self) -> Iterator[tuple[str, str]]:
+        """Every distinct (account, encoded identifiers) pair of the log: what a reveal
+        searches, since a joined subscriber's account may come from any identifier."""
+        yield from self._db.execute("SELECT DISTINCT account, ids FROM intervals")
 
     def problems(self, limit: int = 1000) -> list[LogProblem]:
         """Recorded problems of the log (first ``limit``)."""
@@ -448,7 +478,8 @@ def build_index(source: LogSource, target: Path) -> None:
         first, last, max_duration = math.inf, -math.inf, 0.0
         for iv in source.intervals():
             batch.append((iv.ip, iv.start, iv.end, iv.port_lo, iv.port_hi, iv.account,
-                          iv.line_first, iv.line_last, iv.end_kind, iv.session_id, iv.note))
+                          iv.line_first, iv.line_last, iv.end_kind, iv.session_id, iv.note,
+                          iv.ids))
             first, last = min(first, iv.start), max(last, iv.start)
             if math.isfinite(iv.end):
                 last = max(last, iv.end)

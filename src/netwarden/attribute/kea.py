@@ -10,23 +10,54 @@ appends a row; a row with ``state`` 2 (expired-reclaimed) or 3 (released), or wi
 (declined) holds nothing. Kea escapes commas inside fields as ``&#x2c``, so splitting on commas
 is exact.
 
-The account key is the hardware address (``mac:..``) by default or the client id with option
-``account_key = "client_id"``.
+The log's own account is the hardware address (``mac:..``) by default or the client id with
+option ``account_key = "client_id"``. ``hwaddr``, ``client_id`` and, when Kea stored the relay
+agent information in ``user_context`` (``{"ISC": {"relay-agent-info": {"sub-options":
+"0x01..02.."}}}``, DHCP option 82 sub-options 1 circuit-id and 2 remote-id), the option 82
+ids are the lease's identifiers (``Interval.ids``), by which it joins the RADIUS session of
+the same subscriber.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from netwarden.attribute.base import Interval, LogSource, normalize_ip
+from netwarden.attribute.identity import client_id_hex, encode, normalize_mac, printable_or_hex
 
 REQUIRED = ("address", "hwaddr", "valid_lifetime", "expire")
+_SUB_OPTIONS = re.compile(r'"sub-options"\s*:\s*"0x([0-9a-fA-F]*)"')
+_REMOTE_ID = re.compile(r'"remote-id"\s*:\s*"0x([0-9a-fA-F]*)"')
+
+
+def relay_agent_ids(user_context: str) -> list[tuple[str, str | None]]:
+    """(circuit_id, remote_id) pairs from Kea's stored relay-agent-info, if any."""
+    found: dict[str, str | None] = {}
+    text = user_context.replace("&#x2c", ",")
+    match = _SUB_OPTIONS.search(text)
+    if match and len(match.group(1)) % 2 == 0:
+        data = bytes.fromhex(match.group(1))
+        i = 0
+        while i + 2 <= len(data):  # option 82 sub-options: code, length, value
+            code, size = data[i], data[i + 1]
+            value = data[i + 2:i + 2 + size]
+            if code == 1 and value:
+                found["circuit_id"] = printable_or_hex(value)
+            elif code == 2 and value:
+                found["remote_id"] = printable_or_hex(value)
+            i += 2 + size
+    match = _REMOTE_ID.search(text)
+    if match and "remote_id" not in found and len(match.group(1)) % 2 == 0 and match.group(1):
+        found["remote_id"] = printable_or_hex(bytes.fromhex(match.group(1)))
+    return list(found.items())
 
 
 class KeaLeaseSource(LogSource):
     """Kea ``lease4`` memfile CSV. Option ``account_key``: ``"hwaddr"`` or ``"client_id"``."""
 
     kind = "kea"
+    parser_version = 2  # 2: identifiers (hwaddr, client_id, relay-agent-info)
 
     def intervals(self) -> Iterator[Interval]:
         columns: dict[str, int] | None = None
@@ -74,11 +105,13 @@ class KeaLeaseSource(LogSource):
                     what = {2: "expired-reclaimed", 3: "released"}.get(state, "deleted")
                     latest[key] = Interval("kea", account, ip, earlier.start, end, self.name,
                                            earlier.line_first, number, "stop",
-                                           note=f"{earlier.note}; {what} at line {number}")
+                                           note=f"{earlier.note}; {what} at line {number}",
+                                           ids=earlier.ids)
                 elif lifetime > 0 and state == 2:
                     latest[key] = Interval("kea", account, ip, start, float(expire), self.name,
                                            number, number, "lease_end",
-                                           note="expired-reclaimed lease")
+                                           note="expired-reclaimed lease",
+                                           ids=self._identifiers(row))
                 continue
             if state == 1:
                 continue  # declined: the address was not used by this client
@@ -90,13 +123,27 @@ class KeaLeaseSource(LogSource):
             if earlier is not None:
                 yield earlier
             latest[key] = Interval("kea", account, ip, start, float(expire), self.name, number,
-                                   number, "lease_end", note=note)
+                                   number, "lease_end", note=note, ids=self._identifiers(row))
         if columns is None:
             self.problem(0, "empty file: no Kea lease4 header")
         yield from latest.values()
 
+    @staticmethod
+    def _identifiers(row: dict[str, str]) -> str:
+        """hwaddr, client_id and the option 82 ids in user_context."""
+        hwaddr, client = row.get("hwaddr", ""), row.get("client_id", "")
+        pairs: list[tuple[str, str | None]] = [
+            ("mac", normalize_mac(hwaddr) if hwaddr else None),
+            ("client_id", client_id_hex(client) if client else None)]
+        context = row.get("user_context", "")
+        if "relay-agent-info" in context:
+            pairs.extend(relay_agent_ids(context))
+        return encode(pairs)
+
     def _account(self, row: dict[str, str]) -> str | None:
         hwaddr, client = row.get("hwaddr", ""), row.get("client_id", "")
+        hwaddr = (normalize_mac(hwaddr) or hwaddr.lower()) if hwaddr else ""
+        client = (client_id_hex(client) or client) if client else ""
         if self.options.get("account_key") == "client_id":
             return f"client_id:{client}" if client else (f"mac:{hwaddr.lower()}" if hwaddr
                                                            else None)

@@ -92,17 +92,23 @@ class Reveal:
     basis: str
     revealed_at: datetime
     sources: tuple[str, ...] = field(default_factory=tuple)
+    identifier: tuple[str, ...] = field(default_factory=tuple)  # kinds that carry the account
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able entry for the ledger (record_type ``reveal``)."""
         return {"record_type": "reveal", "pseudonym": self.pseudonym, "account": self.account,
                 "basis": self.basis, "revealed_at": self.revealed_at.isoformat(),
-                "sources": list(self.sources)}
+                "sources": list(self.sources), "identifier": list(self.identifier)}
 
 
 def reveal(pseudonymizer: Pseudonymizer, pseudonym: str, basis: str,
-           accounts: Iterable[tuple[str, str]]) -> Reveal:
-    """Find the account behind ``pseudonym`` among ``(account, source)`` pairs.
+           accounts: Iterable[tuple[str, str] | tuple[str, str, str]]) -> Reveal:
+    """Find the account behind ``pseudonym`` among ``(account, source[, identifier kind])``.
+
+    A joined subscriber's account may come from several logs and identifiers (RADIUS
+    ``User-Name`` and the DHCP relay's remote-id name the same account): every log and every
+    identifier kind that carries it is listed in the answer, so the reveal says which
+    identifier was revealed and where it stands.
 
     Raises :class:`InputError` when ``basis`` is empty, the pseudonym is malformed, or no
     account in the logs has that pseudonym under this key.
@@ -115,12 +121,17 @@ def reveal(pseudonymizer: Pseudonymizer, pseudonym: str, basis: str,
                          f"({PREFIX} + 32 hex digits)", "pseudonym")
     found: str | None = None
     sources: list[str] = []
-    for account, source in accounts:
+    kinds: list[str] = []
+    for item in accounts:
+        account, source = item[0], item[1]
         if (found is None or account == found) and pseudonymizer.matches(pseudonym, account):
             found = account
             if source not in sources:
                 sources.append(source)
+            if len(item) > 2 and item[2] not in kinds:  # type: ignore[misc]
+                kinds.append(item[2])  # type: ignore[misc]
     if found is None:
         raise InputError("reveal", f"no account in the indexed logs has pseudonym {pseudonym} "
                          "under this key", "pseudonym")
-    return Reveal(pseudonym, found, basis.strip(), datetime.now(UTC), tuple(sources))
+    return Reveal(pseudonym, found, basis.strip(), datetime.now(UTC), tuple(sources),
+                  tuple(kinds))

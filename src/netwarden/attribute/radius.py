@@ -5,7 +5,9 @@ A detail file is a sequence of records, each a header line with the server's loc
 line. We use ``Acct-Status-Type`` (Start / Interim-Update / Stop / Accounting-On / -Off),
 ``User-Name`` (the account), ``Framed-IP-Address``, ``Acct-Session-Id`` (with
 ``Acct-Unique-Session-Id`` or ``NAS-IP-Address`` to keep sessions of different NASes apart),
-``Acct-Session-Time`` and the event time.
+``Acct-Session-Time`` and the event time. ``User-Name``, ``Calling-Station-Id`` (when it is a
+MAC, in any notation) and ``NAS-Port-Id`` are the session's identifiers (``Interval.ids``), by
+which a session joins the DHCP lease of the same subscriber (attribute/identity.py).
 
 The event time is, in order of preference, ``Event-Timestamp`` (the NAS's clock: an integer,
 ``"Nov  4 2026 10:00:00 UTC"`` or ISO 8601 with offset), FreeRADIUS's own ``Timestamp`` (POSIX
@@ -27,14 +29,16 @@ from calendar import timegm
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from netwarden.attribute.base import Interval, LogSource, normalize_ip, parse_offset_time
+from netwarden.attribute.identity import encode, merge, normalize_mac
 
 DEFAULT_INTERIM = 3600.0  # seconds: a session's last sign of life is trusted this long
 _WANTED = frozenset({
     "Acct-Status-Type", "User-Name", "Framed-IP-Address", "Acct-Session-Id",
     "Acct-Unique-Session-Id", "NAS-IP-Address", "Event-Timestamp", "Timestamp",
-    "Acct-Session-Time", "Acct-Interim-Interval",
+    "Acct-Session-Time", "Acct-Interim-Interval", "Calling-Station-Id", "NAS-Port-Id",
 })
 _HEADER = re.compile(r"^[A-Z][a-z]{2} ([A-Z][a-z]{2}) +(\d{1,2}) (\d\d):(\d\d):(\d\d) (\d{4})\s*$")
 _EVENT = re.compile(
@@ -57,12 +61,21 @@ class _Open:
     session_id: str
     nas: str
     note: str = ""
+    ids: str = ""
+
+
+@lru_cache(maxsize=1 << 16)
+def _identifiers(user: str, calling: str, port: str) -> str:
+    """Encoded identifiers of a record (cached: a session repeats them in every record)."""
+    return encode((("user", user), ("mac", normalize_mac(calling) if calling else None),
+                   ("nas_port_id", port or None)))
 
 
 class RadiusDetailSource(LogSource):
     """FreeRADIUS ``detail`` accounting file. Option ``interim_interval`` (seconds)."""
 
     kind = "radius"
+    parser_version = 2  # 2: identifiers (Calling-Station-Id, NAS-Port-Id)
 
     @property
     def interim(self) -> float:
@@ -181,6 +194,8 @@ class RadiusDetailSource(LogSource):
             yield from self._nas_restart(nas, when, first, last, status)
             return
         key = f"{nas}\x00{session}" if "Acct-Unique-Session-Id" not in attrs else session
+        ids = _identifiers(account, attrs.get("Calling-Station-Id", ""),
+                           attrs.get("NAS-Port-Id", ""))
         session_time = _int_or_none(attrs.get("Acct-Session-Time"))
         yield from self._sweep(when, key)
         revived = self._ended.pop(key, None)
@@ -191,9 +206,10 @@ class RadiusDetailSource(LogSource):
             if current is not None:  # a repeated Start: treat as a sign of life
                 current.last_seen = max(current.last_seen, when)
                 current.line_last = last
+                current.ids = merge(current.ids, ids)
                 return
             self._start(key, _Open(account, ip, when, when, first, last, session,
-                                              nas), first)
+                                   nas, ids=ids), first)
         elif status in ("Interim-Update", "Alive"):
             if current is None:
                 start, note = when, "no Start record; session start taken from this update"
@@ -201,7 +217,7 @@ class RadiusDetailSource(LogSource):
                     start = when - session_time
                     note = "no Start record; start = Interim-Update time - Acct-Session-Time"
                 self._start(key, _Open(account, ip, start, when, first, last,
-                                                  session, nas, note), first)
+                                       session, nas, note, ids), first)
                 return
             if when < current.start:
                 self.problem(first, f"clock jump: Interim-Update at {_iso(when)} is before its "
@@ -209,6 +225,7 @@ class RadiusDetailSource(LogSource):
                 return
             current.last_seen = max(current.last_seen, when)
             current.line_last = last
+            current.ids = merge(current.ids, ids)
         else:  # Stop
             if current is None:
                 if session_time is None:
@@ -217,7 +234,8 @@ class RadiusDetailSource(LogSource):
                     return
                 yield Interval("radius", account, ip, when - session_time, when, self.name,
                                first, last, "stop", session_id=session,
-                               note="no Start record; start = Stop time - Acct-Session-Time")
+                               note="no Start record; start = Stop time - Acct-Session-Time",
+                               ids=ids)
                 return
             del self._open[key]
             if self._by_ip.get(current.ip) == key:
@@ -229,7 +247,8 @@ class RadiusDetailSource(LogSource):
                 return
             yield Interval("radius", current.account, current.ip, current.start, when,
                            self.name, current.line_first, last, "stop",
-                           session_id=current.session_id, note=current.note)
+                           session_id=current.session_id, note=current.note,
+                           ids=merge(current.ids, ids))
 
     def _start(self, key: str, session: _Open, line: int) -> None:
         """Open a session; a still-open earlier session on the same address is ended
@@ -257,7 +276,7 @@ class RadiusDetailSource(LogSource):
             note = f"{session.note}; {note}"
         return Interval("radius", session.account, session.ip, session.start, end, self.name,
                         session.line_first, session.line_last, "estimated",
-                        session_id=session.session_id, note=note)
+                        session_id=session.session_id, note=note, ids=session.ids)
 
     def _nas_restart(self, nas: str, when: float, first: int, last: int,
                      status: str) -> Iterator[Interval]:
@@ -273,7 +292,8 @@ class RadiusDetailSource(LogSource):
             yield Interval("radius", session.account, session.ip, session.start, when,
                            self.name, session.line_first, last, "stop",
                            session_id=session.session_id,
-                           note=f"ended by {status} from NAS {nas or '?'} (line {first})")
+                           note=f"ended by {status} from NAS {nas or '?'} (line {first})",
+                           ids=session.ids)
 
     # -- time --------------------------------------------------------------------------------
     def _event_time(self, attrs: dict[str, str], header: str | None, line: int) -> float | None:

@@ -5,7 +5,11 @@ The rule is strict because a wrong name in a court file is worse than none:
 * the session (or lease, or NAT port block) used must *contain* the observation time, and
   must go on containing it for the whole clock-skew window ``[t - skew, t + skew]``: a session
   that starts or ends within the skew of the observation gives ``session_edge``;
-* two different accounts holding the address at that time give ``two_candidates``;
+* the records of all logs near the observation are first joined into subscribers (a RADIUS
+  session and the DHCP lease of one client are one subscriber: attribute/identity.py); two
+  different subscribers holding the address at that time give ``two_candidates``, joined
+  records that name different accounts ``sources_disagree``, and a lease that the RADIUS
+  accounting covering the address never confirms ``lease_without_accounting``;
 * a CGNAT public address seen without a port gives ``shared_address_without_port``;
 * a time the logs do not cover gives ``no_log_coverage``; a covered time with no session on
   the address gives ``no_session``;
@@ -18,17 +22,21 @@ can be checked against the original logs, and never the raw account: only its ke
 from __future__ import annotations
 
 import ipaddress
+import json
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import MISSING, dataclass, field, fields
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import MISSING, dataclass, fields
 from datetime import UTC, datetime
+from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from netwarden.attribute.asn import AsnDatabase, AsnInfo, open_asn_database
 from netwarden.attribute.base import Interval, LogProblem, LogSource, from_seconds, normalize_ip
 from netwarden.attribute.cgnat import DeterministicNat, JuniperPbaSource
 from netwarden.attribute.dhcpd import DhcpdLeasesSource
+from netwarden.attribute.identity import JoinPolicy, Subscriber, decode
 from netwarden.attribute.index import IntervalIndex, open_index
 from netwarden.attribute.kea import KeaLeaseSource
 from netwarden.attribute.pseudonym import Pseudonymizer, Reveal, reveal
@@ -51,6 +59,8 @@ SHARED_WITHOUT_PORT = "shared_address_without_port"
 NO_NAT_MAPPING = "no_nat_mapping"
 NAT_TWO_CANDIDATES = "nat_two_candidates"
 NAT_EDGE = "nat_block_edge"
+SOURCES_DISAGREE = "sources_disagree"
+LEASE_WITHOUT_ACCOUNTING = "lease_without_accounting"
 
 DEFAULT_SKEW = 2.0
 DEFAULT_INTERIM = "1h"
@@ -79,6 +89,8 @@ class SubscriberAttribution:
     operator_holder: str | None = None
     asn_prefix: str | None = None
     clock_skew_s: float = DEFAULT_SKEW
+    identifier: str | None = None  # the identifier kind behind the pseudonym (user, mac, ...)
+    joined_on: tuple[str, ...] = ()  # identifiers that joined records into this subscriber
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-able dict (times as ISO 8601 UTC)."""
@@ -94,6 +106,7 @@ class SubscriberAttribution:
             "notes": list(self.notes), "nat": self.nat, "operator": self.operator,
             "operator_asn": self.operator_asn, "operator_holder": self.operator_holder,
             "asn_prefix": self.asn_prefix, "clock_skew_s": self.clock_skew_s,
+            "identifier": self.identifier, "joined_on": list(self.joined_on),
         }
 
 
@@ -121,50 +134,94 @@ def _attribution(status: str, reason_code: str, reason: str, **values: Any
     return answer
 
 
-@dataclass
-class _Decision:
+class _Decision(NamedTuple):
+    """Whose (or nobody, with the reason code and words), and the intervals it rests on.
+
+    A NamedTuple: one is made per look-up and it is read only (cheaper than a dataclass)."""
+
     account: str | None
     code: str
     reason: str
-    used: list[Interval] = field(default_factory=list)
+    used: Sequence[Interval] = ()
 
 
-def _start_end(interval: Interval) -> tuple[float, float]:
-    return interval.start, interval.end
+_START_END = itemgetter(3, 4)  # (start, end) of an Interval (a NamedTuple)
 
 
-def decide(candidates: Sequence[Interval], moment: float, skew: float, what: str) -> _Decision:
+def decide(candidates: Sequence[Interval], moment: float, skew: float, what: str,
+           accounts: Sequence[str] | None = None, *, owner: str | None = None) -> _Decision:
     """Apply the containment/ambiguity rule to the intervals near ``moment``.
 
     ``what`` names the thing held ("session", "port block") for the reason text.
+    ``accounts`` (aligned with ``candidates``) says whose each interval is — the joined
+    subscriber's account (see :class:`~netwarden.attribute.identity.JoinPolicy`); by default
+    each interval's own ``account``; ``owner`` says that all are one subscriber's (the common
+    case, kept cheap). The rule is about whose, not about records.
     """
     if not candidates:
         return _Decision(None, NO_SESSION, f"no {what} near that time")
-    accounts = {c.account for c in candidates}
-    ordered = sorted(candidates, key=_start_end) if len(candidates) > 1 else list(candidates)
-    if len(accounts) > 1:
-        containing = {c.account for c in ordered if c.start <= moment <= c.end}
-        if len(containing) > 1:
-            return _Decision(None, TWO_CANDIDATES,
-                             f"{len(containing)} different accounts hold the address at that "
-                             f"time (overlapping {what}s)", ordered)
-        return _Decision(None, SESSION_EDGE,
-                         f"a {what} of another account starts or ends within the clock skew "
-                         f"of {skew:g}s of the observation", ordered)
-    covered_to = moment - skew
-    for interval in ordered:
-        if interval.start > covered_to:
-            break
-        covered_to = max(covered_to, interval.end)
-    if covered_to < moment + skew:
+    if owner is None:
+        owners = [c.account for c in candidates] if accounts is None else list(accounts)
+        first = owners[0]
+        if any(o != first for o in owners):
+            return _several(candidates, owners, moment, skew, what)
+        owner = first
+    if len(candidates) == 2:  # the common joined case (a session and a lease): no sort call
+        a, b = candidates
+        ordered: Sequence[Interval] = candidates if a.start < b.start or (
+            a.start == b.start and a.end <= b.end) else (b, a)
+    elif len(candidates) > 2:
+        ordered = sorted(candidates, key=_START_END)
+    else:
+        ordered = candidates
+    low, high = moment - skew, moment + skew
+    covered_to = low
+    outside = False
+    for interval in ordered:  # by start: once one starts after covered_to, none extends it
+        start, end = interval.start, interval.end
+        if start <= covered_to < end:
+            covered_to = end
+        if start > high or end < low:
+            outside = True
+    if covered_to < high:
         inside = [c for c in ordered if c.start <= moment <= c.end]
         where = "contains the observation but starts or ends" if inside else "ends or starts"
         return _Decision(None, SESSION_EDGE,
                          f"the {what} {where} within the clock skew of {skew:g}s of the "
-                         "observation", ordered)
-    used = [c for c in ordered if c.start - skew <= moment <= c.end + skew]
-    return _Decision(accounts.pop(), ATTRIBUTED, f"one {what} contains the observation time "
-                     f"with at least {skew:g}s to spare on both sides", used)
+                         "observation", list(ordered))
+    # the intervals that overlap the window (all of them when they come from a look-up with
+    # the same margin, as they do in attribute())
+    used = [c for c in ordered if c.start <= high and c.end >= low] if outside else ordered
+    return _Decision(owner, ATTRIBUTED, _contained(what, skew), used)
+
+
+@lru_cache(maxsize=64)
+def _contained(what: str, skew: float) -> str:
+    """The reason text of an attribution (cached: formatting it was a tenth of a look-up)."""
+    return f"one {what} contains the observation time with at least {skew:g}s to spare on " \
+        "both sides"
+
+
+def _several(candidates: Sequence[Interval], owners: list[str], moment: float, skew: float,
+             what: str) -> _Decision:
+    """Intervals of more than one subscriber near ``moment``: two candidates or an edge."""
+    order = sorted(range(len(candidates)), key=lambda i: _START_END(candidates[i]))
+    ordered = [candidates[i] for i in order]
+    owners = [owners[i] for i in order]
+    who = "subscribers" if what == "session" else "holders"
+    containing = {owners[i] for i, c in enumerate(ordered) if c.start <= moment <= c.end}
+    if len(containing) > 1:
+        return _Decision(None, TWO_CANDIDATES,
+                         f"{len(containing)} different {who} hold the address at that "
+                         f"time (overlapping {what}s)", ordered)
+    return _Decision(None, SESSION_EDGE,
+                     f"a {what} of another {who[:-1]} starts or ends within the clock "
+                     f"skew of {skew:g}s of the observation", ordered)
+
+
+def _records(intervals: Iterable[Interval]) -> str:
+    """``radius logs/detail:12-30, dhcpd logs/dhcpd.leases:4-11`` (kinds, files and lines)."""
+    return ", ".join(f"{i.kind} {i.where()}" for i in intervals)
 
 
 class Attributor:
@@ -176,10 +233,16 @@ class Attributor:
                  pseudonymizer: Pseudonymizer | None = None, clock_skew: float = DEFAULT_SKEW,
                  asn_dbs: Sequence[AsnDatabase] = (),
                  infrastructure: Iterable[str] = (), operator: str | None = None,
-                 operator_asns: Sequence[int] = (), prefixes: Iterable[Any] = ()) -> None:
+                 operator_asns: Sequence[int] = (), prefixes: Iterable[Any] = (),
+                 join: JoinPolicy | None = None) -> None:
         if clock_skew < 0:
             raise ValueError("clock skew must not be negative")
         self.sessions = list(sessions)
+        if join is None:  # the defaults, honouring an older per-log account_key
+            join = JoinPolicy.from_config({}, "attribution", client_id_first=any(
+                _account_key(ix) in ("uid", "client_id") for ix in self.sessions))
+        self.join = join
+        self._accounting = [ix for ix in self.sessions if ix.kind == "radius"]
         self.nat_logs = list(nat_logs)
         self.deterministic = list(deterministic)
         self.pseudonymizer = pseudonymizer
@@ -201,7 +264,7 @@ class Attributor:
         from netwarden.attribute.base import duration_seconds
 
         known = {"radius", "dhcp", "kea", "cgnat", "clock_skew", "pseudonym_key", "asn_db",
-                 "interim_interval"}
+                 "interim_interval", "join", "account"}
         for key in config:
             if key not in known:
                 raise InputError(source, f"unknown key (known: {', '.join(sorted(known))})",
@@ -209,6 +272,11 @@ class Attributor:
         skew = duration_seconds(config.get("clock_skew", "2s"), source, "attribution.clock_skew")
         interim = duration_seconds(config.get("interim_interval", DEFAULT_INTERIM), source,
                                    "attribution.interim_interval")
+        # checked before any log is indexed: a typo should not wait for a 10M-line index
+        client_id_first = any(
+            isinstance(entry, dict) and entry.get("account_key") in ("uid", "client_id")
+            for key in ("dhcp", "kea") for entry in _entries(config.get(key, []), source, key))
+        join = JoinPolicy.from_config(config, source, client_id_first=client_id_first)
         cache_dir = Path(cache_dir)
         sessions: list[IntervalIndex] = []
         kinds: dict[str, type[LogSource]] = {"radius": RadiusDetailSource,
@@ -247,7 +315,7 @@ class Attributor:
         asn_dbs = [open_asn_database(_resolve(base, p)) for p in
                    _entries(config.get("asn_db", []), source, "asn_db")]
         infrastructure = [str(a) for a in getattr(scope, "infrastructure", ())]
-        return cls(sessions=sessions, nat_logs=nat_logs, deterministic=deterministic,
+        return cls(sessions=sessions, join=join, nat_logs=nat_logs, deterministic=deterministic,
                    pseudonymizer=pseudonymizer, clock_skew=skew, asn_dbs=asn_dbs,
                    infrastructure=infrastructure,
                    operator=getattr(scope, "operator_name", None),
@@ -345,10 +413,35 @@ class Attributor:
                                          source=nat_sources, **base)
         if len(self.sessions) == 1:
             near = self.sessions[0].lookup(address, moment, self.clock_skew)
+        elif len(self.sessions) == 2:  # e.g. accounting + leases: the joined common case
+            first, second = self.sessions
+            near = first.lookup(address, moment, self.clock_skew) + second.lookup(
+                address, moment, self.clock_skew)
         else:
             near = [iv for ix in self.sessions for iv in ix.lookup(address, moment,
                                                                      self.clock_skew)]
-        decision = decide(near, moment, self.clock_skew, "session")
+        accounts: list[str] | None = None
+        subscribers: list[Subscriber] = []
+        one = self.join.owner(near) if near else None
+        if one is not None:  # one subscriber (the common case)
+            owner, kind, joined_on = one
+        else:
+            owner, kind, joined_on = None, None, ()
+            if near:
+                subscribers = self.join.subscribers([i.ids for i in near],
+                                                    [i.account for i in near])
+            for sub in subscribers:
+                if sub.account is None:
+                    return self._disagree(near, sub, base, nat, nat_sources, via)
+            if len(subscribers) == 1:
+                owner, kind, joined_on = (subscribers[0].account, subscribers[0].kind,
+                                          subscribers[0].joined_on)
+            elif subscribers:
+                accounts = [""] * len(near)
+                for sub in subscribers:
+                    for m in sub.members:
+                        accounts[m] = sub.account or ""  # never None here (checked above)
+        decision = decide(near, moment, self.clock_skew, "session", accounts, owner=owner)
         sources = nat_sources + tuple(i.where() for i in decision.used)
         if decision.account is None:
             code, reason = decision.code, decision.reason
@@ -365,16 +458,38 @@ class Attributor:
                 else:
                     reason = (f"the logs cover that time but no session, lease or binding "
                               f"holds {address}")
+            elif len(subscribers) > 1:  # name each subscriber's records (never its account)
+                reason += ": " + "; ".join(
+                    f"subscriber {k}: {_records(near[m] for m in sub.members)}"
+                    for k, sub in enumerate(subscribers, 1))
             return _attribution(NONE, code, reason + via, nat=nat, source=sources,
                                          **base)
         if self.pseudonymizer is None:
             raise InputError("attribution", "no pseudonym key configured",
                              "attribution.pseudonym_key")
+        if accounts is not None:  # several subscribers near, one of them holds it throughout
+            chosen = next(sub for sub in subscribers if sub.account == decision.account)
+            kind, joined_on = chosen.kind, chosen.joined_on
         used = decision.used
+        confirmed: list[Interval] = []
+        if self._accounting and not any(i.kind == "radius" for i in used):
+            unconfirmed, confirmed = self._lease_without_accounting(address, moment, used)
+            if unconfirmed is not None:
+                return _attribution(NONE, LEASE_WITHOUT_ACCOUNTING, unconfirmed + via, nat=nat,
+                                    source=sources, **base)
         containing = [i for i in used if i.start <= moment <= i.end] or used
         estimated = any(i.end_kind == "estimated" for i in containing)
         notes = tuple(dict.fromkeys(i.note for i in used if i.note))
         reason = decision.reason + via
+        kinds = sorted({i.kind for i in used}, key=lambda k: (k != "radius", k))
+        if len(kinds) > 1:
+            reason += (f"; the {' and '.join(kinds)} records are one subscriber (joined on "
+                       f"{', '.join(joined_on) or 'the account'})")
+        if confirmed:
+            reason += ("; no accounting session holds the address at that moment, but the "
+                       "lease is confirmed by accounting of the same subscriber "
+                       f"({_records(confirmed)})")
+            sources += tuple(i.where() for i in confirmed)
         if estimated:
             reason += "; the session has no Stop record, its end is estimated (see notes)"
         if nat and nat.get("end_estimated"):
@@ -386,7 +501,56 @@ class Attributor:
                 decision.account), log_kind=containing[0].kind,
             interval_start=from_seconds(start),
             interval_end=from_seconds(end) if math.isfinite(end) else None,
-            end_estimated=estimated, source=sources, notes=notes, nat=nat, **base)
+            end_estimated=estimated, source=sources, notes=notes, nat=nat,
+            identifier=kind, joined_on=joined_on, **base)
+
+    def _disagree(self, near: Sequence[Interval], sub: Subscriber, base: dict[str, Any],
+                  nat: dict[str, Any] | None, nat_sources: tuple[str, ...],
+                  via: str) -> SubscriberAttribution:
+        """Records joined into one subscriber that name different accounts: refuse, naming
+        the identifiers and the records on each side (never the values)."""
+        members = [near[m] for m in sub.members]
+        carriers = [near[m] for m in sub.conflict_members]
+        joined = ", ".join(sub.joined_on) or "the account"
+        reason = (f"the sources disagree on the subscriber: records joined by {joined} "
+                  f"({_records(members)}) name different {sub.conflict} values "
+                  f"({_records(carriers)}); if these are different identifiers in this "
+                  "network, change [attribution] join / account in the scope" + via)
+        return _attribution(NONE, SOURCES_DISAGREE, reason, nat=nat,
+                            source=nat_sources + tuple(i.where() for i in members), **base)
+
+    def _lease_without_accounting(self, address: str, moment: float,
+                                  used: Sequence[Interval]) -> tuple[str | None, list[Interval]]:
+        """(Why a lease-only answer is refused, or None; the accounting records confirming it).
+
+        A RADIUS-speaking BNG accounts for every subscriber session it carries. When an
+        accounting log covers the time *and* accounts for this address, a DHCP/Kea lease is
+        confirmed by an accounting session of the *same* subscriber (joined as usual) anywhere
+        within the lease — a reconnect leaves a gap in the accounting, not in the lease. A lease
+        that no such session confirms is a disagreement between the sources (a lost
+        accounting, or a client the BNG did not carry), so nobody is named. An address the
+        accounting never mentions (a DHCP-only pool) keeps its lease-only answer.
+        """
+        refusal: str | None = None
+        for ix in self._accounting:
+            cov = ix.coverage
+            if cov is None or not cov.contains(moment) or not ix.has_address(address):
+                continue
+            low = max(min(i.start for i in used), cov.first)
+            high = min(max(i.end for i in used), cov.last)
+            sessions = ix.lookup(address, (low + high) / 2, (high - low) / 2)
+            if sessions:
+                records = [*used, *sessions]
+                for sub in self.join.subscribers([i.ids for i in records],
+                                                 [i.account for i in records]):
+                    if 0 in sub.members and sub.account is not None:
+                        confirming = [records[m] for m in sub.members if m >= len(used)]
+                        if confirming:
+                            return None, confirming
+            refusal = (f"a lease holds the address ({_records(used)}) but no RADIUS "
+                       f"accounting session of the same subscriber does during that lease, "
+                       f"although {ix.source} covers that time and accounts for this address")
+        return refusal, []
 
     def _operator(self, address: str) -> dict[str, Any]:
         """Operator fields of ``address`` (cached per address: the ASN data do not change)."""
@@ -422,8 +586,26 @@ class Attributor:
         if self.pseudonymizer is None:
             raise InputError("reveal", "no pseudonym key configured",
                              "attribution.pseudonym_key")
-        pairs = ((account, ix.source) for ix in self.sessions for account in ix.accounts())
-        return reveal(self.pseudonymizer, pseudonym, basis, pairs)
+        return reveal(self.pseudonymizer, pseudonym, basis, self._identities())
+
+    def _identities(self) -> Iterator[tuple[str, str, str]]:
+        """(account text, log, identifier kind) of every account any look-up could name: each
+        log's own account and every identifier the join policy may choose as the account."""
+        ranked = set(self.join.preference)
+        for ix in self.sessions:
+            seen: set[tuple[str, str]] = set()
+            for account, ids in ix.identities():
+                pairs = []
+                for kind, value in decode(ids):
+                    ns = self.join.namespace.get(kind)
+                    if ns in ranked:
+                        pairs.append((self.join.render(ns, value), kind))
+                if all(text != account for text, _ in pairs):  # the log's own account
+                    pairs.append((account, f"{ix.kind} account"))
+                for text, kind in pairs:
+                    if (text, kind) not in seen:
+                        seen.add((text, kind))
+                        yield text, ix.source, kind
 
     def problems(self, limit: int = 1000) -> list[LogProblem]:
         """Lines of the logs that could not be used (recorded while indexing)."""
@@ -448,6 +630,16 @@ class Attributor:
             ix.close()
         for db in self.asn_dbs:
             db.close()
+
+
+def _account_key(index: IntervalIndex) -> str | None:
+    """The ``account_key`` option a log was indexed with (kept in the index's meta)."""
+    try:
+        params = json.loads(index.meta.get("params", "{}"))
+    except (ValueError, AttributeError):
+        return None
+    options = params.get("options") if isinstance(params, dict) else None
+    return options.get("account_key") if isinstance(options, dict) else None
 
 
 def _entries(value: Any, source: str, key: str) -> list[Any]:

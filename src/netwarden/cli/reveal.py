@@ -2,7 +2,10 @@
 
 The reveal itself is a ledger leaf (who, when with time zone, on what basis, which pseudonym)
 written *before* the account is shown. The leaf does not contain the account: the ledger is
-exported in bundles, and the pseudonym already commits to the account under the key.
+exported in bundles, and the pseudonym already commits to the account under the key. It does
+name *which identifier* was revealed (``identifier``: ``user`` for a RADIUS User-Name,
+``remote_id`` for a DHCP relay remote-id, ``mac``, ...; a subscriber joined across logs may
+carry the account in several) and the logs that carry it.
 """
 
 from __future__ import annotations
@@ -47,15 +50,19 @@ def reveal(
                  "pseudonym": found.pseudonym, "basis": basis.strip(),
                  "by": by or getpass.getuser(),
                  "revealed_at": datetime.now().astimezone().isoformat(),
-                 "check_id": loaded.check_id, "sources": list(found.sources)}
+                 "check_id": loaded.check_id, "sources": list(found.sources),
+                 "identifier": list(found.identifier)}
         ref = ledger.append(entry)
     finally:
         attributor.close()
         store.close()
     if as_json:
         typer.echo(json.dumps({"pseudonym": found.pseudonym, "account": found.account,
+                               "identifier": list(found.identifier),
+                               "sources": list(found.sources),
                                "basis": basis, "ledger_index": ref.index,
                                "leaf_hash": ref.leaf_hash.hex()}, ensure_ascii=False))
         return
-    typer.echo(f"{found.pseudonym} = {found.account}")
+    typer.echo(f"{found.pseudonym} = {found.account} "
+               f"({', '.join(found.identifier) or 'account'} in {', '.join(found.sources)})")
     typer.echo(f"recorded as ledger leaf {ref.index} ({ref.leaf_hash.hex()}): basis {basis!r}")
