@@ -300,7 +300,8 @@ class AttributionTable(StrictModel):
     pseudonym_key: str | None = None
     asn_db: list[str] = []
     join: list[str] | None = None  # identifier names that join the logs (issue 13)
-    account: str | None = None  # which identifier is the subscriber account (issue 13)
+    # which identifier is the subscriber account: one kind, or the order to try (issue 13)
+    account: str | list[str] | None = None
 
     @field_validator("radius", "dhcp", "kea", "cgnat", mode="before")
     @classmethod
