@@ -199,7 +199,8 @@ class _Recorder:
         if attr_pos is not None:
             positions["attribution"] = attr_pos
         self._waiting.append((dict(
-            id=obs.id, track=content_track(primary.category, primary.bank),
+            schema_version=FINDING_SCHEMA_VERSION, id=obs.id,
+            track=content_track(primary.category, primary.bank),
             matches=[{"match_id": m.id, "bank": m.bank, "category": m.category,
                       "reference": m.reference_id, "title": m.title, "method": m.method,
                       "algorithm": m.algorithm, "distance": m.distance, "ledger": PENDING}

@@ -189,8 +189,9 @@ class Finding(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _version_1(cls, data: Any) -> Any:
-        """A line without ``schema_version`` is a version-1 line (one finding per match)."""
-        if isinstance(data, dict) and "schema_version" not in data:
+        """A line without ``schema_version`` and ``matches`` is a version-1 line (one finding
+        per match): it keeps reading, with its version said and its track derived."""
+        if isinstance(data, dict) and "schema_version" not in data and not data.get("matches"):
             data = {**data, "schema_version": 1}
             if "track" not in data:
                 data["track"] = content_track(str(data.get("category", "")),
