@@ -126,6 +126,12 @@ def test_one_finding_per_copy_and_csam_routes(tmp_path: Path, home: Path) -> Non
     assert summary["matches"] == 10
     assert summary["by_track"]["csam"]["served"] == 2
     assert summary["by_category"]["csam"]["served"] == 2
+    html = (out / "report.html").read_text(encoding="utf-8")
+    # the report headlines CSAM first, on its own track, one row per copy
+    assert 'id="csam-track"' in html
+    assert html.index("CSAM — its own legal track: 2 verified copies") < html.index(
+        "Verified distribution, copyright track (2)")
+    assert html.count('IMG_7.png"') == 2  # one row (one title attribute) per copy
 
     # -- the CSAM track: never copyright law -------------------------------------------------
     report = assess_run(out, [], ledger=ledger)
