@@ -25,6 +25,7 @@ from netwarden.banks import BankStore
 from netwarden.digest.pdq import pdq_from_bytes
 from netwarden.ledger import Ledger
 from netwarden.ledger.keys import init_key
+from netwarden.ledger.select import finding_indices, run_dir_indices
 from netwarden.liability.assess import assess_run
 from netwarden.notices.formats import route_for
 from netwarden.notices.formats.base import Party
@@ -118,6 +119,9 @@ def test_one_finding_per_copy_and_csam_routes(tmp_path: Path, home: Path) -> Non
         for m in x["matches"]:  # the leaf is the match record it names
             entry = json.loads(ledger.entry(m["ledger"]["index"]))
             assert entry["record_type"] == "match" and entry["id"] == m["match_id"]
+        # a bundle of the copy (by its finding id, or of the whole run) proves every match
+        for chosen in (finding_indices(ledger, x["id"]), run_dir_indices(ledger, out)):
+            assert {m["ledger"]["index"] for m in x["matches"]} <= chosen
     films = [x for x in lines if x["name"] == "film.mkv"]
     assert [len(x["matches"]) for x in films] == [2, 2] and {x["track"] for x in films} == {
         "copyright"}
