@@ -49,9 +49,11 @@ def test_audit_of_demo_network_finds_exactly_the_planted_copies(tmp_path: Path, 
                            banks=[b[0] for b in net.banks], attributor=attributor)
         attributor.close()
         expected = set(net.expected)
-    served = {(f.host, f.location, f.reference) for f in result.findings
-              if f.evidence_level.value == "served"}
+    served = {(f.host, f.location, m["reference"]) for f in result.findings
+              if f.evidence_level.value == "served" for m in f.matches}
     assert served == expected
+    # one finding per copy: no observed item is reported twice
+    assert len({f.observation_id for f in result.findings}) == len(result.findings)
     assert expected, "the testbed must plant something"
     assert any(f.operator_infrastructure for f in result.findings)
 

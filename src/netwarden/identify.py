@@ -2,7 +2,10 @@
 
 Exact identification only looks up the digests an observation carries; it never sees bytes.
 When several digests of one observation hit the same reference (md5 *and* sha256, say), one
-match is made, on the strongest algorithm, so that a finding is counted once.
+match is made, on the strongest algorithm. Matches of *different* references (an image whose
+MD5 is in one bank, its SHA-1 in another, its PDQ in a third) stay separate matches — each is
+a ledger leaf and stays provable — but the pipeline makes ONE finding of all the matches of
+one observation (one finding per copy), ordered by :func:`primary_order`.
 
 Perceptual identification (PDQ for images, vPDQ for videos) follows when the index offers
 ``perceptual_matches`` (the BankStore does; see banks/perceptual.py): a reference within its
@@ -15,10 +18,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from netwarden.records import Match, Observation, Outcome
+from netwarden.records import Match, Observation, Outcome, content_track
 
 # Strongest first: a SHA-256 match outranks an MD5 match of the same reference.
 ALGORITHM_STRENGTH = ("sha256", "btmh", "sha1", "btih", "tth", "ed2k", "md5")
+
+def primary_order(match: Match) -> tuple[int, int, int, int, str, str]:
+    """Sort key of a finding's matches: the first is the finding's primary match.
+
+    CSAM before other categories (the gravest reading of a copy decides how it is
+    headlined and routed), exact before perceptual (an equal digest is the stronger fact),
+    smaller distance first, stronger algorithm first, then bank and reference for stability.
+    """
+    return (0 if content_track(match.category, match.bank) == "csam" else 1,
+            0 if match.method == "exact" else 1, match.distance, _strength(match.algorithm),
+            match.bank, match.reference_id)
 
 
 class ReferenceLike(Protocol):
@@ -51,6 +65,10 @@ def identify(observation: Observation, index: ExactIndex, observation_leaf: str 
     """
     if observation.outcome is not Outcome.OK or not observation.digests:
         return []
+    if observation.details.get("third_parties") == 0:
+        # An index (tracker, DHT, hub) that named nobody but the auditor itself: an
+        # observation ("the tracker knows the infohash, no peers"), never a finding.
+        return []
     allowed = set(banks) if banks else None
     best: dict[tuple[str, str], ReferenceLike] = {}
     for ref in index.lookup_many(dict(observation.digests)):
@@ -77,7 +95,7 @@ def identify(observation: Observation, index: ExactIndex, observation_leaf: str 
                 observation_leaf=observation_leaf, bank=ref.bank, category=ref.category,
                 reference_id=ref.reference_id, title=ref.title, algorithm=ref.algorithm,
                 method="perceptual", distance=ref.distance, matched_value=ref.value))
-    return matches
+    return sorted(matches, key=primary_order)
 
 
 def _has_perceptual(observation: Observation) -> bool:

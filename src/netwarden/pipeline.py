@@ -28,6 +28,7 @@ from netwarden.collect import CollectContext, collector_for
 from netwarden.identify import ExactIndex, identify
 from netwarden.ledger.clock import clock_info
 from netwarden.records import (
+    FINDING_SCHEMA_VERSION,
     PENDING,
     Endpoint,
     EvidenceLevel,
@@ -38,6 +39,7 @@ from netwarden.records import (
     Record,
     Refusal,
     Verification,
+    content_track,
     new_id,
     utc_now,
 )
@@ -135,9 +137,12 @@ class _Recorder:
         self._staged = []
         for fields, positions in self._waiting:
             if self.ledger is not None:
-                fields["ledger"] = {name: {"index": refs[pos].index,
-                                           "leaf_hash": refs[pos].leaf_hash.hex()}
-                                    for name, pos in positions.items()}
+                def ref(pos: int) -> dict[str, Any]:
+                    return {"index": refs[pos].index, "leaf_hash": refs[pos].leaf_hash.hex()}
+                fields["ledger"] = {name: ref(pos) for name, pos in positions.items()
+                                    if name != "matches"}
+                for item, pos in zip(fields["matches"], positions["matches"], strict=True):
+                    item["ledger"] = ref(pos)
             finding = Finding(**fields)
             self.findings.append(finding)
             self.findings_file.write(finding.model_dump_json() + "\n")
@@ -190,24 +195,48 @@ class _Recorder:
             self.problems.append(record)
             log.info("%s %s: %s", record.outcome.value, record.location, record.reason)
             return
-        for match in identify(record, self.index, obs_leaf, self.banks):
-            self._finding(record, obs_pos, match)
+        matches = identify(record, self.index, obs_leaf, self.banks)
+        if matches:
+            self._finding(record, obs_pos, matches)
 
-    def _finding(self, obs: Observation, obs_pos: int, match: Match) -> None:
-        match_pos, match_leaf = self._stage(match)
-        verification: Verification = verify_match(obs, match, match_leaf)
-        ver_pos, _ = self._stage(verification)
-        log.info("match %s %s → %s/%s (%s), %s", obs.location, match.algorithm, match.bank,
-                 match.reference_id, verification.result, verification.level.value)
-        attribution, attr_pos = self._attribute(obs, match, match_leaf)
-        positions = {"observation": obs_pos, "match": match_pos, "verification": ver_pos}
+    def _finding(self, obs: Observation, obs_pos: int, matches: list[Match]) -> None:
+        """ONE finding for all the matches of one observation (one finding per copy).
+
+        Every match and its verification stays a ledger leaf of its own (each stays
+        provable); the finding lists them in ``matches``, primary first (identify's order).
+        Its evidence level is the best any match reached, and its ``verification`` is that
+        match's (the primary's when they tie).
+        """
+        staged: list[tuple[Match, int, Verification, int]] = []
+        for match in matches:
+            match_pos, match_leaf = self._stage(match)
+            verification: Verification = verify_match(obs, match, match_leaf)
+            ver_pos, _ = self._stage(verification)
+            staged.append((match, match_pos, verification, ver_pos))
+            log.info("match %s %s → %s/%s (%s), %s", obs.location, match.algorithm,
+                     match.bank, match.reference_id, verification.result,
+                     verification.level.value)
+        rank = list(EvidenceLevel)
+        best = max(staged, key=lambda s: rank.index(s[2].level))  # first of the best: primary
+        primary, match_pos, _v, _p = staged[0]
+        _m, _mp, verification, ver_pos = best
+        attribution, attr_pos = self._attribute(obs, primary, self._leaf_of(match_pos))
+        positions: dict[str, Any] = {"observation": obs_pos, "match": match_pos,
+                                     "verification": ver_pos,
+                                     "matches": [pos for _m, pos, _v, _p in staged]}
         if attr_pos is not None:
             positions["attribution"] = attr_pos
         self._waiting.append((dict(
-            id=match.id, run_id=self.run_id, check_id=self.scope.check_id,
-            operator=self.scope.operator_name, category=match.category, bank=match.bank,
-            reference=match.reference_id, title=match.title, match_method=match.method,
-            match_algorithm=match.algorithm, match_distance=match.distance,
+            schema_version=FINDING_SCHEMA_VERSION, id=obs.id,
+            track=content_track(primary.category, primary.bank),
+            matches=[{"match_id": m.id, "bank": m.bank, "category": m.category,
+                      "reference": m.reference_id, "title": m.title, "method": m.method,
+                      "algorithm": m.algorithm, "distance": m.distance, "ledger": PENDING}
+                     for m, _mp, _v, _p in staged],
+            run_id=self.run_id, check_id=self.scope.check_id,
+            operator=self.scope.operator_name, category=primary.category, bank=primary.bank,
+            reference=primary.reference_id, title=primary.title, match_method=primary.method,
+            match_algorithm=primary.algorithm, match_distance=primary.distance,
             location=obs.location, endpoint=str(obs.endpoint), host=obs.endpoint.host,
             port=obs.endpoint.port, protocol=obs.endpoint.protocol, name=obs.name,
             size=obs.size, digests=obs.digests, observed_at=obs.observed_at,
@@ -217,8 +246,14 @@ class _Recorder:
                           "verified_at": verification.verified_at.isoformat()},
             attribution=attribution,
             operator_infrastructure=obs.operator_infrastructure, observation_id=obs.id,
-            match_id=match.id, verification_id=verification.id, ledger=PENDING,
+            match_id=primary.id, verification_id=verification.id, ledger=PENDING,
         ), positions))
+
+    def _leaf_of(self, pos: int) -> str | None:
+        """Leaf hash (hex) of a staged entry of the current batch."""
+        if self.ledger is None or pos < 0:
+            return None
+        return self._staged[pos].leaf_hash.hex()
 
     def _attribute(self, obs: Observation, match: Match, match_leaf: str | None
                    ) -> tuple[dict[str, Any] | str, int | None]:
@@ -306,12 +341,14 @@ def summarize(result: RunResult) -> dict[str, Any]:
     """``summary.json``: counts by category, host and evidence level, plus run facts."""
     by_category: dict[str, dict[str, int]] = {}
     by_host: dict[str, dict[str, int]] = {}
+    by_track: dict[str, dict[str, int]] = {}
     by_level: dict[str, int] = {level.value: 0 for level in EvidenceLevel}
-    for f in result.findings:
+    for f in result.findings:  # one finding per copy: these count distinct copies
         level = f.evidence_level.value
         by_level[level] += 1
         by_category.setdefault(f.category, {lv.value: 0 for lv in EvidenceLevel})[level] += 1
         by_host.setdefault(f.host, {lv.value: 0 for lv in EvidenceLevel})[level] += 1
+        by_track.setdefault(f.track, {lv.value: 0 for lv in EvidenceLevel})[level] += 1
     return {
         "run_id": result.run_id, "check_id": result.scope.check_id,
         "operator": result.scope.operator_name, "jurisdiction": result.scope.jurisdiction,
@@ -323,8 +360,11 @@ def summarize(result: RunResult) -> dict[str, Any]:
         "failed_services": sum(1 for s in result.services if s["status"] == "failed"),
         "observations": result.observations, "outcomes": result.outcomes,
         "refused": len(result.refusals), "findings": len(result.findings),
+        "findings_schema_version": FINDING_SCHEMA_VERSION,
+        "matches": sum(len(f.matches) or 1 for f in result.findings),
         "distribution": by_level[EvidenceLevel.SERVED.value],
         "by_level": by_level, "by_category": by_category, "by_host": by_host,
+        "by_track": by_track,
         "infrastructure_findings": sum(1 for f in result.findings if f.operator_infrastructure),
         "checkpoint": result.checkpoint,
         "assessment": ({"primary_jurisdiction": result.assessment.primary,

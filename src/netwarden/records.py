@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 def utc_now() -> datetime:
@@ -150,16 +150,58 @@ class Refusal(Record):
 
 PENDING = "pending"
 
+# Category or bank slugs that put a match on the CSAM legal track (see content_track).
+CSAM_MARKERS = ("csam", "csea")
+
+
+def content_track(category: str, bank: str | None = None) -> str:
+    """``csam`` or ``copyright``: the legal track a match (and its finding) is judged on.
+
+    Why it is fixed when the finding is made: the track decides what a finding *is* (its
+    primary match, where it is headlined, which notice routes and liability rules may touch
+    it). A match is on the CSAM track when its bank's category *or* the bank's name is marked
+    CSAM (``csam``, ``csam-standin``, ``csea``...): a CSAM hash list imported under a neutral
+    category must never reach copyright rules.
+    """
+    for slug in (category, bank or ""):
+        low = slug.lower()
+        if any(marker in low for marker in CSAM_MARKERS):
+            return "csam"
+    return "copyright"
+
+# Version of the findings.jsonl line (docs/findings.md). 2: one finding per observed copy
+# with a ``matches`` list and a legal ``track``; 1 (no field): one finding per match.
+FINDING_SCHEMA_VERSION = 2
+
 
 class Finding(BaseModel):
-    """One line of ``findings.jsonl``: the chain Observation → Match → Verification → ...
+    """One line of ``findings.jsonl``: one observed copy and the chain resting on it.
 
-    Fields not yet produced by a stage that has not run say ``"pending"``.
+    One finding per copy: every match of one observation (exact digests, PDQ/vPDQ, across
+    banks) is an entry of ``matches``; the top-level ``category``, ``bank``, ``reference``,
+    ``title`` and ``match_*`` fields describe the primary match (``matches[0]``), so counts
+    count copies, not digests. Fields not yet produced by a stage that has not run say
+    ``"pending"``.
     """
 
     model_config = ConfigDict(extra="forbid")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _version_1(cls, data: Any) -> Any:
+        """A line without ``schema_version`` and ``matches`` is a version-1 line (one finding
+        per match): it keeps reading, with its version said and its track derived."""
+        if isinstance(data, dict) and "schema_version" not in data and not data.get("matches"):
+            data = {**data, "schema_version": 1}
+            if "track" not in data:
+                data["track"] = content_track(str(data.get("category", "")),
+                                              str(data.get("bank", "")))
+        return data
+
+    schema_version: int = FINDING_SCHEMA_VERSION
     id: str
+    track: Literal["csam", "copyright"] = "copyright"
+    matches: list[dict[str, Any]] = Field(default_factory=list)
     run_id: str
     check_id: str
     operator: str

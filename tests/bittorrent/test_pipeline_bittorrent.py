@@ -31,15 +31,19 @@ def test_audit_over_bittorrent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.delenv("NETWARDEN_DB", raising=False)
     torrent = make_torrent(tmp_path, "film", 300_000, piece_length=32 * 1024)
     other = make_torrent(tmp_path, "unbanked", 100_000, piece_length=32 * 1024)
+    lonely = make_torrent(tmp_path, "nobody-seeds", 100_000, piece_length=32 * 1024)
     store = open_store()
     init_key()
     banks = BankStore(store)
     report = banks.import_file("films", "film", "torrent", torrent.path)
     assert report.added >= 1
-    with opentracker(tmp_path / "tracker", [torrent.btih, other.btih], TRACKER) as port:
+    assert banks.import_file("films", "film", "torrent", lonely.path).added >= 1
+    hashes = [torrent.btih, other.btih, lonely.btih]
+    with opentracker(tmp_path / "tracker", hashes, TRACKER) as port:
         announce = f"http://{TRACKER}:{port}/announce"
         with seeders(2, [torrent, other], trackers=[announce]) as honest:
-            scope = make_scope([{"url": announce, "kind": "bittorrent-tracker"}])
+            scope = make_scope([{"url": announce, "kind": "bittorrent-tracker"},
+                                {"url": f"udp://{TRACKER}:{port}"}])
             result = run_audit(scope, tmp_path / "run", banks, ledger=Ledger.open(store),
                                store=store, banks=["films"])
     by_host: dict[str, set[str]] = {}
@@ -51,10 +55,27 @@ def test_audit_over_bittorrent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     # only the banked torrent is looked for: the unbanked one never becomes a finding
     assert {f.bank for f in result.findings} == {"films"}
     assert len({f.reference for f in result.findings}) == 1
-    # the operator's own tracker lists the swarm: a lead on the operator's infrastructure
+    # the torrent nobody seeds: the tracker knows it, but named nobody but the auditor
+    assert lonely.btih not in {f.digests.get("btih") for f in result.findings}
+    # the auditor never refuses itself (opentracker lists the requester back)
+    assert not result.refusals, [r.target for r in result.refusals]
+    # the operator's own tracker (HTTP and UDP) lists the seeded swarm: leads, and no more
     tracker = [f for f in result.findings if f.host == TRACKER]
-    assert [(f.evidence_level.value, f.operator_infrastructure) for f in tracker] == [
-        ("listed", True)]
+    assert sorted((f.evidence_level.value, f.operator_infrastructure, f.protocol)
+                  for f in tracker) == [("listed", True, "http"), ("listed", True, "udp")]
+    for f in tracker:
+        a = f.assessment
+        assert a["role"] is None and a["lead"] and a["evidence_needed"]
+        assert any("coordinates this swarm" in x for x in a["lead_facts"])
+        assert any("verified copies were served in the same swarm" in x
+                   for x in a["lead_facts"])
+        for r in a["results"].values():
+            assert r["outcome"] == "lead" and r["exposures"] == []
+    # next to the served copies in the same swarm the operator's tracker is weighed
+    for f in result.findings:
+        if f.evidence_level.value == "served":
+            assert f.assessment["role"] == "operator_sharing_service", f.assessment
+            assert "coordinates this swarm" in f.assessment["role_basis"]
     lines = (tmp_path / "run" / "findings.jsonl").read_text(encoding="utf-8").splitlines()
     assert {json.loads(line)["match_algorithm"] for line in lines} <= {"btih", "btmh"}
     assert Ledger.open(store).verify().ok

@@ -45,11 +45,24 @@ def test_roles_from_hub_and_tracker_details() -> None:
     assert user["operator_promotes_infringing_use"].value is True
     foreign = evidence_facts(sub, {"hub": "adc://127.77.5.5:411", "operator": True}, [])
     assert foreign["role"].value == "mere_conduit"
+    # an operator host seeding verified pieces: the item is on operator infrastructure, but
+    # participation needs the seed's question answered (was an employee involved?)
     seeder = evidence_facts(_finding(2, "127.77.0.10", True).model_dump(mode="json"),
                             {"found_in": "tracker", "operator_tracker": True})
-    assert seeder["role"].value == "active_participant"
+    assert seeder["role"].value == "hosting"
+    assert seeder["staff_uploaded_or_curated"].value is None
     tracked = evidence_facts(sub, {"found_in": "t", "operator_tracker": True})
     assert tracked["role"].value == "operator_sharing_service"
+    # the same details on a lead establish no role at all
+    lead = {**sub, "evidence_level": "listed"}
+    for details in ({"hub": hub, "operator": True, "nick": "admin"},
+                    {"found_in": "t", "operator_tracker": True}, {"tracker": "http://t/a"}):
+        assert evidence_facts(lead, details, ["127.77.0.20"])["role"].value is None
+    infra_lead = {**_finding(3, "127.77.0.10", True).model_dump(mode="json"),
+                  "evidence_level": "listed"}
+    facts = evidence_facts(infra_lead, {"tracker": "http://127.77.0.10/announce",
+                                        "operator_tracker": True}, ["127.77.0.10"])
+    assert facts["role"].value is None and facts["evidence_level"].value == "listed"
 
 
 def _input(findings: list[Finding], notifier: Party) -> NoticeInput:

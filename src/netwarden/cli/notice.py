@@ -50,7 +50,8 @@ def _config(path: Path) -> dict[str, Any]:
 @notice_app.command("send")
 def send_command(
     run_dir: Path = typer.Argument(..., help="Run directory (with findings.jsonl)."),
-    fmt: str = typer.Option(..., "--format", help="acns, dsa or ru_hosting."),
+    fmt: str = typer.Option(..., "--format", help="acns, dsa, ru_hosting (copyright); "
+                            "ru_csam, us_cybertipline, dsa (CSAM)."),
     config: Path = typer.Option(..., "--config", help="TOML with [notifier], [recipient] and "
                                 "[smtp] tables (see docs/notices.md)."),
     finding: list[str] = typer.Option([], "--finding", help="Only this finding (repeatable)."),

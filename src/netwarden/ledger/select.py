@@ -25,9 +25,21 @@ def _entry(data: bytes) -> dict[str, Any]:
 
 
 def finding_indices(ledger: Ledger, match_id: str) -> set[int]:
-    """Leaf indexes of the finding whose match record has id ``match_id``."""
+    """Leaf indexes of the finding whose match record has id ``match_id``.
+
+    A finding id (version 2 of findings.jsonl: the id of the observation of one copy) is
+    accepted too and selects every match of that copy.
+    """
     matches = ledger.leaves((LEAVES.c.record_type == "match") & (LEAVES.c.record_id == match_id))
     if not matches:
+        for _i, _h, data in ledger.leaves((LEAVES.c.record_type == "observation")
+                                          & (LEAVES.c.record_id == match_id)):
+            run = _entry(data).get("run_id", "")
+            ids = [_entry(d)["id"] for _j, _g, d in ledger.leaves(
+                (LEAVES.c.record_type == "match") & (LEAVES.c.run_id == run))
+                if _entry(d).get("observation_id") == match_id]
+            if ids:
+                return set().union(*(finding_indices(ledger, i) for i in ids))
         raise InputError("--finding", f"no match record with id {match_id!r} in the ledger")
     chosen: set[int] = set()
     runs: set[str] = set()
@@ -58,11 +70,15 @@ def run_dir_indices(ledger: Ledger, run_dir: Path) -> set[int]:
             if not line.strip():
                 continue
             try:
-                match_id = json.loads(line)["match_id"]
-            except (ValueError, KeyError, TypeError) as exc:
+                finding = json.loads(line)
+                match_ids = [finding["match_id"]]
+                # a version-2 finding is one copy with every match of it: each stays provable
+                match_ids += [m["match_id"] for m in finding.get("matches") or []]
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 raise InputError(str(path), f"not a finding with a match_id: {exc}",
                                  where=f"line {number}") from exc
-            chosen |= finding_indices(ledger, str(match_id))
+            for match_id in dict.fromkeys(str(m) for m in match_ids):
+                chosen |= finding_indices(ledger, match_id)
     if not chosen:
         raise InputError(str(path), "lists no findings")
     return chosen

@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from netwarden.errors import InputError
 from netwarden.liability.engine import (
+    LEAD_EVIDENCE,
     RULES_DIR,
     JurisdictionResult,
     RuleSet,
@@ -41,22 +42,32 @@ from netwarden.liability.facts import (
     NoticeFacts,
     evidence_facts,
     knowledge_facts,
+    participation_evidence,
 )
 from netwarden.records import Finding, new_id
 
-SEVERITY = {"exempt": 0, "not_exempt": 1, "liable": 2}
+SEVERITY = {"lead": -2, "no_civil_rule": -1, "exempt": 0, "not_exempt": 1, "liable": 2}
 ROLE_WORDS = {
     "mere_conduit": "carried transfers between subscribers (conduit)",
-    "hosting": "stored the item on its own store (hosting)",
+    "hosting": "stored the item on its own host (hosting; who placed it is not shown)",
     "index": "indexed the item (index)",
     "operator_sharing_service": "ran the hub/tracker through which the item was shared",
-    "active_participant": "took part itself: its infrastructure or staff served the item",
+    "active_participant": "took part itself: its staff served or placed the item",
 }
 OUTCOME_WORDS = {
     "exempt": "EXEMPT (the safe harbour applies: no damages)",
     "not_exempt": "NOT EXEMPT (no safe harbour; general law decides — not a finding of "
                   "liability)",
     "liable": "LIABLE (a positive liability rule is met)",
+    "no_civil_rule": "no civil intermediary rule for this content: the duties and the "
+                     "criminal track below apply",
+    "lead": "LEAD ONLY (no verified copy: no conclusion)",
+}
+DUTY_WORDS = {
+    "removal_duty": "remove or disable the material",
+    "blocking_duty": "block access to it",
+    "report_duty": "report it",
+    "preservation_duty": "preserve the report's contents",
 }
 
 
@@ -155,26 +166,40 @@ def assess_findings(findings: Sequence[Finding], rule_sets: Sequence[RuleSet], *
     notices = list(notices)
     declared = declared or DeclaredFacts()
     infrastructure = list(infrastructure)
+    served_in_swarm: dict[str, list[str]] = {}
+    for finding in findings:
+        btih = finding.digests.get("btih")
+        if btih and finding.evidence_level.value == "served":
+            served_in_swarm.setdefault(btih, []).append(finding.id)
     out = []
     for finding in findings:
         data = finding.model_dump(mode="json")
-        facts = evidence_facts(data, (details or {}).get(finding.id), infrastructure, hub_facts)
+        served = finding.evidence_level.value == "served"
+        obs_details = (details or {}).get(finding.id) or {}
+        facts = evidence_facts(data, obs_details, infrastructure, hub_facts)
         facts.update(declared.operator)
         facts.update(declared.findings.get(finding.id, {}))
-        if "staff_uploaded_or_curated" in declared.findings.get(finding.id, {}) and \
-                declared.findings[finding.id]["staff_uploaded_or_curated"].value:
+        if served and "staff_uploaded_or_curated" in declared.findings.get(finding.id, {}) \
+                and declared.findings[finding.id]["staff_uploaded_or_curated"].value:
             facts["role"] = Fact("active_participant",
                                  declared.findings[finding.id]["staff_uploaded_or_curated"].basis)
+        content = facts["content"].value
         results: dict[str, dict[str, Any]] = {}
         per_j_facts: dict[str, dict[str, Any]] = {}
         for rules in rule_sets:
-            jfacts = {**facts, **knowledge_facts(finding.id, notices, rules, now)}
+            jfacts = {**facts, **knowledge_facts(finding.id, notices, rules, now, content)}
             result: JurisdictionResult = evaluate(rules, _values(jfacts))
             results[rules.jurisdiction] = result.as_dict()
             per_j_facts[rules.jurisdiction] = {k: jfacts[k].as_dict()
                                                for k in ("actual_knowledge", "response")}
-        out.append({"id": finding.id, "operator": finding.operator,
-                    "role": facts["role"].value, "role_basis": facts["role"].basis,
+        role = facts["role"].value
+        needed = (participation_evidence(role, facts, finding.endpoint) if served
+                  else [LEAD_EVIDENCE])
+        out.append({"id": finding.id, "operator": finding.operator, "track": content,
+                    "role": role, "role_basis": facts["role"].basis,
+                    "lead": not served, "evidence_needed": needed,
+                    "lead_facts": [] if served else _lead_facts(
+                        finding, obs_details, served_in_swarm),
                     "facts": {k: v.as_dict() for k, v in facts.items()},
                     "knowledge": per_j_facts, "results": results,
                     "evidence_level": finding.evidence_level.value,
@@ -183,58 +208,134 @@ def assess_findings(findings: Sequence[Finding], rule_sets: Sequence[RuleSet], *
     return out
 
 
+def _lead_facts(finding: Finding, details: dict[str, Any],
+                served_in_swarm: dict[str, list[str]]) -> list[str]:
+    """What a lead adds (facts, never a role): who listed what, and verified copies beside it.
+
+    The operator's tracker coordinating a swarm is weighed only next to a ``served`` finding
+    in the same swarm (there it makes the role ``operator_sharing_service``); on a lead it is
+    stated as a fact and nothing more.
+    """
+    out: list[str] = []
+    tracker = details.get("tracker")
+    if tracker and finding.endpoint.startswith(("http", "udp")):
+        whose = "the operator's own tracker" if details.get("operator_tracker") else "tracker"
+        out.append(f"{whose} {tracker} coordinates this swarm: it listed "
+                   f"{details.get('third_parties', '?')} peer(s) other than the auditor")
+    elif details.get("found_in"):
+        out.append(f"the endpoint was found in {details['found_in']}")
+    if details.get("hub"):
+        out.append(f"listed on the hub {details['hub']}")
+    same = [i for i in served_in_swarm.get(finding.digests.get("btih", ""), [])
+            if i != finding.id]
+    if same:
+        out.append(f"verified copies were served in the same swarm: finding(s) "
+                   f"{', '.join(same[:10])} (their assessment weighs the tracker)")
+    return out
+
+
+def _per_jurisdiction(items: list[dict[str, Any]], j: str) -> dict[str, Any]:
+    results = [i["results"][j] for i in items]
+    worst = max((r["outcome"] for r in results), key=lambda o: SEVERITY.get(o, 1))
+    deciding = [r for r in results if r["outcome"] == worst]
+    exposures = list(dict.fromkeys(e for r in results for e in r["exposures"]))
+    fired = list(dict.fromkeys(f"{f['id']} — {f['citation']}" for r in results
+                               for f in r["rules_fired"]
+                               if f["track"] != "civil" or r["outcome"] == worst))
+    changes = list(dict.fromkeys(
+        f"{c['fact']} = {json.dumps(c['if'])} → {c['outcome']}" for r in deciding
+        for c in r["would_change"] if c["fact"] not in ("role", "evidence_level")))
+    return {"outcome": worst, "exposures": exposures,
+            "provisional": any(r["provisional"] for r in deciding),
+            "findings_by_outcome": dict(Counter(r["outcome"] for r in results)),
+            "rules_fired": fired,
+            "criminal_evidence_needed": list(dict.fromkeys(
+                e for r in results for e in r["criminal_evidence_needed"])),
+            "unverified_law": list(dict.fromkeys(
+                f"{u['citation']} — {u['note']}" for r in results
+                for u in r.get("unverified_law", []))),
+            "would_change": changes}
+
+
 def _operator_summary(operator: str, items: list[dict[str, Any]], jurisdictions: list[str]
                       ) -> dict[str, Any]:
-    roles = Counter(i["role"] for i in items)
-    per_j: dict[str, Any] = {}
-    for j in jurisdictions:
-        results = [i["results"][j] for i in items]
-        worst = max((r["outcome"] for r in results), key=lambda o: SEVERITY.get(o, 1))
-        deciding = [r for r in results if r["outcome"] == worst]
-        exposures = list(dict.fromkeys(e for r in results for e in r["exposures"]))
-        fired = list(dict.fromkeys(f"{f['id']} — {f['citation']}" for r in deciding
-                                   for f in r["rules_fired"]))
-        changes = list(dict.fromkeys(
-            f"{c['fact']} = {json.dumps(c['if'])} → {c['outcome']}" for r in deciding
-            for c in r["would_change"] if c["fact"] != "role"))
-        per_j[j] = {"outcome": worst, "exposures": exposures,
-                    "provisional": any(r["provisional"] for r in deciding),
-                    "findings_by_outcome": dict(Counter(r["outcome"] for r in results)),
-                    "rules_fired": fired,
-                    "criminal_evidence_needed": list(dict.fromkeys(
-                        e for r in results for e in r["criminal_evidence_needed"])),
-                    "would_change": changes}
-    return {"operator": operator, "findings": len(items),
-            "served": sum(1 for i in items if i["evidence_level"] == "served"),
-            "roles": dict(roles), "jurisdictions": per_j}
+    """One operator's result: conclusions from served findings only, per legal track.
+
+    ``jurisdictions`` is the copyright track (conduit / hosting / participant), ``csam`` the
+    CSAM track (duties, criminal evidence); leads are counted and never decide an outcome.
+    """
+    served = [i for i in items if not i["lead"]]
+    tracks: dict[str, dict[str, Any]] = {}
+    for track in ("csam", "copyright"):
+        group = [i for i in served if i["track"] == track]
+        if group:
+            tracks[track] = {j: _per_jurisdiction(group, j) for j in jurisdictions}
+    return {"operator": operator, "findings": len(items), "served": len(served),
+            "leads": len(items) - len(served),
+            "csam_findings": sum(1 for i in items if i["track"] == "csam"),
+            "csam_served": sum(1 for i in served if i["track"] == "csam"),
+            "roles": dict(Counter(i["role"] for i in served)),
+            "jurisdictions": tracks.get("copyright", {}), "csam": tracks.get("csam", {}),
+            "evidence_needed": list(dict.fromkeys(e for i in served
+                                                  for e in i["evidence_needed"]))}
 
 
-def plain_text(summary: dict[str, Any], primary: str | None) -> str:
-    """The per-operator assessment in plain language (for the HTML report)."""
-    lines = [f"{summary['operator']}: {summary['findings']} finding(s), "
-             f"{summary['served']} of them verified distribution."]
-    for role, count in sorted(summary["roles"].items(), key=lambda kv: -kv[1]):
-        lines.append(f"- In {count} finding(s) the operator {ROLE_WORDS.get(role, role)}.")
-    order = sorted(summary["jurisdictions"], key=lambda j: (j != primary, j))
-    for j in order:
-        r = summary["jurisdictions"][j]
+def _track_lines(per_j: dict[str, Any], primary: str | None) -> list[str]:
+    lines = []
+    for j in sorted(per_j, key=lambda j: (j != primary, j)):
+        r = per_j[j]
         head = f"Under {j.upper()}{' (the scope’s jurisdiction)' if j == primary else ''}: "
         head += OUTCOME_WORDS.get(r["outcome"], r["outcome"])
         if r["provisional"]:
             head += " — provisional: some facts the rules need are not established"
         lines.append(head + ".")
+        duties = [DUTY_WORDS[e] for e in r["exposures"] if e in DUTY_WORDS]
+        if duties:
+            lines.append("  Duties: " + "; ".join(duties) + ".")
         counts = ", ".join(f"{n} {o}" for o, n in sorted(r["findings_by_outcome"].items()))
         lines.append(f"  Findings: {counts}.")
-        for rule in r["rules_fired"][:6]:
+        for rule in r["rules_fired"][:8]:
             lines.append(f"  Rule: {rule}.")
         if "injunction_exposure" in r["exposures"]:
             lines.append("  Separately from damages, the operator can be ordered to remove or "
                          "block (injunction exposure).")
+        if "admin_exposure" in r["exposures"]:
+            lines.append("  Administrative fine exposure (see the rule above).")
         if r["criminal_evidence_needed"]:
             lines.append("  Criminal track: no verdict. A prosecutor would still need: "
                          + "; ".join(r["criminal_evidence_needed"]) + ".")
+        for item in r.get("unverified_law", [])[:4]:
+            lines.append(f"  Not encoded (unverified in the research note): {item}.")
         if r["would_change"]:
             lines.append("  What would change this: " + "; ".join(r["would_change"][:6]) + ".")
+    return lines
+
+
+def plain_text(summary: dict[str, Any], primary: str | None) -> str:
+    """The per-operator assessment in plain language (for the HTML report).
+
+    CSAM comes first and on its own: it is judged by its own law (duties to remove, block,
+    report; the criminal track), never by the copyright safe harbours.
+    """
+    lines = [f"{summary['operator']}: {summary['findings']} finding(s) (one per copy), "
+             f"{summary['served']} of them verified distribution, "
+             f"{summary.get('leads', 0)} lead(s)."]
+    if summary.get("csam_findings"):
+        lines.append(f"CSAM TRACK: {summary['csam_findings']} finding(s), "
+                     f"{summary['csam_served']} verified. Judged by CSAM law only.")
+        lines += _track_lines(summary.get("csam") or {}, primary)
+    if summary["jurisdictions"]:
+        lines.append("COPYRIGHT TRACK:")
+        for role, count in sorted(summary["roles"].items(), key=lambda kv: -kv[1]):
+            lines.append(f"- In {count} verified finding(s) the operator "
+                         f"{ROLE_WORDS.get(role, role)}.")
+        lines += _track_lines(summary["jurisdictions"], primary)
+    for item in summary.get("evidence_needed", [])[:4]:
+        lines.append(f"To prove participation, still needed: {item}.")
+    if summary.get("leads"):
+        lines.append(f"Leads: {summary['leads']} finding(s) below 'served' (listed or "
+                     "contacted). No role and no outcome is drawn from them; each needs "
+                     + LEAD_EVIDENCE + ".")
     return "\n".join(lines)
 
 
@@ -287,7 +388,8 @@ def assess_run(run_dir: Path, notices: Iterable[NoticeFacts] | None = None, *,
         entry = {"record_type": "assessment", "id": new_id(), "run_id": run_id,
                  "finding_id": finding.id, "match_id": finding.match_id,
                  "verification_leaf": ver.get("leaf_hash") if isinstance(ver, dict) else None,
-                 "assessed_at": assessed_at, "role": item["role"],
+                 "assessed_at": assessed_at, "role": item["role"], "track": item["track"],
+                 "lead": item["lead"],
                  "facts": {k: v["value"] for k, v in item["facts"].items()},
                  "knowledge": {j: {k: v["value"] for k, v in kv.items()}
                                for j, kv in item["knowledge"].items()},
@@ -311,6 +413,9 @@ def assess_run(run_dir: Path, notices: Iterable[NoticeFacts] | None = None, *,
                                                             for i in group if i["leaf"]],
                                     "outcomes": {j: [r["outcome"], *r["exposures"]]
                                                  for j, r in op["jurisdictions"].items()},
+                                    "csam_outcomes": {j: [r["outcome"], *r["exposures"]]
+                                                      for j, r in op["csam"].items()},
+                                    "leads": op["leads"],
                                     "rules_sha256": digests})
         op["text"] = texts[operator] = plain_text(op, primary)
         operators.append(op)
@@ -327,8 +432,10 @@ def _write(run_dir: Path, findings: list[Finding], items: list[dict[str, Any]],
         for finding in findings:
             item = by_id[finding.id]
             finding.assessment = {
-                "assessed_at": assessed_at, "role": item["role"],
+                "assessed_at": assessed_at, "track": item["track"], "role": item["role"],
                 "role_basis": item["role_basis"], "primary": report.primary,
+                "lead": item["lead"], "evidence_needed": item["evidence_needed"],
+                "lead_facts": item["lead_facts"],
                 "outcomes": {j: r["outcomes"] for j, r in item["results"].items()},
                 "results": item["results"], "facts": item["facts"],
                 "knowledge": item["knowledge"], "leaf": item["leaf"]}

@@ -7,15 +7,32 @@ produced it. A rule file (``rules/<jurisdiction>.toml``) lists rules in order; e
 on (``T``: the legal text was read; ``S``: a secondary source), the ``needs`` (facts it reads),
 a condition ``when`` and an ``outcome``.
 
-Three tracks are evaluated independently, because the law keeps them apart:
+Two gates come before any rule, because a conclusion must rest on the right law and on proof:
+
+* **content** — every rule says which legal track it is law for (``content = ["copyright"]``,
+  the default, or ``["csam"]``); a finding is evaluated only against the rules of its own
+  track, so a CSAM finding never passes through a copyright safe harbour;
+* **evidence** — rules are evaluated only on ``served`` evidence (bytes received and
+  verified). A lead (``listed``, ``contacted``) gets the outcome ``lead``, no exposure, and
+  the evidence still needed: a lead never concludes ``not_exempt`` or ``liable``.
+
+Then the tracks are evaluated independently, because the law keeps them apart:
 
 * ``civil`` — damages/compensation. Read top to bottom, the first rule whose condition holds
   gives the outcome: ``exempt``, ``not_exempt`` (no safe harbour: general law decides, which is
   *not* a finding of liability) or ``liable`` (a positive liability rule is met).
 * ``injunction`` — every rule that holds adds ``injunction_exposure``: exemptions from damages
   never switch off injunctions or blocking orders.
+* ``duty`` — every rule that holds adds the duty it imposes (``removal_duty``,
+  ``blocking_duty``, ``report_duty``, ``preservation_duty``): what the operator must do now.
+* ``admin`` — every rule that holds adds ``admin_exposure`` (a regulatory fine).
 * ``criminal`` — every rule that holds adds ``criminal_evidence_needed`` with the evidence a
   prosecutor would still need (a natural person, intent). It is never a verdict.
+
+A content track without any civil rule (RU and US have no civil intermediary rule for CSAM in
+the research note) gets the outcome ``no_civil_rule``: its duties and criminal track decide.
+Statements the research note marks [M] may be listed under ``[[unverified]]`` (citation and
+note): they are shown with the result as law still to be checked, and never evaluated.
 
 Facts are three-valued: a fact the evidence does not establish is ``None``. A condition that
 depends on an unknown fact is *undetermined*: the rule neither fires nor is skipped silently;
@@ -43,16 +60,28 @@ from netwarden.errors import InputError
 
 RULES_DIR = Path(__file__).with_name("rules")
 
-OUTCOMES = ("exempt", "not_exempt", "liable", "injunction_exposure", "criminal_evidence_needed")
 CIVIL_OUTCOMES = ("exempt", "not_exempt", "liable")
-TRACKS = ("civil", "injunction", "criminal")
+# Civil outcomes that conclude against the operator: only ever on served (verified) evidence.
+CONCLUSIONS = ("not_exempt", "liable")
+LEAD = "lead"  # the civil "outcome" of a lead: no conclusion, evidence still needed
+NO_CIVIL_RULE = "no_civil_rule"  # the content's track has no civil intermediary rule here
+DUTY_OUTCOMES = ("removal_duty", "blocking_duty", "report_duty", "preservation_duty")
+OUTCOMES = (*CIVIL_OUTCOMES, LEAD, NO_CIVIL_RULE, "injunction_exposure", *DUTY_OUTCOMES,
+            "admin_exposure", "criminal_evidence_needed")
+TRACKS = ("civil", "injunction", "duty", "admin", "criminal")
+CONTENTS = ("copyright", "csam")
 SOURCE_TAGS = ("T", "S")  # [M] statements of the research note are never encoded
 ROLES = ("mere_conduit", "hosting", "index", "operator_sharing_service", "active_participant")
+EVIDENCE_LEVELS = ("listed", "contacted", "served")
+LEAD_EVIDENCE = ("bytes of the item received from the endpoint and verified against the "
+                 "reference (evidence level 'served'): a listing or a handshake is a lead, "
+                 "not distribution")
 
 # The fact vocabulary: name -> allowed values (a tuple) or bool. Rules may read only these.
 FACT_TYPES: dict[str, tuple[str, ...] | type] = {
     "role": ROLES,
-    "content": ("copyright", "csam"),
+    "content": CONTENTS,
+    "evidence_level": EVIDENCE_LEVELS,
     "operator_infrastructure": bool,
     "initiated_transmission": bool,
     "selected_receiver": bool,
@@ -65,6 +94,7 @@ FACT_TYPES: dict[str, tuple[str, ...] | type] = {
     "repeat_infringer_policy": ("none", "adopted", "adopted_and_reasonably_implemented"),
     "designated_agent_registered": bool,
     "financial_benefit_direct_and_control": bool,
+    "csam_reported": bool,
 }
 
 Facts = Mapping[str, Any]  # name -> value (None: not established by the evidence)
@@ -84,11 +114,13 @@ class Rule:
     outcome: str | None
     explain: str
     evidence_needed: tuple[str, ...] = ()
+    content: tuple[str, ...] = ("copyright",)  # the legal tracks (content kinds) it is law for
 
     def brief(self) -> dict[str, Any]:
         """What a result says about a rule that fired."""
         out: dict[str, Any] = {"id": self.id, "track": self.track, "citation": self.citation,
-                               "source_tag": self.source_tag, "explain": self.explain}
+                               "source_tag": self.source_tag, "explain": self.explain,
+                               "content": list(self.content)}
         if self.outcome:
             out["outcome"] = self.outcome
         return out
@@ -117,9 +149,21 @@ class RuleSet:
     deadlines: dict[str, Deadline]
     knowledge_formats: tuple[str, ...]
     knowledge_citation: str
+    # per content kind (``csam``): which notice formats give knowledge there, and why
+    knowledge_by_content: dict[str, tuple[tuple[str, ...], str]] = field(default_factory=dict)
+    # statements the research note marks [M] (unchecked): named, cited, never evaluated
+    unverified: tuple[dict[str, str], ...] = ()
 
-    def track(self, name: str) -> list[Rule]:
-        return [r for r in self.rules if r.track == name]
+    def track(self, name: str, content: str | None = None) -> list[Rule]:
+        """The rules of one track; with ``content``, only those that are law for it."""
+        return [r for r in self.rules if r.track == name
+                and (content is None or content in r.content)]
+
+    def knowledge_for(self, content: str | None) -> tuple[tuple[str, ...], str]:
+        """(notice formats that give knowledge, citation) for a content kind."""
+        if content and content in self.knowledge_by_content:
+            return self.knowledge_by_content[content]
+        return self.knowledge_formats, self.knowledge_citation
 
     def deadline_for(self, content: str) -> Deadline:
         return self.deadlines.get(content) or self.deadlines["default"]
@@ -203,6 +247,16 @@ def parse_rules(data: dict[str, Any], source: str) -> RuleSet:
             outcome = "injunction_exposure"
         if track == "criminal":
             outcome = "criminal_evidence_needed"
+        if track == "admin":
+            outcome = "admin_exposure"
+        if track == "duty" and outcome not in DUTY_OUTCOMES:
+            raise InputError(source, f"a duty rule's outcome must be one of "
+                             f"{', '.join(DUTY_OUTCOMES)}", where)
+        content = raw.get("content", ["copyright"])
+        if (not isinstance(content, list) or not content
+                or not all(c in CONTENTS for c in content)):
+            raise InputError(source, f"'content' must list the content kinds the rule is law "
+                             f"for ({', '.join(CONTENTS)})", where)
         needs = raw.get("needs")
         if not isinstance(needs, list) or not all(isinstance(n, str) for n in needs):
             raise InputError(source, "'needs' must list the facts the rule reads", where)
@@ -217,7 +271,8 @@ def parse_rules(data: dict[str, Any], source: str) -> RuleSet:
                           source_tag=tag, source=_str(raw, "source", source, where),
                           needs=tuple(needs), when=raw["when"], outcome=outcome,
                           explain=_str(raw, "explain", source, where),
-                          evidence_needed=tuple(str(e) for e in evidence)))
+                          evidence_needed=tuple(str(e) for e in evidence),
+                          content=tuple(content)))
     deadlines: dict[str, Deadline] = {}
     for key, raw in (data.get("deadlines") or {}).items():
         where = f"deadlines.{key}"
@@ -236,9 +291,28 @@ def parse_rules(data: dict[str, Any], source: str) -> RuleSet:
     if not isinstance(formats, list) or not all(isinstance(f, str) for f in formats):
         raise InputError(source, "must be a list of notice format names",
                          "knowledge.notice_formats")
+    by_content: dict[str, tuple[tuple[str, ...], str]] = {}
+    for kind in CONTENTS:
+        table = knowledge.get(kind)
+        if table is None:
+            continue
+        where = f"knowledge.{kind}"
+        kformats = table.get("notice_formats") if isinstance(table, dict) else None
+        if not isinstance(kformats, list) or not all(isinstance(f, str) for f in kformats):
+            raise InputError(source, "must be a table with a list notice_formats", where)
+        by_content[kind] = (tuple(kformats), _str(table, "citation", source, where))
+    unverified = []
+    for i, raw in enumerate(data.get("unverified") or []):
+        where = f"unverified[{i}]"
+        if not isinstance(raw, dict):
+            raise InputError(source, "must be a table", where)
+        unverified.append({"citation": _str(raw, "citation", source, where),
+                           "content": ",".join(raw.get("content", ["copyright"])),
+                           "note": _str(raw, "note", source, where)})
     return RuleSet(jurisdiction=jurisdiction, name=name, source=source, rules=tuple(rules),
                    deadlines=deadlines, knowledge_formats=tuple(formats),
-                   knowledge_citation=_str(knowledge, "citation", source, "knowledge"))
+                   knowledge_citation=_str(knowledge, "citation", source, "knowledge"),
+                   knowledge_by_content=by_content, unverified=tuple(unverified))
 
 
 def available_jurisdictions(rules_dir: Path = RULES_DIR) -> list[str]:
@@ -290,13 +364,16 @@ class JurisdictionResult:
     """The assessment under one jurisdiction."""
 
     jurisdiction: str
-    outcome: str  # civil track: exempt / not_exempt / liable
+    outcome: str  # civil track: exempt / not_exempt / liable; lead; no_civil_rule
     exposures: list[str]
     fired: list[dict[str, Any]]
     undetermined: list[dict[str, Any]]
     provisional: bool
     criminal_evidence_needed: list[str] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)
+    content: str | None = None
+    evidence_needed: list[str] = field(default_factory=list)
+    unverified: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def outcomes(self) -> list[str]:
@@ -304,19 +381,29 @@ class JurisdictionResult:
         return [self.outcome, *self.exposures]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"jurisdiction": self.jurisdiction, "outcome": self.outcome,
+        return {"jurisdiction": self.jurisdiction, "track": self.content,
+                "outcome": self.outcome,
                 "exposures": self.exposures, "outcomes": self.outcomes,
                 "provisional": self.provisional, "rules_fired": self.fired,
                 "undetermined": self.undetermined,
                 "criminal_evidence_needed": self.criminal_evidence_needed,
+                "evidence_needed": self.evidence_needed,
+                "unverified_law": self.unverified,
                 "would_change": self.changes}
 
 
 def _core(rules: RuleSet, facts: Facts) -> tuple[str, list[str], list[Rule], list[dict[str, Any]]]:
+    content = facts.get("content")
+    if facts.get("evidence_level") != "served":
+        # A lead (listed, contacted, or a level nobody established) is a reason to look, not
+        # evidence of distribution: no rule of any track is evaluated on it, so no lead can
+        # raise a role's consequences or conclude "not exempt"/"liable" (docs/liability.md).
+        return LEAD, [], [], []
     fired: list[Rule] = []
     undetermined: list[dict[str, Any]] = []
     outcome = ""
-    for rule in rules.track("civil"):
+    civil = rules.track("civil", content)
+    for rule in civil:
         value = holds(rule.when, facts)
         if value is None:
             undetermined.append({"id": rule.id, "citation": rule.citation,
@@ -326,14 +413,18 @@ def _core(rules: RuleSet, facts: Facts) -> tuple[str, list[str], list[Rule], lis
             fired.append(rule)
             outcome = rule.outcome or outcome
             break
-    if not outcome:
+    if not civil:
+        # This content's track has no civil intermediary rule in this jurisdiction (e.g. the
+        # copyright safe harbours say nothing about CSAM): duties and criminal track only.
+        outcome = NO_CIVIL_RULE
+    elif not outcome:
         # A safe harbour is a defence: when the evidence establishes no rule's conditions,
         # no exemption is established. That is "not exempt" (general law decides), never
         # "liable"; the result is marked provisional.
         outcome = "not_exempt"
     exposures: list[str] = []
-    for track in ("injunction", "criminal"):
-        for rule in rules.track(track):
+    for track in ("injunction", "duty", "admin", "criminal"):
+        for rule in rules.track(track, content):
             if holds(rule.when, facts):
                 fired.append(rule)
                 if rule.outcome and rule.outcome not in exposures:
@@ -348,21 +439,30 @@ def _alternatives(name: str, value: Any) -> list[Any]:
 
 
 def evaluate(rules: RuleSet, facts: Facts) -> JurisdictionResult:
-    """Evaluate ``rules`` on ``facts``; see the module docstring."""
+    """Evaluate ``rules`` on ``facts``; see the module docstring.
+
+    Only the rules that are law for the facts' ``content`` are read (a CSAM finding never
+    reaches a copyright rule), and only on ``served`` evidence: a lead gets the outcome
+    ``lead`` and the evidence still needed, whatever the rules say.
+    """
     unknown = set(facts) - set(FACT_TYPES)
     if unknown:
         raise InputError("facts", f"unknown facts {sorted(unknown)}")
     facts = {name: facts.get(name) for name in FACT_TYPES}
+    content = facts["content"]
     outcome, exposures, fired, undetermined = _core(rules, facts)
+    lead = outcome == LEAD
     # an undetermined rule listed before the one that fired could have pre-empted it
-    provisional = bool(undetermined) or not any(r.track == "civil" for r in fired)
+    provisional = lead or bool(undetermined) or (
+        outcome != NO_CIVIL_RULE and not any(r.track == "civil" for r in fired))
     criminal: list[str] = []
     for rule in fired:
         for item in rule.evidence_needed:
             if item not in criminal:
                 criminal.append(item)
     changes: list[dict[str, Any]] = []
-    read = dict.fromkeys(n for r in rules.rules for n in r.needs)
+    read = dict.fromkeys(["evidence_level",
+                          *(n for r in rules.rules if content in r.content for n in r.needs)])
     for name in read:
         for alt in _alternatives(name, facts[name]):
             other, other_exp, other_fired, _u = _core(rules, {**facts, name: alt})
@@ -372,4 +472,6 @@ def evaluate(rules: RuleSet, facts: Facts) -> JurisdictionResult:
                                 "rule": other_fired[0].id if other_fired else None})
     return JurisdictionResult(rules.jurisdiction, outcome, exposures,
                               [r.brief() for r in fired], undetermined, provisional, criminal,
-                              changes)
+                              changes, content, [LEAD_EVIDENCE] if lead else [],
+                              [u for u in rules.unverified
+                               if content in u["content"].split(",")])

@@ -5,15 +5,20 @@ Why a separate module: the rules must only see facts, and every fact must say wh
 establish stay ``None`` (unknown) — the engine then reports the assessment as provisional and
 says which fact would change it — rather than being guessed.
 
-Role (jurisdiction-independent, from the finding and its observation's details):
+Role (jurisdiction-independent) comes from verified evidence only. A finding whose evidence
+level is not ``served`` is a lead: its role is ``None`` (not established) and the engine draws
+no conclusion from it. On served evidence:
 
-* ``active_participant`` — operator infrastructure itself serves bank content inside a
-  peer-to-peer network (a BitTorrent peer or a DC user on an operator host), or an account
-  with operator rights on an operator-run hub shares it (staff account);
-* ``operator_sharing_service`` — a subscriber's copy was found through a hub or tracker the
-  operator runs (its host is in ``operator.infrastructure``);
-* ``hosting`` — the item is on an operator-run store (FTP/HTTP/SMB on an infrastructure host);
-  who put it there is unknown unless declared, so ``staff_uploaded_or_curated`` stays unknown;
+* ``active_participant`` — an account with operator rights on an operator-run hub served the
+  item (a staff account), or the operator's staff are *declared* (facts file, with a basis) to
+  have uploaded or curated it;
+* ``operator_sharing_service`` — a subscriber's host served the item in a swarm or hub that
+  the operator's own tracker or hub coordinates (the tracker weighs only next to such a served
+  finding in the same swarm);
+* ``hosting`` — the item is on an operator host: an operator-run store (FTP/HTTP/SMB), or an
+  operator host serving it as a peer. Who put it there is unknown unless declared, so
+  ``staff_uploaded_or_curated`` stays unknown and the assessment says which evidence would
+  prove participation (was an employee involved?);
 * ``mere_conduit`` — a subscriber's host served it: the operator only carried the transfer.
 
 Knowledge and response depend on the jurisdiction (which notice formats count there) and come
@@ -34,13 +39,14 @@ from urllib.parse import urlsplit
 
 from netwarden.errors import InputError
 from netwarden.liability.engine import FACT_TYPES, RuleSet
+from netwarden.records import content_track
 
 # facts an operator (or the auditor, with a basis) may declare; everything else is derived
 DECLARABLE = ("repeat_infringer_policy", "designated_agent_registered",
               "financial_benefit_direct_and_control", "staff_uploaded_or_curated",
               "operator_indexes_categorises_moderates_catalogue",
               "operator_promotes_infringing_use", "initiated_transmission", "selected_receiver",
-              "selected_or_modified_content")
+              "selected_or_modified_content", "csam_reported")
 
 
 @dataclass(frozen=True)
@@ -154,9 +160,40 @@ def _is_infra(host: str | None, infrastructure: Iterable[str]) -> bool:
     return any(address == ipaddress.ip_address(a) for a in infrastructure)
 
 
-def content_kind(category: str) -> str:
-    """``csam`` for CSAM (and stand-in) banks, ``copyright`` for everything else."""
-    return "csam" if "csam" in category.lower() else "copyright"
+def content_kind(category: str, bank: str | None = None) -> str:
+    """``csam`` for CSAM (and stand-in) categories or banks, ``copyright`` for the rest."""
+    return content_track(category, bank)
+
+
+def finding_track(finding: Mapping[str, Any]) -> str:
+    """The legal track of a finding: its ``track`` field, or (version-1 lines) derived from
+    every match's category and bank — one CSAM match puts the whole copy on the CSAM track."""
+    track = finding.get("track")
+    if track in ("csam", "copyright"):
+        return str(track)
+    pairs = [(str(m.get("category", "")), str(m.get("bank", "")))
+             for m in finding.get("matches") or []]
+    pairs.append((str(finding.get("category", "")), str(finding.get("bank", ""))))
+    return "csam" if any(content_track(c, b) == "csam" for c, b in pairs) else "copyright"
+
+
+def participation_evidence(role: str | None, facts: Mapping[str, Fact], endpoint: str
+                           ) -> list[str]:
+    """What would still have to be shown to prove the operator *took part* (not only carried,
+    stored or indexed): the seed's question, was an employee involved?"""
+    if role == "active_participant":
+        return []
+    staff = facts.get("staff_uploaded_or_curated")
+    if role == "hosting" and (staff is None or staff.value is None):
+        return [f"who placed or started sharing the item on the operator's host {endpoint}: "
+                "an employee (the operator then takes part itself) or a third party (the "
+                "operator hosts); e.g. the account that owns the files or the client process, "
+                "administration logs, and the staff's instructions"]
+    if role == "operator_sharing_service":
+        return ["whether an employee uploaded, selected, seeded or promoted the item on the "
+                "operator's hub or tracker (accounts with operator rights, moderation logs), "
+                "or knowingly kept it running as a means of this distribution"]
+    return []
 
 
 def evidence_facts(finding: Mapping[str, Any], details: Mapping[str, Any] | None,
@@ -168,9 +205,17 @@ def evidence_facts(finding: Mapping[str, Any], details: Mapping[str, Any] | None
     infra = list(infrastructure)
     on_infra = bool(finding.get("operator_infrastructure"))
     endpoint = finding.get("endpoint", "?")
+    level = str(finding.get("evidence_level") or "") or None
+    served = level == "served"
+    track = finding_track(finding)
     facts: dict[str, Fact] = {
-        "content": Fact(content_kind(str(finding.get("category", ""))),
-                        f"bank category {finding.get('category')!r}"),
+        "content": Fact(track, f"legal track {track!r} of the finding (bank category "
+                        f"{finding.get('category')!r}, bank {finding.get('bank')!r}"
+                        + (f", {len(finding.get('matches') or [])} match(es)"
+                           if finding.get("matches") else "") + ")"),
+        "evidence_level": Fact(level, "bytes received from the endpoint and verified against "
+                               "the reference" if served else
+                               f"a lead at level {level!r}: no verified bytes"),
         "operator_infrastructure": Fact(on_infra, f"{endpoint} is "
                                         + ("" if on_infra else "not ")
                                         + "in the scope's operator.infrastructure"),
@@ -190,20 +235,30 @@ def evidence_facts(finding: Mapping[str, Any], details: Mapping[str, Any] | None
                         "item(s)" if links else "no bank link seen in the hub's topic or "
                         "operator messages (promotion elsewhere is not excluded)")
 
-    if on_infra and (hub_url or details.get("found_in") or tracker_url):
-        role, why = "active_participant", (
-            f"operator infrastructure {endpoint} itself served bank content to the network")
-        facts["staff_uploaded_or_curated"] = Fact(True, why)
+    p2p = bool(hub_url or details.get("found_in") or tracker_url)
+    if not served:
+        # Roles come from verified evidence only: a lead names no role (docs/liability.md).
+        role, why = None, (f"a lead (evidence level {level!r}) establishes no role: it may "
+                           "point at a service, but only bytes received from the endpoint "
+                           "and verified prove what the operator did")
+        facts["staff_uploaded_or_curated"] = Fact(None, "not shown by a lead")
     elif staff_account:
         role, why = "active_participant", (
             f"user {details.get('nick')!r} with operator rights on the operator's hub "
-            f"{hub_url} shared bank content (a staff account)")
+            f"{hub_url} served verified bank content (a staff account)")
         facts["staff_uploaded_or_curated"] = Fact(True, why)
+    elif on_infra and p2p:
+        role, why = "hosting", (
+            f"the operator's own host {endpoint} served verified bank content in a "
+            "peer-to-peer network: the item is stored on operator infrastructure; whether an "
+            "employee put it there or started sharing it is not shown by the evidence")
+        facts["staff_uploaded_or_curated"] = Fact(
+            None, "who started sharing on the operator's host is not shown by the evidence")
     elif hub_operated or tracker_operated:
         via = hub_url if hub_operated else tracker_url
         role, why = "operator_sharing_service", (
-            f"a subscriber's copy was found through {via}, a hub/tracker on the operator's "
-            "own infrastructure")
+            f"the operator's own hub/tracker {via} coordinates this swarm/hub, in which the "
+            f"subscriber host {endpoint} served verified bank content")
         facts["staff_uploaded_or_curated"] = Fact(False, "the serving host is a subscriber's")
     elif on_infra:
         role, why = "hosting", (
@@ -224,7 +279,11 @@ def evidence_facts(finding: Mapping[str, Any], details: Mapping[str, Any] | None
         False if role == "mere_conduit" else None,
         "no operator service is involved" if role == "mere_conduit"
         else "not shown by the evidence")
-    if role == "mere_conduit":
+    if role is None:
+        for name in ("initiated_transmission", "selected_receiver",
+                     "selected_or_modified_content", "csam_reported"):
+            facts[name] = Fact(None, "not shown by a lead")
+    elif role == "mere_conduit":
         facts["initiated_transmission"] = Fact(
             False, "the auditor requested the item from the subscriber's host; the operator "
             "did not initiate the transfer")
@@ -238,19 +297,23 @@ def evidence_facts(finding: Mapping[str, Any], details: Mapping[str, Any] | None
             else "the received bytes were not verified against the reference")
     else:
         for name in ("initiated_transmission", "selected_receiver",
-                     "selected_or_modified_content"):
+                     "selected_or_modified_content", "csam_reported"):
             facts[name] = Fact(None, "not applicable: the operator is not only a conduit here")
     for name in ("repeat_infringer_policy", "designated_agent_registered",
-                 "financial_benefit_direct_and_control"):
+                 "financial_benefit_direct_and_control", "csam_reported"):
         facts[name] = Fact(None, "not declared (facts file) and not observable on the network")
     return facts
 
 
 def knowledge_facts(finding_id: str, notices: Iterable[NoticeFacts], rules: RuleSet,
-                    now: datetime) -> dict[str, Fact]:
-    """``actual_knowledge`` and ``response`` for one finding under one jurisdiction."""
+                    now: datetime, content: str | None = None) -> dict[str, Fact]:
+    """``actual_knowledge`` and ``response`` for one finding under one jurisdiction.
+
+    Which notice formats give knowledge depends on the content's legal track too (a
+    copyright notice says nothing the CSAM rules can rely on, and the reverse)."""
+    formats, citation = rules.knowledge_for(content)
     relevant = [n for n in notices if finding_id in n.finding_ids]
-    counting = [n for n in relevant if n.format in rules.knowledge_formats]
+    counting = [n for n in relevant if n.format in formats]
     delivered = sorted((n for n in counting if n.delivered_at is not None and n.complete),
                        key=lambda n: n.delivered_at)  # type: ignore[arg-type, return-value]
     if not delivered:
@@ -259,7 +322,7 @@ def knowledge_facts(finding_id: str, notices: Iterable[NoticeFacts], rules: Rule
         elif not counting:
             why = (f"notices were in format(s) {sorted({n.format for n in relevant})}, which "
                    f"do not give knowledge under {rules.jurisdiction} "
-                   f"({rules.knowledge_citation})")
+                   f"({citation})")
         else:
             why = "no complete notice was accepted by the recipient's mail server"
         return {"actual_knowledge": Fact(False, why),
@@ -267,7 +330,7 @@ def knowledge_facts(finding_id: str, notices: Iterable[NoticeFacts], rules: Rule
     first = delivered[0]
     knowledge = Fact(True, f"notice {first.notice_id} ({first.format}) accepted by the "
                      f"recipient's mail server at {first.delivered_at.isoformat()}"  # type: ignore[union-attr]
-                     f" — {rules.knowledge_citation}")
+                     f" — {citation}")
     deadline = first.deadline_at
     checks = sorted((r for n in delivered for r in n.rechecks if r.finding_id == finding_id),
                     key=lambda r: r.checked_at)

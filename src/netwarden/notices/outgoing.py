@@ -20,7 +20,7 @@ from typing import Any
 from netwarden.errors import InputError
 from netwarden.liability.assess import read_findings
 from netwarden.liability.engine import available_jurisdictions
-from netwarden.liability.facts import content_kind
+from netwarden.liability.facts import finding_track
 from netwarden.notices.formats import get_format
 from netwarden.notices.formats.base import NoticeInput, Party
 from netwarden.notices.models import NoticeRow
@@ -68,7 +68,7 @@ def select_findings(findings: Iterable[Finding], fmt_categories: tuple[str, ...]
                          f"{', '.join(sorted(wanted - {f.id for f in chosen}))}")
     if served_only:
         chosen = [f for f in chosen if f.evidence_level.value == "served"]
-    return [f for f in chosen if content_kind(f.category) in fmt_categories]
+    return [f for f in chosen if finding_track(f.model_dump()) in fmt_categories]
 
 
 def send_notices(store: Any, run_dir: Path, *, fmt: str, notifier: Party, recipient: Party,
@@ -152,7 +152,7 @@ def _one(store: Any, ledger: Any | None, form: Any, batch: list[Finding], notifi
                                    "smtp_code": delivery.code, "smtp_message": delivery.message}
         detail: dict[str, Any] = {"delivery": delivery.as_dict()}
         if delivery.accepted:
-            kinds = {content_kind(f.category) for f in batch}
+            kinds = {finding_track(f.model_dump()) for f in batch}
             content = "csam" if "csam" in kinds else "copyright"
             deadline_at, basis = deadline_for(jurisdiction, content, delivery.finished_at,
                                               deadline)

@@ -1,7 +1,8 @@
 """The run directory's ``report.html``: one self-contained page a reader can open anywhere.
 
 It shows only names, sizes, digests and evidence references — never content. Leads (listed,
-contacted) are shown apart from verified distribution (served), as DESIGN.md §4 requires.
+contacted) are shown apart from verified distribution (served), as DESIGN.md §4 requires, and
+CSAM comes first, on its own legal track, apart from copyright. One row per copy.
 """
 
 from __future__ import annotations
@@ -55,8 +56,12 @@ def render_report(result: RunResult) -> str:
         f.location))
     served = [f for f in findings if f.evidence_level.value == "served"]
     leads = [f for f in findings if f.evidence_level.value != "served"]
+    # CSAM is headlined on its own legal track, ahead of (and never counted in) copyright
+    csam = [f for f in served if f.track == "csam"]
     context: dict[str, Any] = {
-        "r": result, "s": result.summary, "scope": result.scope, "served": served,
+        "r": result, "s": result.summary, "scope": result.scope,
+        "served": [f for f in served if f.track != "csam"], "csam": csam,
+        "csam_leads": sum(1 for f in leads if f.track == "csam"),
         "leads": leads, "problems": result.problems, "refusals": result.refusals,
         "version": __version__,
         "assessment_texts": (result.assessment.texts if result.assessment is not None else {}),

@@ -14,6 +14,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from netwarden.records import content_track
 from netwarden.web import auth
 from netwarden.web.api import load_finding, pseudonym_of, record_view
 from netwarden.web.app import (
@@ -102,9 +103,12 @@ def dashboard(request: Request) -> Response:
     unreviewed, to_review = c.source.unreviewed(limit=20)
     awaiting = sum(1 for s in states.values() if s.endswith("awaiting sign-off"))
     by_level = c.source.counts("evidence_level")
+    # CSAM is headlined on its own legal track (never folded into copyright counts)
+    csam = sum(n for cat, n in c.source.counts("category").items()
+               if content_track(str(cat)) == "csam")
     totals = {"runs": len(runs), "operators": len(operators), "findings": sum(by_level.values()),
               "served": by_level.get("served", 0), "unreviewed": unreviewed,
-              "awaiting_signoff": awaiting}
+              "awaiting_signoff": awaiting, "csam": csam}
     return render(request, "dashboard.html", info, runs=runs[:50], operators=operators,
                   totals=totals, to_review=to_review, states=states)
 

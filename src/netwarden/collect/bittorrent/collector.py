@@ -12,8 +12,13 @@ contacted. Inside, one peer-wire session (:mod:`.peerwire`) decides the evidence
 * ``served``    — at least one piece received from the peer hashes to the torrent's
                   SHA-1 (v1) or SHA-256 Merkle root (v2); ``details.verified`` is true.
 
-A tracker itself becomes a ``listed`` observation of the infohash (it tracks the torrent); one
-at an ``operator.infrastructure`` address is flagged as the operator's own service.
+A tracker itself becomes a ``listed`` observation of the infohash; one at an
+``operator.infrastructure`` address is flagged as the operator's own service. The tracker is
+scraped first (HTTP scrape, BEP 48; UDP scrape, BEP 15) and announced to only when the swarm
+is not empty; in its answer the auditor recognises itself (its address and announced port,
+its peer id where ids are listed) and never counts itself as a peer or a refusal. The
+observation says how many third parties the tracker named (``third_parties``): with none it
+is an observation ("the tracker knows the infohash, no peers"), not a finding.
 
 Scope conventions (docs/bittorrent.md)::
 
@@ -31,9 +36,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import random
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -57,6 +64,42 @@ from netwarden.records import Endpoint, EvidenceLevel, Observation, Outcome, Ref
 from netwarden.scope import Scope, Service, StrictModel
 
 TRACKER_KINDS = frozenset({"bittorrent-tracker", "tracker"})
+ANNOUNCE_PORT = 6881  # the port we announce; with our address, how trackers list us
+
+
+@dataclass
+class _Ourselves:
+    """How the auditor appears in peer lists: the addresses it announced from (with
+    :data:`ANNOUNCE_PORT`) and its peer ids, run-wide (one run may announce the same
+    infohash to the same tracker over HTTP and UDP, from different collectors)."""
+
+    addresses: set[str] = field(default_factory=set)
+    peer_ids: set[str] = field(default_factory=set)
+
+    def is_self(self, peer: PeerAddress) -> bool:
+        """Whether a listed peer is the auditor itself (never a third party, never refused)."""
+        if peer.peer_id is not None and peer.peer_id in self.peer_ids:
+            return True
+        return peer.port == ANNOUNCE_PORT and _plain(peer.host) in self.addresses
+
+
+def _plain(host: str) -> str:
+    """An address without IPv4-mapped IPv6 dressing (``::ffff:127.0.0.1`` → ``127.0.0.1``)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    mapped = getattr(address, "ipv4_mapped", None)
+    return str(mapped or address)
+
+
+def _ourselves(ctx: CollectContext) -> _Ourselves:
+    """The run-wide :class:`_Ourselves`, kept on the run's context (like the peer turns)."""
+    me: _Ourselves | None = getattr(ctx, "_bt_ourselves", None)
+    if me is None:
+        me = _Ourselves()
+        ctx._bt_ourselves = me  # type: ignore[attr-defined]
+    return me
 
 
 def service_kind(service: Service) -> str:
@@ -130,6 +173,8 @@ class BitTorrentCollector(Collector):
         self.pcap_dir = Path(pcap) if isinstance(pcap, str) else None
         self.rng = random.SystemRandom()
         self.peer_id = our_peer_id()
+        self._me = _ourselves(ctx)
+        self._me.peer_ids.add(self.peer_id.hex())
         self._meta: dict[str, Metainfo] = {}
 
     # -- entry -------------------------------------------------------------------------------
@@ -178,6 +223,14 @@ class BitTorrentCollector(Collector):
 
     async def _from_tracker(self, ref: TorrentReference, digests: dict[str, str]
                             ) -> list[Any]:
+        """Scrape, then (only if the swarm has peers) announce, recognise ourselves, leave.
+
+        A tracker's answer is a lead only when it names someone other than the auditor:
+        trackers such as opentracker hand the requester back in its own peer list, so every
+        announce would otherwise "find" the auditor. The observation records the swarm sizes
+        (scrape and announce counts), how often we were listed ourselves and how many third
+        parties were named (``third_parties``); with none, identify makes no finding of it.
+        """
         url = self.service.url
         timeout = self.peer_limits.read_timeout
         out: list[Any] = []
@@ -185,6 +238,7 @@ class BitTorrentCollector(Collector):
         facts: dict[str, Any] = {"tracker": url, "operator_tracker": self.infrastructure,
                                  "announces": []}
         error: str | None = None
+        self_listed = 0
         for h in self._announce_hashes(ref):
             decision = self.ctx.check(self.service.host, self.service.port)
             if not decision:
@@ -192,22 +246,37 @@ class BitTorrentCollector(Collector):
                 return out
             try:
                 async with self.ctx.slot(self.service.host):
-                    result, scraped = await self._tracker_exchange(h, timeout)
+                    result, scraped, notes = await self._tracker_exchange(h, timeout)
             except TrackerError as exc:
                 error = str(exc)
                 facts["announces"].append({"info_hash": h.hex(), "error": error})
                 continue
-            peers.extend(result.peers)
-            facts["announces"].append({
-                "info_hash": h.hex(), "peers": len(result.peers), "dropped": result.dropped,
-                "complete": result.complete, "incomplete": result.incomplete,
-                "interval": result.interval, "warning": result.warning,
-                "response_bytes": result.response_bytes,
-                "response_sha256": result.response_sha256,
-                "scrape": scraped.__dict__ if scraped else None})
+            entry: dict[str, Any] = {"info_hash": h.hex(),
+                                     "scrape": scraped.__dict__ if scraped else None, **notes}
+            if result is None:
+                unknown = scraped is not None and scraped.complete is None \
+                    and scraped.incomplete is None
+                entry.update(announced=False, peers=0, self_listed=0, swarm=(
+                    "the tracker does not know the infohash" if unknown
+                    else "the tracker knows the infohash, no peers"))
+            else:
+                mine = [p for p in result.peers if self._me.is_self(p)]
+                others = [p for p in result.peers if not self._me.is_self(p)]
+                self_listed += len(mine)
+                peers.extend(others)
+                entry.update(
+                    announced=True, peers=len(others), self_listed=len(mine),
+                    our_address=result.local_address, dropped=result.dropped,
+                    complete=result.complete, incomplete=result.incomplete,
+                    interval=result.interval, warning=result.warning,
+                    response_bytes=result.response_bytes,
+                    response_sha256=result.response_sha256)
+            facts["announces"].append(entry)
         ok = any("error" not in a for a in facts["announces"])
         unique = list(dict.fromkeys(peers))
         facts["peers"] = [f"{p.host}:{p.port}" for p in unique[:1000]]
+        facts["self_listed"] = self_listed
+        facts["third_parties"] = len(unique)
         out.append(self.observation(
             self._magnet(ref), method=f"bt-{self.kind}-announce", digests=digests,
             name=ref.title, level=EvidenceLevel.LISTED,
@@ -217,28 +286,45 @@ class BitTorrentCollector(Collector):
         return out
 
     async def _tracker_exchange(self, h: bytes, timeout: float
-                                ) -> tuple[AnnounceResult, ScrapeResult | None]:
+                                ) -> tuple[AnnounceResult | None, ScrapeResult | None,
+                                           dict[str, Any]]:
+        """Scrape first; announce (and leave at once) only when the swarm is not empty.
+
+        Returns the announce (None when the scrape showed an empty or unknown swarm, so we
+        never joined it), the scrape (None when the tracker has no scrape), and notes (a
+        scrape or ``stopped`` failure). A failed announce raises :class:`TrackerError`.
+        """
+        notes: dict[str, Any] = {}
+        udp = (UdpTracker(self.service.host, self.service.port, timeout=min(timeout, 3.0),
+                          tries=2) if self.kind == "tracker-udp" else None)
         scraped: ScrapeResult | None = None
-        if self.kind == "tracker-udp":
-            tracker = UdpTracker(self.service.host, self.service.port,
-                                 timeout=min(timeout, 3.0), tries=2)
-            result = await tracker.announce(h, self.peer_id, numwant=self.max_peers)
-            try:
-                scraped = await tracker.scrape(h)
-                # Leave the swarm: an auditor must not be handed out as a peer.
-                await tracker.announce(h, self.peer_id, event="stopped", numwant=0)
-            except TrackerError:
-                pass
+        try:
+            scraped = await (udp.scrape(h) if udp is not None else
+                             http_scrape(self.service.url, h, timeout, limits=self.limits))
+        except TrackerError as exc:
+            notes["scrape_error"] = str(exc)
+        if scraped is not None and not (scraped.complete or scraped.incomplete):
+            return None, scraped, notes
+        if udp is not None:
+            result = await udp.announce(h, self.peer_id, numwant=self.max_peers,
+                                        port=ANNOUNCE_PORT)
         else:
             result = await http_announce(self.service.url, h, self.peer_id, timeout,
-                                         numwant=self.max_peers, limits=self.limits)
-            try:
-                scraped = await http_scrape(self.service.url, h, timeout, limits=self.limits)
+                                         numwant=self.max_peers, limits=self.limits,
+                                         port=ANNOUNCE_PORT)
+        if result.local_address:
+            self._me.addresses.add(_plain(result.local_address))
+        try:  # leave the swarm: an auditor must not be handed out as a peer
+            if udp is not None:
+                await udp.announce(h, self.peer_id, event="stopped", numwant=0,
+                                   port=ANNOUNCE_PORT)
+            else:
                 await http_announce(self.service.url, h, self.peer_id, timeout,
-                                    event="stopped", numwant=0, limits=self.limits)
-            except TrackerError:
-                pass
-        return result, scraped
+                                    event="stopped", numwant=0, limits=self.limits,
+                                    port=ANNOUNCE_PORT)
+        except TrackerError as exc:
+            notes["stopped_error"] = str(exc)
+        return result, scraped, notes
 
     async def _from_dht(self, ref: TorrentReference, digests: dict[str, str]) -> list[Any]:
         from netwarden.collect.bittorrent.dht import get_peers
@@ -251,13 +337,14 @@ class BitTorrentCollector(Collector):
                 h, [(self.service.host, self.service.port)], self.ctx.check,
                 max_queries=_option(self.service, "dht_max_queries", 200, int),
                 timeout=_option(self.service, "dht_timeout", 20.0))
-            peers.extend(walk.peers)
+            peers.extend(p for p in walk.peers if not self._me.is_self(p))
             facts.setdefault("walks", []).append(walk.summary())
             for node, reason in walk.refused_nodes:
                 out.append(self.refusal(f"{node[0]}:{node[1]}", f"DHT node list from "
                                         f"{self.service.url}", reason))
         unique = list(dict.fromkeys(peers))
         facts["peers"] = [f"{p.host}:{p.port}" for p in unique[:1000]]
+        facts["third_parties"] = len(unique)
         out.append(self.observation(self._magnet(ref), method="bt-dht-get-peers",
                                     digests=digests, name=ref.title, details=facts))
         out.extend(self._screen(unique, f"DHT get_peers from {self.service.url}", facts))

@@ -50,6 +50,7 @@ class AnnounceResult:
     dropped: int = 0  # malformed or surplus peer entries left out
     response_bytes: int = 0
     response_sha256: str | None = None
+    local_address: str | None = None  # our address on the connection (how we recognise us)
 
 
 @dataclass(frozen=True)
@@ -178,15 +179,25 @@ def scrape_url(url: str, info_hash: bytes) -> str | None:
 
 
 async def fetch_bounded(url: str, timeout: float, max_bytes: int = MAX_RESPONSE,
-                        limits: Limits | None = None) -> bytes:
+                        limits: Limits | None = None, local: list[str] | None = None) -> bytes:
     """GET ``url`` without redirects or proxies, reading at most ``max_bytes``, no slower than
-    ``limits.min_speed`` (the defaults of :class:`Limits` when None)."""
+    ``limits.min_speed`` (the defaults of :class:`Limits` when None).
+
+    ``local``, when given, receives our own address on the connection: a tracker answers
+    with the requester's address as it saw it, so that is how the auditor recognises itself
+    in the peer list it gets back.
+    """
     speed = SpeedGuard.from_limits(limits or Limits())
     timeouts = httpx.Timeout(timeout)
     try:
         async with httpx.AsyncClient(trust_env=False, follow_redirects=False,
                                      timeout=timeouts) as client, \
                 client.stream("GET", url, headers={"User-Agent": "netwarden"}) as response:
+            if local is not None:
+                stream = response.extensions.get("network_stream")
+                addr = stream.get_extra_info("client_addr") if stream is not None else None
+                if addr:
+                    local.append(str(addr[0]))
             if response.status_code != 200:
                 location = response.headers.get("location")
                 extra = f" to {location[:200]}" if location else ""
@@ -213,11 +224,19 @@ async def fetch_bounded(url: str, timeout: float, max_bytes: int = MAX_RESPONSE,
 
 async def announce(url: str, info_hash: bytes, peer_id: bytes, timeout: float = 10.0,
                    max_bytes: int = MAX_RESPONSE, event: str | None = "started",
-                   numwant: int = 200, limits: Limits | None = None) -> AnnounceResult:
-    """Announce as a leecher and return the peers the tracker lists (bounded response)."""
-    body = await fetch_bounded(announce_url(url, info_hash, peer_id, event=event,
-                                            numwant=numwant), timeout, max_bytes, limits)
+                   numwant: int = 200, limits: Limits | None = None,
+                   port: int = 6881) -> AnnounceResult:
+    """Announce as a leecher and return the peers the tracker lists (bounded response).
+
+    ``local_address`` of the result is our address on the connection: with ``port`` it is
+    what the tracker hands out for us (trackers such as opentracker include the requester).
+    """
+    local: list[str] = []
+    body = await fetch_bounded(announce_url(url, info_hash, peer_id, port=port, event=event,
+                                            numwant=numwant), timeout, max_bytes, limits,
+                               local=local)
     result = parse_announce(body)
+    result.local_address = local[0] if local else None
     result.response_bytes = len(body)
     result.response_sha256 = hashlib.sha256(body).hexdigest()
     return result

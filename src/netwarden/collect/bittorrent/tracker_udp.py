@@ -91,11 +91,15 @@ class UdpTracker:
     port: int
     timeout: float = 3.0
     tries: int = 2
+    local_address: str | None = None  # our address on the last exchange (self-recognition)
 
     async def _exchange(self, build: object, parse: object) -> object:
         loop = asyncio.get_running_loop()
         transport, proto = await loop.create_datagram_endpoint(
             lambda: _Protocol((self.host, self.port)), remote_addr=(self.host, self.port))
+        sockname = transport.get_extra_info("sockname")
+        if sockname:
+            self.local_address = str(sockname[0])
         try:
             connection_id = await self._roundtrip(
                 transport, proto,
@@ -141,6 +145,7 @@ class UdpTracker:
         result = await self._exchange(build,
                                       lambda d, t: parse_announce_response(d, t, ipv6=ipv6))
         assert isinstance(result, AnnounceResult)
+        result.local_address = self.local_address
         return result
 
     async def scrape(self, info_hash: bytes) -> ScrapeResult:

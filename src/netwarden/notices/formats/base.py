@@ -81,12 +81,12 @@ class NoticeFormat(ABC):
 
     def check_input(self, data: NoticeInput) -> None:
         """Refuse findings this format is not made for (an InputError naming them)."""
-        from netwarden.liability.facts import content_kind
+        from netwarden.liability.facts import finding_track
 
         if not data.findings:
             raise InputError(self.name, "a notice needs at least one finding")
         for f in data.findings:
-            kind = content_kind(str(f.get("category", "")))
+            kind = finding_track(f)
             if kind not in self.categories:
                 raise InputError(str(f.get("id")), f"a {self.title} covers "
                                  f"{' and '.join(self.categories)} only, not {kind} "

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from netwarden.liability.facts import content_kind
+from netwarden.liability.facts import finding_track
 from netwarden.notices.formats.base import NoticeFormat, NoticeInput, Rendered, hashes, utc
 
 BONA_FIDE = ("I confirm my bona fide belief that the information and allegations contained in "
@@ -25,11 +25,13 @@ def _explanation(f: Mapping[str, Any]) -> str:
     verified = f.get("evidence_level") == "served"
     how = ("bytes received from this location on " + utc(f["observed_at"])
            if verified else "a listing seen on " + utc(f["observed_at"]))
-    if content_kind(str(f.get("category", ""))) == "csam":
-        return (f"The file's digest ({algos}) equals an entry of the child sexual abuse "
-                f"material hash list {f.get('bank')!r} (entry {f.get('reference')}); "
-                f"established from {how}. Its distribution is an offence under Directive "
-                "2011/93/EU art. 5 as transposed.")
+    if finding_track(f) == "csam":
+        lists = ", ".join(f"{m.get('bank')!r} entry {m.get('reference')}"
+                          for m in (f.get("matches") or [])) or \
+            f"{f.get('bank')!r} entry {f.get('reference')}"
+        return (f"The file ({algos}) matches the child sexual abuse material hash list(s) "
+                f"{lists}; established from {how}. This notice concerns child sexual abuse "
+                "material, an offence referred to in Directive 2011/93/EU arts. 3–7.")
     return (f"The file is a copy of the protected work {f.get('title') or f.get('reference')!r} "
             f"(reference {f.get('reference')} in bank {f.get('bank')!r}): its digest ({algos}) "
             f"equals the work's; established from {how}. The rightholder has not authorised "
@@ -46,8 +48,7 @@ class DsaFormat(NoticeFormat):
     def render(self, data: NoticeInput) -> Rendered:
         self.check_input(data)
         n = data.notifier
-        all_csam = all(content_kind(str(f.get("category", ""))) == "csam"
-                       for f in data.findings)
+        all_csam = all(finding_track(f) == "csam" for f in data.findings)
         missing = []
         if not all_csam and not (n.entity and n.email):
             missing.append("art. 16(2)(c) name and e-mail address of the notifier")
