@@ -103,11 +103,21 @@ def main() -> None:
                 raise
             _fail(f"{exc.filename}: {exc.strerror or exc}")
         except Exception as exc:
+            import sqlite3
+
             from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchTableError
 
             if isinstance(exc, ArgumentError):
                 _fail(f"--db: not a database URL ({str(exc).splitlines()[0][:200]})")
-            if isinstance(exc, DBAPIError | NoSuchTableError):
+            # raw cursors (the ledger's batch paths) raise the driver's own errors
+            driver_errors: tuple[type[BaseException], ...] = (sqlite3.DatabaseError,)
+            try:
+                import psycopg
+
+                driver_errors += (psycopg.DatabaseError,)
+            except ImportError:
+                pass
+            if isinstance(exc, DBAPIError | NoSuchTableError | driver_errors):
                 detail = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
                 _fail(f"database: {detail} (is it a netwarden database at the current schema? "
                       "`netwarden` creates and migrates its own database)")
