@@ -138,9 +138,12 @@ def test_attribution_keys_of_issue_13_are_accepted(tmp_path: Path) -> None:
                         'clock_skew = "2s"\njoin = ["mac", "circuit_id"]\naccount = "user"')
     scope = load_scope(write(tmp_path, text))
     assert scope.attribution["join"] == ["mac", "circuit_id"]
+    ordered = load_scope(write(tmp_path, BASE.replace(
+        'clock_skew = "2s"', 'clock_skew = "2s"\naccount = ["user", "mac"]')))
+    assert ordered.attribution["account"] == ["user", "mac"]
     message = refused(tmp_path, BASE.replace('clock_skew = "2s"',
                                              'clock_skew = "2s"\naccount = 5'))
-    assert "attribution.account: must be a string" in message
+    assert "attribution.account" in message and "got int 5" in message
 
 
 def test_options_are_typed_for_the_collector(tmp_path: Path) -> None:

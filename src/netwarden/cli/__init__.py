@@ -117,7 +117,7 @@ def main() -> None:
                 driver_errors += (psycopg.DatabaseError,)
             except ImportError:
                 pass
-            if isinstance(exc, DBAPIError | NoSuchTableError | driver_errors):
+            if isinstance(exc, (DBAPIError, NoSuchTableError, *driver_errors)):
                 detail = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
                 _fail(f"database: {detail} (is it a netwarden database at the current schema? "
                       "`netwarden` creates and migrates its own database)")
