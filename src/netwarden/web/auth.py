@@ -66,14 +66,25 @@ class AuthSettings:
     secure_cookies: bool = False  # set when served behind HTTPS
 
 
+# what an API token's scope allows at most (netwarden.web.tokens); never "users"
+TOKEN_SCOPES: dict[str, frozenset[str]] = {
+    "read": frozenset({"view"}),
+    "review": frozenset({"view", "review", "signoff"}),
+}
+
+
 @dataclass(frozen=True)
 class User:
-    """An authenticated user as the request handlers see it."""
+    """An authenticated user as the request handlers see it. ``scope`` is set when the request
+    came with an API token: the token's scope narrows what the role allows."""
 
     name: str
     role: str
+    scope: str | None = None
 
     def can(self, permission: str) -> bool:
+        if self.scope is not None and permission not in TOKEN_SCOPES.get(self.scope, ()):
+            return False
         return self.role in PERMISSIONS[permission]
 
 
@@ -84,6 +95,7 @@ class SessionInfo:
     user: User
     csrf_token: str
     expires_at: datetime
+    token_id: str | None = None  # set for a request authenticated by an API token
 
 
 class RateLimitedError(Exception):

@@ -73,3 +73,23 @@ class EventRow(Base):
     method: Mapped[str | None] = mapped_column(String(8))
     path: Mapped[str | None] = mapped_column(String(300))
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class TokenRow(Base):
+    """An API token for scripts: SHA-256 of the secret, its user, scope and lifetime.
+
+    Why a hash: like sessions, a copy of the database yields no usable token; the token itself
+    is shown once, when it is created. ``id`` is the public part (listed, revoked by it).
+    """
+
+    __tablename__ = "web_api_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    user_name: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    scope: Mapped[str] = mapped_column(String(16), nullable=False)  # read | review
+    note: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
