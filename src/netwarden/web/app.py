@@ -9,6 +9,7 @@ refused with 413 before they are read whole; responses carry a strict Content-Se
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 from dataclasses import dataclass
@@ -75,8 +76,50 @@ class ForbiddenError(Exception):
         self.detail = detail
 
 
+MAX_FORWARDED_HOPS = 20
+
+
 def client_of(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address: the peer's, unless the peer is a trusted reverse proxy
+    (``netwarden serve --trusted-proxy``); then the nearest ``X-Forwarded-For`` hop that is
+    not itself a trusted proxy. Why only then: anyone can send the header, so honouring it
+    from others would let a client pick its own address and dodge the login throttle. A
+    malformed hop stops the walk at the proxy (never trusted further)."""
+    peer = request.client.host if request.client else "unknown"
+    proxies = ctx(request).settings.trusted_proxies
+    if not proxies or not _trusted(peer, proxies):
+        return peer
+    hops = [h.strip() for v in request.headers.getlist("x-forwarded-for") for h in v.split(",")]
+    client = peer
+    for hop in reversed(hops[-MAX_FORWARDED_HOPS:]):
+        try:
+            address = ipaddress.ip_address(hop)
+        except ValueError:
+            return client
+        client = str(address)
+        if not _trusted(client, proxies):
+            return client
+    return client
+
+
+def _trusted(address: str, proxies: tuple[Any, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip.version == net.version and ip in net for net in proxies)
+
+
+def parse_trusted_proxies(values: list[str]) -> tuple[Any, ...]:
+    """``--trusted-proxy`` values (addresses or CIDR networks) as ip_network objects."""
+    out = []
+    for value in values:
+        try:
+            out.append(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError:
+            raise InputError("--trusted-proxy", f"{value!r} is not an IP address or network"
+                             ) from None
+    return tuple(out)
 
 
 def ctx(request: Request) -> Context:
