@@ -231,3 +231,41 @@ def test_schema_2_findings_export_every_match(seed: Seed) -> None:
     assert row["match_leaf_hash"].endswith(";" + "ab" * 32)
     vics, _ = export_bytes(source, "vics")
     assert len(json.loads(vics)["value"]) == 1
+
+
+def test_web_export_page_and_api_record_the_user(site) -> None:  # type: ignore[no-untyped-def]
+    from stix2validator import ValidationOptions, validate_string
+
+    from netwarden.ledger import Ledger
+
+    from .conftest import login
+
+    client = site.client()
+    login(client, "dave")  # the read-only auditor may export what it may view
+    page = client.get("/exports")
+    assert page.status_code == 200 and 'action="/api/v1/exports"' in page.text
+    run_id = site.seed.findings[0]["run_id"]
+    assert run_id in page.text
+    r = client.get("/api/v1/exports", params={"format": "stix", "run_id": run_id})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("application/stix+json")
+    assert "attachment" in r.headers["content-disposition"]
+    assert validate_string(r.text, ValidationOptions(version="2.1")).is_valid
+    leaf = int(r.headers["x-netwarden-ledger-index"])
+    entry = json.loads(Ledger.open(site.store, require_key=False).entry(leaf))
+    assert (entry["record_type"], entry["by"], entry["role"]) == ("export", "dave", "auditor")
+    assert entry["sha256"] == hashlib.sha256(r.content).hexdigest()
+    r = client.get("/api/v1/exports", params={"format": "csv", "run_id": run_id, "bom": "true",
+                                              "pseudonyms": "false"})
+    assert r.content.startswith(b"\xef\xbb\xbf") and b"ps1_" not in r.content
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"), newline="")))
+    assert len(rows) == len(site.seed.findings)
+    assert client.get("/api/v1/exports", params={"format": "csv", "run_id": "nope"}
+                      ).status_code == 404
+    assert client.get("/api/v1/exports", params={"format": "csv", "campaign": "nope"}
+                      ).status_code == 404
+    assert client.get("/api/v1/exports", params={"format": "pdf", "run_id": run_id}
+                      ).status_code == 422
+    assert client.get("/api/v1/exports", params={"format": "csv"}).status_code == 422
+    assert site.client().get("/api/v1/exports", params={"format": "csv", "run_id": run_id}
+                             ).status_code == 401

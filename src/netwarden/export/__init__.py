@@ -21,7 +21,7 @@ from netwarden.errors import InputError
 from netwarden.export.model import ExportSource, from_campaign, from_run_dir, from_runs, track_of
 from netwarden.export.options import ExportOptions, resolve
 
-__all__ = ["FORMATS", "MEDIA_TYPES", "ExportOptions", "ExportSource", "export_bytes",
+__all__ = ["EXTENSIONS", "FORMATS", "MEDIA_TYPES", "ExportOptions", "ExportSource", "export_bytes",
            "from_campaign", "from_run_dir", "from_runs", "record_export"]
 
 FORMATS = ("stix", "misp", "csv", "vics")

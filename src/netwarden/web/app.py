@@ -272,7 +272,7 @@ def create_app(store_url: str | None = None, *, store: Store | None = None,
     default the installation's) each review is followed by a signed checkpoint, so it is
     provable at once; without it the app still serves and records, proofs wait for the next
     checkpoint. With ``oidc`` users can also log in by single sign-on at that provider."""
-    from netwarden.web import api, pages
+    from netwarden.web import api, exports, pages
 
     store = store or open_store(store_url)
     settings = settings or auth.AuthSettings()
@@ -298,7 +298,9 @@ def create_app(store_url: str | None = None, *, store: Store | None = None,
                             metrics_token, relying_party)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router)
+    app.include_router(exports.api_router)
     app.include_router(pages.router)
+    app.include_router(exports.page_router)
     if relying_party is not None:
         app.include_router(sso.router)
 
