@@ -85,12 +85,36 @@ def serve(
                          role_map=oidc_role_map, username_claim=oidc_username_claim,
                          scopes=oidc_scopes, label=oidc_label)
     web = create_app(db, settings=settings, metrics_token=token, oidc=oidc)
+    _start_webhook_sender(web.state.ctx.store)
     typer.echo(f"netwarden web application on http://{host}:{port}/ (Ctrl-C stops)")
     if oidc is not None:
         typer.echo(f"single sign-on at {oidc.issuer} as client {oidc.client_id}, "
                    f"callback {oidc.redirect_url}")
     uvicorn.run(web, host=host, port=port, log_level="info", proxy_headers=False,
                 server_header=False, limit_concurrency=200, timeout_keep_alive=5)
+
+
+def _start_webhook_sender(store: object, every: float = 10.0) -> None:
+    """Deliver webhooks in the background while the app serves (daemon thread; a failing pass
+    is logged and the next one tries again)."""
+    import logging
+    import threading
+    import time
+
+    from netwarden.ledger.keys import default_key_dir
+    from netwarden.web.webhooks import deliver_due
+
+    log = logging.getLogger("netwarden.web.webhooks")
+
+    def loop() -> None:
+        while True:
+            try:
+                deliver_due(store, default_key_dir())  # type: ignore[arg-type]
+            except Exception:
+                log.exception("webhook delivery pass failed")
+            time.sleep(every)
+
+    threading.Thread(target=loop, name="webhooks", daemon=True).start()
 
 
 def oidc_settings(*, public_url: str | None, issuer: str | None, client_id: str | None,
