@@ -18,7 +18,9 @@ from netwarden.errors import InputError
 from netwarden.web import tokens
 from netwarden.web.models import EventRow, TokenRow
 
-from .conftest import Seed, Site, login
+from .conftest import BOTH_BACKENDS, Seed, Site, login
+
+pytestmark = BOTH_BACKENDS
 
 SCRIPT = r'''
 import json, os, sys, urllib.request, urllib.error

@@ -21,8 +21,9 @@ from netwarden.export.model import track_of
 from netwarden.web import webhooks
 from netwarden.web.models import DeliveryRow, WebhookRow
 
-from .conftest import Site, login
+from .conftest import BOTH_BACKENDS, Site, login
 
+pytestmark = BOTH_BACKENDS
 
 class Receiver:
     """A loopback HTTP server that checks each POST's signature with the key it was given
