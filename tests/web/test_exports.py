@@ -269,3 +269,43 @@ def test_web_export_page_and_api_record_the_user(site) -> None:  # type: ignore[
     assert client.get("/api/v1/exports", params={"format": "csv"}).status_code == 422
     assert site.client().get("/api/v1/exports", params={"format": "csv", "run_id": run_id}
                              ).status_code == 401
+
+
+def test_campaign_export_collects_its_runs(seed: Seed, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime
+
+    from netwarden.campaign.models import CampaignJobRow, CampaignRow
+    from netwarden.store import open_store
+
+    monkeypatch.setenv("NETWARDEN_HOME", str(tmp_path / "home"))
+    db = copy_db(seed, tmp_path / "nw.sqlite")
+    store = open_store(db)
+    t = datetime.now(UTC)
+    run_id = seed.findings[0]["run_id"]
+    with store.session() as s:  # the rows the campaign coordinator keeps (campaign/state.py)
+        s.add(CampaignRow(name="nationwide-2026", source="c.toml", source_sha256="0" * 64,
+                          created_at=t, updated_at=t, status="finished", out_dir=str(tmp_path),
+                          settings={}))
+        s.flush()  # the jobs reference the campaign row
+        s.add(CampaignJobRow(campaign="nationwide-2026", operator="Example Telecom (demo)",
+                             scope_path="s.toml", scope_sha256="1" * 64, status="finished",
+                             run_id=run_id))
+        s.add(CampaignJobRow(campaign="nationwide-2026", operator="Pending Net",
+                             scope_path="p.toml", scope_sha256="2" * 64, status="pending"))
+    store.close()
+    out = tmp_path / "campaign.csv"
+    r = _cli("export", "--campaign", "nationwide-2026", "--format", "csv", "--out", str(out),
+             "--db", db, "--key-dir", str(seed.key_dir), "--json")
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"), newline="")))
+    assert sorted(row["id"] for row in rows) == sorted(f["id"] for f in seed.findings)
+    from netwarden.errors import InputError
+
+    with pytest.raises(InputError, match="no campaign"):
+        _cli("export", "--campaign", "nope", "--format", "csv", "--out", str(out), "--db", db)
+    with pytest.raises(InputError, match="one of them"):
+        _cli("export", str(seed.run_dir), "--campaign", "x", "--format", "csv", "--out",
+             str(out), "--db", db)
+    with pytest.raises(InputError, match="not one of"):
+        _cli("export", str(seed.run_dir), "--format", "pdf", "--out", str(out), "--db", db)
