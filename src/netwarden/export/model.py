@@ -105,6 +105,7 @@ def pseudonym_of(finding: dict[str, Any]) -> str | None:
 
 
 def attribution_status(finding: dict[str, Any]) -> str:
+    """``subscriber``, ``operator_host``, ``none`` or ``pending``: what lists may show."""
     att = finding.get("attribution")
     if isinstance(att, dict):
         return str(att.get("status") or "")

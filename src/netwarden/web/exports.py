@@ -82,6 +82,7 @@ def export_file(request: Request,
 
 @page_router.get("/exports")
 def exports_page(request: Request) -> Response:
+    """The export form: runs and campaigns to pick from, formats, TLP, pseudonyms, BOM."""
     info = require(request, "view")
     c = ctx(request)
     from netwarden.web.campaigns import campaigns as load_campaigns

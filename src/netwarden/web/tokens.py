@@ -73,6 +73,7 @@ def _hash(token: str) -> str:
 
 
 def check_scope(scope: str) -> str:
+    """``scope`` if it is a token scope; InputError naming the choices otherwise."""
     if scope not in SCOPES:
         raise InputError("--scope", f"{scope!r} is not one of {', '.join(SCOPES)}")
     return scope
@@ -141,6 +142,7 @@ def revoke_token(store: Store, token_id: str) -> TokenInfo:
 
 
 def list_tokens(store: Store, user: str | None = None) -> list[TokenInfo]:
+    """Every token (or ``user``'s), oldest first, without secrets: for ``token list``."""
     query = select(TokenRow).order_by(TokenRow.created_at)
     if user:
         query = query.where(TokenRow.user_name == user)

@@ -90,6 +90,8 @@ def verify(key: str, timestamp: str, body: bytes, signature: str, max_age: int =
 
 @dataclass(frozen=True)
 class Webhook:
+    """A receiver as listed: id, URL, events, key fingerprint, when added, removed or not."""
+
     id: str
     url: str
     events: tuple[str, ...]
@@ -129,6 +131,7 @@ def add_webhook(store: Store, key_dir: Path, url: str, events: list[str]) -> tup
 
 
 def remove_webhook(store: Store, hook_id: str) -> None:
+    """Stop sending to a webhook; the row stays (marked disabled) so its log keeps its name."""
     with store.session() as session:
         row = session.get(WebhookRow, hook_id)
         if row is None:
@@ -138,6 +141,7 @@ def remove_webhook(store: Store, hook_id: str) -> None:
 
 
 def list_webhooks(store: Store) -> list[Webhook]:
+    """Every webhook, oldest first (never a key: none is stored)."""
     with store.session() as session:
         return [_hook(r) for r in session.scalars(select(WebhookRow).order_by(
             WebhookRow.created_at))]
