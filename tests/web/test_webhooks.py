@@ -138,7 +138,8 @@ def test_gives_up_after_max_attempts_and_refuses_bad_urls(site: Site, tmp_path: 
     assert (row.status, row.attempts, row.last_status) == ("failed", webhooks.MAX_ATTEMPTS,
                                                            500)
     assert len(r.received) == webhooks.MAX_ATTEMPTS
-    for bad in ("http://192.0.2.1/hook", "ftp://127.0.0.1/x", "https://x.example/h?q=1"):
+    for bad in ("http://192.0.2.1/hook", "ftp://127.0.0.1/x", "https://x.example/h?q=1",
+                "https://user:pw@x.example/h"):
         with pytest.raises(Exception, match="must"):
             webhooks.add_webhook(site.store, key_dir, bad, ["review.decision"])
     with pytest.raises(Exception, match="events are"):

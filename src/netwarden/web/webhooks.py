@@ -107,11 +107,16 @@ def _hook(row: WebhookRow) -> Webhook:
 
 def add_webhook(store: Store, key_dir: Path, url: str, events: list[str]) -> tuple[str, Webhook]:
     """Register a receiver; returns (its HMAC key, shown once; the webhook)."""
+    from urllib.parse import urlsplit
+
     from netwarden.web.oidc import check_url
 
     check_url("url", url)
     if len(url) > 500:
         raise InputError("url", "at most 500 characters")
+    if urlsplit(url).username is not None:  # it would be stored and logged in clear
+        raise InputError("url", "must not carry a user name or password; the receiver "
+                         "checks the signature instead")
     events = list(dict.fromkeys(events))
     unknown = [e for e in events if e not in EVENTS]
     if unknown or not events:
