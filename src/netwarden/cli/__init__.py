@@ -41,7 +41,8 @@ app = typer.Typer(
 _COMMANDS = {"hash": "hash", "bank": "bank", "audit": "audit", "demo": "audit",
              "ledger": "ledger", "bundle": "bundle", "key": "key", "reveal": "reveal",
              "notice": "notice", "recheck": "notice", "assess": "notice",
-             "campaign": "campaign", "report": "campaign", "serve": "serve", "user": "serve"}
+             "campaign": "campaign", "report": "campaign", "serve": "serve", "user": "serve",
+             "export": "export", "token": "token", "webhook": "webhook"}
 _COMMAND_MODULES = tuple(dict.fromkeys(_COMMANDS.values()))
 
 EXIT_OK = 0

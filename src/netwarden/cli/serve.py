@@ -1,4 +1,5 @@
-"""``netwarden serve`` (the analysts' web application) and ``netwarden user add|list|disable``."""
+"""``netwarden serve`` (the analysts' web application) and ``netwarden user ...`` (add, list,
+role, disable, enable, reset-password, unlock)."""
 
 from __future__ import annotations
 
@@ -55,13 +56,17 @@ def serve(
                                     "the role claim)."),
     oidc_label: str = typer.Option("Single sign-on", "--oidc-label",
                                    help="Shown on the login button: 'Log in with LABEL'."),
+    trusted_proxy: list[str] = typer.Option(
+        [], "--trusted-proxy", help="Address or network of the reverse proxy in front "
+        "(repeat): only requests from it have their X-Forwarded-For honoured as the client "
+        "address (login throttling, events)."),
 ) -> None:
     """Start the web application (dashboard, findings, review workflow, REST API, metrics)."""
     from datetime import timedelta
 
     import uvicorn
 
-    from netwarden.web.app import create_app
+    from netwarden.web.app import create_app, parse_trusted_proxies
     from netwarden.web.auth import AuthSettings
 
     token = None
@@ -73,18 +78,43 @@ def serve(
         if len(token) < 16:
             raise InputError(str(metrics_token_file), "the token must be at least 16 characters")
     settings = AuthSettings(idle=timedelta(minutes=session_minutes),
-                            secure_cookies=secure_cookies)
+                            secure_cookies=secure_cookies,
+                            trusted_proxies=parse_trusted_proxies(trusted_proxy))
     oidc = oidc_settings(public_url=public_url, issuer=oidc_issuer, client_id=oidc_client_id,
                          secret_file=oidc_client_secret_file, role_claim=oidc_role_claim,
                          role_map=oidc_role_map, username_claim=oidc_username_claim,
                          scopes=oidc_scopes, label=oidc_label)
     web = create_app(db, settings=settings, metrics_token=token, oidc=oidc)
+    _start_webhook_sender(web.state.ctx.store)
     typer.echo(f"netwarden web application on http://{host}:{port}/ (Ctrl-C stops)")
     if oidc is not None:
         typer.echo(f"single sign-on at {oidc.issuer} as client {oidc.client_id}, "
                    f"callback {oidc.redirect_url}")
     uvicorn.run(web, host=host, port=port, log_level="info", proxy_headers=False,
                 server_header=False, limit_concurrency=200, timeout_keep_alive=5)
+
+
+def _start_webhook_sender(store: object, every: float = 10.0) -> None:
+    """Deliver webhooks in the background while the app serves (daemon thread; a failing pass
+    is logged and the next one tries again)."""
+    import logging
+    import threading
+    import time
+
+    from netwarden.ledger.keys import default_key_dir
+    from netwarden.web.webhooks import deliver_due
+
+    log = logging.getLogger("netwarden.web.webhooks")
+
+    def loop() -> None:
+        while True:
+            try:
+                deliver_due(store, default_key_dir())  # type: ignore[arg-type]
+            except Exception:
+                log.exception("webhook delivery pass failed")
+            time.sleep(every)
+
+    threading.Thread(target=loop, name="webhooks", daemon=True).start()
 
 
 def oidc_settings(*, public_url: str | None, issuer: str | None, client_id: str | None,
@@ -173,21 +203,22 @@ def user_list(
     db: str | None = typer.Option(None, "--db", help="Database URL."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """List users and their roles."""
+    """List users, their roles, and whether each is disabled or locked by failed logins."""
     from netwarden.store import open_store
-    from netwarden.web.auth import list_users
+    from netwarden.web.auth import AuthSettings, is_locked, list_users
 
     store = open_store(db)
     try:
-        users = list_users(store)
+        settings = AuthSettings()
+        users = [(*u, is_locked(store, settings, u[0])) for u in list_users(store)]
     finally:
         store.close()
     if as_json:
         typer.echo(json.dumps([{"name": n, "role": r, "created_at": c.isoformat(),
-                                "disabled": d} for n, r, c, d in users]))
+                                "disabled": d, "locked": locked} for n, r, c, d, locked in users]))
         return
-    for n, r, c, d in users:
-        flag = "\tdisabled" if d else ""
+    for n, r, c, d, locked in users:
+        flag = ("\tdisabled" if d else "") + ("\tlocked" if locked else "")
         typer.echo(f"{n}\t{r}\t{c.isoformat()}{flag}")
 
 
@@ -206,3 +237,77 @@ def user_disable(
     finally:
         store.close()
     typer.echo(f"user {name} disabled")
+
+
+@user_app.command("enable")
+def user_enable(
+    name: str = typer.Argument(..., help="User name."),
+    db: str | None = typer.Option(None, "--db", help="Database URL."),
+) -> None:
+    """Enable a disabled user again."""
+    from netwarden.store import open_store
+    from netwarden.web.auth import set_disabled
+
+    store = open_store(db)
+    try:
+        set_disabled(store, name, disabled=False)
+    finally:
+        store.close()
+    typer.echo(f"user {name} enabled")
+
+
+@user_app.command("role")
+def user_role(
+    name: str = typer.Argument(..., help="User name."),
+    role: str = typer.Argument(..., help="analyst, supervisor or auditor."),
+    db: str | None = typer.Option(None, "--db", help="Database URL."),
+) -> None:
+    """Give a user another role (from their next request on)."""
+    from netwarden.store import open_store
+    from netwarden.web.auth import set_role
+
+    store = open_store(db)
+    try:
+        old = set_role(store, name, role)
+    finally:
+        store.close()
+    typer.echo(f"user {name}: role {old} -> {role}")
+
+
+@user_app.command("reset-password")
+def user_reset_password(
+    name: str = typer.Argument(..., help="User name."),
+    password_file: Path | None = typer.Option(None, "--password-file", help="Read the new "
+                                              "password from the first line of this file "
+                                              "instead of prompting."),
+    db: str | None = typer.Option(None, "--db", help="Database URL."),
+) -> None:
+    """Set a new password; the user's sessions end and the account's lock is cleared."""
+    from netwarden.store import open_store
+    from netwarden.web.auth import check_name, reset_password
+
+    check_name(name)
+    password = _read_password(password_file)
+    store = open_store(db)
+    try:
+        reset_password(store, name, password)
+    finally:
+        store.close()
+    typer.echo(f"user {name}: password reset, sessions ended")
+
+
+@user_app.command("unlock")
+def user_unlock(
+    name: str = typer.Argument(..., help="User name."),
+    db: str | None = typer.Option(None, "--db", help="Database URL."),
+) -> None:
+    """Clear an account locked by failed logins (its earlier failures stop counting)."""
+    from netwarden.store import open_store
+    from netwarden.web.auth import unlock
+
+    store = open_store(db)
+    try:
+        unlock(store, name)
+    finally:
+        store.close()
+    typer.echo(f"user {name} unlocked")

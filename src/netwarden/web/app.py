@@ -9,6 +9,7 @@ refused with 413 before they are read whole; responses carry a strict Content-Se
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 from dataclasses import dataclass
@@ -75,20 +76,87 @@ class ForbiddenError(Exception):
         self.detail = detail
 
 
+MAX_FORWARDED_HOPS = 20
+
+
 def client_of(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address: the peer's, unless the peer is a trusted reverse proxy
+    (``netwarden serve --trusted-proxy``); then the nearest ``X-Forwarded-For`` hop that is
+    not itself a trusted proxy. Why only then: anyone can send the header, so honouring it
+    from others would let a client pick its own address and dodge the login throttle. A
+    malformed hop stops the walk at the proxy (never trusted further)."""
+    peer = request.client.host if request.client else "unknown"
+    proxies = ctx(request).settings.trusted_proxies
+    if not proxies or not _trusted(peer, proxies):
+        return peer
+    hops = [h.strip() for v in request.headers.getlist("x-forwarded-for") for h in v.split(",")]
+    client = peer
+    for hop in reversed(hops[-MAX_FORWARDED_HOPS:]):
+        try:
+            address = ipaddress.ip_address(hop)
+        except ValueError:
+            return client
+        client = str(address)
+        if not _trusted(client, proxies):
+            return client
+    return client
+
+
+def _trusted(address: str, proxies: tuple[Any, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip.version == net.version and ip in net for net in proxies)
+
+
+def parse_trusted_proxies(values: list[str]) -> tuple[Any, ...]:
+    """``--trusted-proxy`` values (addresses or CIDR networks) as ip_network objects."""
+    out = []
+    for value in values:
+        try:
+            out.append(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError:
+            raise InputError("--trusted-proxy", f"{value!r} is not an IP address or network"
+                             ) from None
+    return tuple(out)
 
 
 def ctx(request: Request) -> Context:
     return request.app.state.ctx
 
 
+def bearer_token(request: Request) -> str | None:
+    """The ``Authorization: Bearer`` token of an API request (None elsewhere: tokens are for
+    scripts calling /api/, pages keep the cookie session and its CSRF protection)."""
+    if not request.url.path.startswith("/api/"):
+        return None
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()[:200]
+
+
 def session_of(request: Request) -> auth.SessionInfo:
-    """The request's live session (cached on the request), or :class:`LoginRequiredError`."""
+    """The request's live session or API token (cached on the request), or
+    :class:`LoginRequiredError`. A request with a bearer token is judged by the token alone: a
+    refused token is 401 even if a cookie came along."""
     cached = getattr(request.state, "session", None)
     if cached is not None:
         return cached
     c = ctx(request)
+    token = bearer_token(request)
+    if token is not None:
+        from netwarden.web.tokens import authenticate_token
+
+        found = authenticate_token(c.store, token, client_of(request), request.method,
+                                   request.url.path)
+        if found is None:
+            raise LoginRequiredError()
+        info = auth.SessionInfo(found.user, "", found.expires_at, token_id=found.token_id)
+        request.state.session = info
+        return info
     info = auth.load_session(c.store, c.settings, request.cookies.get(SESSION_COOKIE))
     if info is None:
         raise LoginRequiredError()
@@ -110,16 +178,24 @@ def require(request: Request, permission: str) -> auth.SessionInfo:
     """The session if its user holds ``permission``; else a logged 403."""
     info = session_of(request)
     if not info.user.can(permission):
+        by_scope = info.token_id is not None and info.user.role in auth.PERMISSIONS[permission]
+        detail = (f"token {info.token_id} scope {info.user.scope} lacks {permission}"
+                  if by_scope else f"role {info.user.role} lacks {permission}")
         auth.record_event(ctx(request).store, "forbidden", user=info.user.name,
                           client=client_of(request), method=request.method,
-                          path=request.url.path, detail=f"role {info.user.role} lacks "
-                          f"{permission}")
+                          path=request.url.path, detail=detail)
+        if by_scope:
+            raise ForbiddenError(f"token scope {info.user.scope!r} may not {permission}")
         raise ForbiddenError(f"role {info.user.role!r} may not {permission}")
     return info
 
 
 def check_csrf(request: Request, info: auth.SessionInfo, given: str | None) -> None:
-    """Refuse (403, logged) a state-changing request without the session's CSRF token."""
+    """Refuse (403, logged) a state-changing request without the session's CSRF token. A
+    request authenticated by an API token needs none: browsers never send that header on
+    their own, so a forged cross-site request cannot carry it."""
+    if info.token_id is not None:
+        return
     if not auth.csrf_ok(info.csrf_token, given):
         auth.record_event(ctx(request).store, "csrf_failed", user=info.user.name,
                           client=client_of(request), method=request.method,
@@ -196,7 +272,7 @@ def create_app(store_url: str | None = None, *, store: Store | None = None,
     default the installation's) each review is followed by a signed checkpoint, so it is
     provable at once; without it the app still serves and records, proofs wait for the next
     checkpoint. With ``oidc`` users can also log in by single sign-on at that provider."""
-    from netwarden.web import api, pages
+    from netwarden.web import api, exports, pages
 
     store = store or open_store(store_url)
     settings = settings or auth.AuthSettings()
@@ -209,7 +285,8 @@ def create_app(store_url: str | None = None, *, store: Store | None = None,
     app = FastAPI(title="netwarden", version=__version__,
                   description="Findings, evidence proofs and the review workflow of a "
                   "netwarden installation. Versioned under /api/v1; every endpoint needs a "
-                  "session cookie from /login, and POSTs the session's X-CSRF-Token header.",
+                  "session cookie from /login (POSTs also the session's X-CSRF-Token "
+                  "header) or an API token (Authorization: Bearer).",
                   docs_url=None, redoc_url=None, openapi_url=None,
                   swagger_ui_oauth2_redirect_url=None)
     relying_party = None
@@ -221,7 +298,9 @@ def create_app(store_url: str | None = None, *, store: Store | None = None,
                             metrics_token, relying_party)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router)
+    app.include_router(exports.api_router)
     app.include_router(pages.router)
+    app.include_router(exports.page_router)
     if relying_party is not None:
         app.include_router(sso.router)
 
@@ -294,7 +373,7 @@ def create_app(store_url: str | None = None, *, store: Store | None = None,
     def openapi(request: Request) -> JSONResponse:
         # Behind login like everything else: the document names every endpoint.
         require(request, "view")
-        return JSONResponse(app.openapi())
+        return JSONResponse(openapi_document(app))
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -303,8 +382,33 @@ def create_app(store_url: str | None = None, *, store: Store | None = None,
     return app
 
 
+SECURITY_SCHEMES = {
+    "sessionCookie": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE,
+                      "description": "The session from POST /login (a browser's); POSTs also "
+                      "need the session's CSRF token in the X-CSRF-Token header."},
+    "apiToken": {"type": "http", "scheme": "bearer", "bearerFormat": "nwt_<id>_<secret>",
+                 "description": "An API token from `netwarden token create --user NAME "
+                 "--scope read|review --expires 30d`; scope read may only view, review may "
+                 "also review and sign off (as the user's role allows). No CSRF token needed."},
+}
+
+
+def openapi_document(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document with both ways in declared as security schemes, every operation
+    needing one of them."""
+    schema = app.openapi()  # built once and cached by FastAPI; the additions are idempotent
+    schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+    schema["security"] = [{"sessionCookie": []}, {"apiToken": []}]
+    return schema
+
+
 def _login_response(request: Request) -> Response:
     if request.url.path.startswith("/api/"):
+        if bearer_token(request) is not None:
+            return JSONResponse({"detail": "invalid, expired or revoked token"},
+                                status_code=401,
+                                headers={"WWW-Authenticate": 'Bearer error="invalid_token"',
+                                         "Cache-Control": "no-store"})
         return JSONResponse({"detail": "login required"}, status_code=401,
                             headers={"WWW-Authenticate": "Cookie", "Cache-Control": "no-store"})
     return RedirectResponse("/login", status_code=303)

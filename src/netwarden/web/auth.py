@@ -12,7 +12,13 @@ Why this shape:
   cookie is also ``SameSite=Strict``. The login form, which has no session yet, uses a
   double-submit cookie.
 * Failed logins are rows in ``web_events``; rate limiting counts them per user name and per
-  client address over a window, so the limit holds across restarts and several workers.
+  client address over a window, so the limit holds across restarts and several workers. The
+  two limits differ on purpose: ``max_failures`` (5) wrong passwords lock that *account* only
+  (until they age out or ``netwarden user unlock``), while an *address* is refused only after
+  ``max_address_failures`` (20) — an office behind one NAT or reverse proxy shares an address,
+  and one analyst's typos must not lock everyone else out. The client address is the peer's,
+  or, when the peer is a ``trusted_proxies`` entry, the nearest untrusted ``X-Forwarded-For``
+  hop (web/app.py ``client_of``).
 """
 
 from __future__ import annotations
@@ -24,10 +30,11 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, select
 
 from netwarden.errors import InputError
 from netwarden.store.base import Store
@@ -61,19 +68,33 @@ class AuthSettings:
 
     idle: timedelta = timedelta(minutes=30)
     lifetime: timedelta = timedelta(hours=12)
-    max_failures: int = 5
+    max_failures: int = 5  # per account
+    max_address_failures: int = 20  # per client address
     failure_window: timedelta = timedelta(minutes=15)
     secure_cookies: bool = False  # set when served behind HTTPS
+    # reverse proxies whose X-Forwarded-For is honoured (ip_network objects)
+    trusted_proxies: tuple[Any, ...] = ()
+
+
+# what an API token's scope allows at most (netwarden.web.tokens); never "users"
+TOKEN_SCOPES: dict[str, frozenset[str]] = {
+    "read": frozenset({"view"}),
+    "review": frozenset({"view", "review", "signoff"}),
+}
 
 
 @dataclass(frozen=True)
 class User:
-    """An authenticated user as the request handlers see it."""
+    """An authenticated user as the request handlers see it. ``scope`` is set when the request
+    came with an API token: the token's scope narrows what the role allows."""
 
     name: str
     role: str
+    scope: str | None = None
 
     def can(self, permission: str) -> bool:
+        if self.scope is not None and permission not in TOKEN_SCOPES.get(self.scope, ()):
+            return False
         return self.role in PERMISSIONS[permission]
 
 
@@ -84,10 +105,16 @@ class SessionInfo:
     user: User
     csrf_token: str
     expires_at: datetime
+    token_id: str | None = None  # set for a request authenticated by an API token
 
 
 class RateLimitedError(Exception):
-    """Too many failed logins for this user name or client recently."""
+    """Too many failed logins for this account (``what`` = "account") or from this client
+    address ("address") recently."""
+
+    def __init__(self, name: str, what: str = "account") -> None:
+        super().__init__(name)
+        self.what = what
 
 
 def now() -> datetime:
@@ -134,12 +161,55 @@ def add_user(store: Store, name: str, role: str, password: str) -> User:
 def set_disabled(store: Store, name: str, disabled: bool = True) -> None:
     """Disable (or re-enable) a user; disabling ends the user's sessions."""
     with store.session() as session:
-        row = session.get(UserRow, name)
-        if row is None:
-            raise InputError("user name", f"{name!r} does not exist")
+        row = _existing(session, name)
         row.disabled = disabled
         if disabled:
             session.execute(delete(SessionRow).where(SessionRow.user_name == name))
+    record_event(store, "user_disabled" if disabled else "user_enabled", user=name,
+                 client="cli")
+
+
+def set_role(store: Store, name: str, role: str) -> str:
+    """Give ``name`` another role (takes effect at the next request: sessions read the role
+    from the user row); returns the old role. Refused for single sign-on users, whose role
+    the identity provider sets at every login."""
+    check_role(role)
+    with store.session() as session:
+        row = _existing(session, name)
+        if row.password_hash.startswith(SSO_HASH_PREFIX):
+            raise InputError("user name", f"{name!r} is a single sign-on user: its role comes "
+                             "from the identity provider at each login")
+        old, row.role = row.role, role
+    record_event(store, "user_role", user=name, client="cli", detail=f"role {old} -> {role}")
+    return old
+
+
+def reset_password(store: Store, name: str, password: str) -> None:
+    """Set a new password, end the user's sessions and clear the account's lock."""
+    check_password(password)
+    with store.session() as session:
+        row = _existing(session, name)
+        if row.password_hash.startswith(SSO_HASH_PREFIX):
+            raise InputError("user name", f"{name!r} is a single sign-on user and has no "
+                             "password")
+        row.password_hash = _hasher.hash(password)
+        session.execute(delete(SessionRow).where(SessionRow.user_name == name))
+    record_event(store, "password_reset", user=name, client="cli",
+                 detail="password reset; sessions ended; lock cleared")
+
+
+def unlock(store: Store, name: str) -> None:
+    """Clear the account's failed-login lock (earlier failures stop counting)."""
+    with store.session() as session:
+        _existing(session, name)
+    record_event(store, "unlocked", user=name, client="cli", detail="failed logins cleared")
+
+
+def _existing(session: Any, name: str) -> UserRow:
+    row = session.get(UserRow, name)
+    if row is None:
+        raise InputError("user name", f"{name!r} does not exist")
+    return row
 
 
 def list_users(store: Store) -> list[tuple[str, str, datetime, bool]]:
@@ -168,25 +238,54 @@ def record_event(store: Store, kind: str, *, user: str | None = None, client: st
                              method=method, path=(path or "")[:300] or None, detail=detail))
 
 
-def recent_failures(store: Store, name: str, client: str | None, window: timedelta) -> int:
-    """Failed logins for this name or from this client within ``window``."""
+# events after which an account's earlier failures no longer count
+CLEARING_EVENTS = ("unlocked", "password_reset")
+
+
+def account_failures(store: Store, name: str, window: timedelta) -> int:
+    """Failed logins for account ``name`` within ``window`` and since its last unlock or
+    password reset."""
     since = now() - window
-    who = [EventRow.user_name == name]
-    if client:
-        who.append(EventRow.client == client)
+    with store.session() as session:
+        cleared = session.execute(select(func.max(EventRow.at)).where(
+            EventRow.kind.in_(CLEARING_EVENTS), EventRow.user_name == name)).scalar_one()
+        if cleared is not None and _aware(cleared) > since:
+            since = _aware(cleared)
+        return session.execute(select(func.count()).select_from(EventRow).where(
+            EventRow.kind == "login_failed", EventRow.at >= since,
+            EventRow.user_name == name)).scalar_one()
+
+
+def address_failures(store: Store, client: str | None, window: timedelta) -> int:
+    """Failed logins from client address ``client`` within ``window`` (any account)."""
+    if not client:
+        return 0
+    since = now() - window
     with store.session() as session:
         return session.execute(select(func.count()).select_from(EventRow).where(
-            EventRow.kind == "login_failed", EventRow.at >= since, or_(*who))).scalar_one()
+            EventRow.kind == "login_failed", EventRow.at >= since,
+            EventRow.client == client[:64])).scalar_one()
+
+
+def is_locked(store: Store, settings: AuthSettings, name: str) -> bool:
+    """Whether account ``name`` is locked by failed logins now."""
+    return account_failures(store, name, settings.failure_window) >= settings.max_failures
 
 
 def authenticate(store: Store, settings: AuthSettings, name: str, password: str,
                  client: str | None) -> User | None:
     """The user if ``password`` is right; None otherwise (recorded). Raises
-    :class:`RateLimitedError` when the recent failures for the name or client hit the limit."""
+    :class:`RateLimitedError` when the account's recent failures reach ``max_failures`` or the
+    client address's reach ``max_address_failures``."""
     name = no_nul((name or "")[:64]) or ""
-    if recent_failures(store, name, client, settings.failure_window) >= settings.max_failures:
-        record_event(store, "rate_limited", user=name, client=client, detail="login refused")
-        raise RateLimitedError(name)
+    if is_locked(store, settings, name):
+        record_event(store, "rate_limited", user=name, client=client,
+                     detail="login refused: account locked by failed logins")
+        raise RateLimitedError(name, "account")
+    if address_failures(store, client, settings.failure_window) >= settings.max_address_failures:
+        record_event(store, "rate_limited", user=name, client=client,
+                     detail="login refused: too many failed logins from this address")
+        raise RateLimitedError(name, "address")
     with store.session() as session:
         row = session.get(UserRow, name) if _NAME.match(name) else None
         stored = row.password_hash if row is not None else _DUMMY_HASH

@@ -161,6 +161,9 @@ class EvidenceLedger:
                         leaf_index=index, leaf_hash=leaf)
         with self.store.session() as session:
             session.add(row)
+        from netwarden.web.webhooks import queue_review
+
+        queue_review(self.store, row)  # signed POSTs to receivers (web/webhooks.py)
         if self.can_sign:  # make the new leaf provable at once
             with self._lock:
                 self.ledger.checkpoint()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Integer, String, Text
+from sqlalchemy import Boolean, DateTime, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from netwarden.store.base import Base
@@ -73,3 +73,58 @@ class EventRow(Base):
     method: Mapped[str | None] = mapped_column(String(8))
     path: Mapped[str | None] = mapped_column(String(300))
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class TokenRow(Base):
+    """An API token for scripts: SHA-256 of the secret, its user, scope and lifetime.
+
+    Why a hash: like sessions, a copy of the database yields no usable token; the token itself
+    is shown once, when it is created. ``id`` is the public part (listed, revoked by it).
+    """
+
+    __tablename__ = "web_api_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    user_name: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    scope: Mapped[str] = mapped_column(String(16), nullable=False)  # read | review
+    note: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookRow(Base):
+    """A receiver of signed event POSTs. No key is stored: each webhook's HMAC key is derived
+    from the installation's webhook master key file and the webhook's id (web/webhooks.py)."""
+
+    __tablename__ = "web_webhooks"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    url: Mapped[str] = mapped_column(String(500), nullable=False)
+    events: Mapped[str] = mapped_column(String(200), nullable=False)  # comma-separated
+    key_fingerprint: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+
+class DeliveryRow(Base):
+    """One event for one webhook: the outbox row and its delivery log (attempts, outcome)."""
+
+    __tablename__ = "web_webhook_deliveries"
+    __table_args__ = (UniqueConstraint("webhook_id", "event_key",
+                                       name="uq_web_webhook_deliveries_event"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    webhook_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    event: Mapped[str] = mapped_column(String(32), nullable=False)
+    event_key: Mapped[str] = mapped_column(String(120), nullable=False)
+    payload: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

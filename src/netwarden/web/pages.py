@@ -66,8 +66,12 @@ def login(request: Request, username: str = Form("", max_length=200),
         return _login_again(request, "The login form expired; please try again.", 403)
     try:
         user = auth.authenticate(c.store, c.settings, username, password, client_of(request))
-    except auth.RateLimitedError:
-        return _login_again(request, "Too many failed logins; wait and try again later.", 429)
+    except auth.RateLimitedError as exc:
+        if exc.what == "address":
+            return _login_again(request, "Too many failed logins from your address; wait and "
+                                "try again later.", 429)
+        return _login_again(request, "Too many failed logins for this account; wait, or ask "
+                            "a supervisor to unlock it.", 429)
     if user is None:
         return _login_again(request, "Wrong user name or password.", 401)
     response = RedirectResponse("/", status_code=303)
