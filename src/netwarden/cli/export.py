@@ -75,7 +75,8 @@ def export_command(
         typer.echo(json.dumps(result))
     else:
         typer.echo(f"{len(source.findings)} findings of {source.label} written to {out} "
-                   f"({fmt}, TLP:{used.tlp.upper()}); export recorded as ledger leaf {index}")
+                   f"({fmt}, TLP:{(used.tlp or 'amber').upper()}); export recorded as ledger "
+                   f"leaf {index}")
 
 
 def _write_atomically(out: Path, data: bytes) -> None:

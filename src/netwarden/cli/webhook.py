@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -63,7 +64,8 @@ def webhook_list(db: str | None = DB,
         hooks = list_webhooks(store)
     finally:
         store.close()
-    rows = [{"id": h.id, "url": h.url, "events": list(h.events), "disabled": h.disabled,
+    rows: list[dict[str, Any]] = [
+            {"id": h.id, "url": h.url, "events": list(h.events), "disabled": h.disabled,
              "created_at": h.created_at.isoformat()} for h in hooks]
     if as_json:
         typer.echo(json.dumps(rows))

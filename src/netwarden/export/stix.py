@@ -93,7 +93,7 @@ def _assessment_text(finding: dict[str, Any]) -> str:
 
 def build_bundle(source: ExportSource, options: ExportOptions) -> stix2.Bundle:
     """The STIX 2.1 bundle of ``source``'s findings."""
-    marking = TLP[options.tlp]
+    marking = TLP[options.tlp or "amber"]
     marks = [marking.id]
     auditor = stix2.Identity(id=_sid("identity", "auditor", options.organisation),
                              name=options.organisation, identity_class="organization",
@@ -160,8 +160,9 @@ def build_bundle(source: ExportSource, options: ExportOptions) -> stix2.Bundle:
                 labels=[f"category:{m.category}"], **common))
             leaf = (f"ledger leaf {m.leaf_index} ({m.leaf_hash})" if m.leaf_hash
                     else "ledger leaf pending")
-            verification = f.get("verification") if isinstance(f.get("verification"),
-                                                                  dict) else {}
+            found_verification = f.get("verification")
+            verification: dict[str, Any] = (found_verification
+                                            if isinstance(found_verification, dict) else {})
             sighting = add(stix2.Sighting(
                 id=_sid("sighting", fid, m.match_id, m.reference),
                 sighting_of_ref=indicator.id, observed_data_refs=[observed.id],

@@ -154,9 +154,10 @@ def session_of(request: Request) -> auth.SessionInfo:
                                    request.url.path)
         if found is None:
             raise LoginRequiredError()
-        info = auth.SessionInfo(found.user, "", found.expires_at, token_id=found.token_id)
-        request.state.session = info
-        return info
+        token_info = auth.SessionInfo(found.user, "", found.expires_at,
+                                      token_id=found.token_id)
+        request.state.session = token_info
+        return token_info
     info = auth.load_session(c.store, c.settings, request.cookies.get(SESSION_COOKIE))
     if info is None:
         raise LoginRequiredError()

@@ -173,6 +173,7 @@ def authenticate_token(store: Store, token: str, client: str | None, method: str
     m = _TOKEN.match(token or "")
     token_id = m.group(1) if m else None
     reason = None
+    name: str | None = None
     t = now()
     with store.session() as session:
         row = session.scalar(select(TokenRow).where(TokenRow.token_sha256 == _hash(token)))

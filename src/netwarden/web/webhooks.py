@@ -187,7 +187,8 @@ def finding_payload(finding: dict[str, Any]) -> dict[str, Any]:
     """What a receiver learns of a CSAM finding: no content, no pseudonym."""
     from netwarden.export.model import attribution_status, matches_of, track_of
 
-    digests = finding.get("digests") if isinstance(finding.get("digests"), dict) else {}
+    found_digests = finding.get("digests")
+    digests: dict[str, Any] = found_digests if isinstance(found_digests, dict) else {}
     return {"id": finding.get("id"), "run_id": finding.get("run_id"),
             "operator": finding.get("operator"), "track": track_of(finding),
             "evidence_level": finding.get("evidence_level"),
@@ -288,6 +289,8 @@ def _finish(store: Store, delivery_id: str, outcome: str, status: int | None,
             error: str | None, backoff: timedelta) -> str:
     with store.session() as session:
         row = session.get(DeliveryRow, delivery_id)
+        if row is None:  # removed with its webhook while being sent: nothing left to update
+            return "failed"
         row.attempts += 1
         row.last_status, row.last_error = status, error
         if outcome == "delivered":

@@ -116,16 +116,16 @@ class VicsFormat(BankFormat):
                 alt, dict) else {}
             name = str(alt_fields.get("hashname") or "")
             value = alt_fields.get("hashvalue")
-            signal = VICS_ALTERNATIVES.get(name.lower())
-            if signal is None or not isinstance(value, str) or not value:
-                if signal is None:
+            alt_signal = VICS_ALTERNATIVES.get(name.lower())
+            if alt_signal is None or not isinstance(value, str) or not value:
+                if alt_signal is None:
                     skipped_alternatives[name] = skipped_alternatives.get(name, 0) + 1
                 else:
                     yield LineProblem(source, f"alternative hash {name!r} has no HashValue",
                                       where=f"{where}.AlternativeHashes[{i}]")
                 continue
             try:
-                entry = entry_for(signal, value, reference_id=ref, title=title)
+                entry = entry_for(alt_signal, value, reference_id=ref, title=title)
             except SignalError as exc:
                 yield exc.at(source, None, where=f"{where}.AlternativeHashes[{i}]")
                 continue
