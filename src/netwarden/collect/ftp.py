@@ -472,13 +472,7 @@ class FtpCollector(TreeCollector[_Dir, _File, _Session]):
             return [self.observation(url, method=f"ftp-{listing.command.lower()}",
                                      outcome=Outcome.SKIPPED, reason=loop, name=name,
                                      details=details)]
-        directory = self.observation(
-            url, method=f"ftp-{listing.command.lower()}",
-            outcome=Outcome.SKIPPED if listing.truncated else Outcome.OK,
-            reason=(f"{listing.truncated}: stopped reading; the first {len(listing.entries)} "
-                    "entries were used") if listing.truncated else None,
-            name=name, details=details)
-        records: list[Observation] = [directory]
+        records: list[Observation] = []
         base = item.raw_path.rstrip(b"/")
         ancestors = (*item.ancestors, (listing.fingerprint, item.raw_path))
         unsafe = _UnsafeTally()
@@ -488,7 +482,13 @@ class FtpCollector(TreeCollector[_Dir, _File, _Session]):
         if unsafe.count:
             details["unsafe_names"] = unsafe.count
             details["unsafe_names_not_recorded"] = unsafe.count - unsafe.recorded
-        return records
+        directory = self.observation(
+            url, method=f"ftp-{listing.command.lower()}",
+            outcome=Outcome.SKIPPED if listing.truncated else Outcome.OK,
+            reason=(f"{listing.truncated}: stopped reading; the first {len(listing.entries)} "
+                    "entries were used") if listing.truncated else None,
+            name=name, details=details)
+        return [directory, *records]
 
     def _loop(self, item: _Dir, listing: _Listing) -> str | None:
         """Why this listing must not be walked (it is a directory already walked), or None.
