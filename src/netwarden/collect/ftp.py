@@ -21,8 +21,9 @@ import ftplib
 import hashlib
 import logging
 import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -40,7 +41,7 @@ from netwarden.collect.names import decode_name, legacy_encoding
 from netwarden.collect.speed import SpeedGuard, TooSlowError
 from netwarden.digest import MultiDigest
 from netwarden.digest.perceptual import PerceptualDigest
-from netwarden.records import EvidenceLevel, Observation, Outcome
+from netwarden.records import EvidenceLevel, Observation, Outcome, Refusal
 from netwarden.scope import Limits, Service
 
 log = logging.getLogger("netwarden.collect.ftp")
@@ -123,6 +124,10 @@ def _wire(raw: bytes) -> str:
     return raw.decode("latin-1")
 
 
+class _Stopped(Exception):
+    """The walk was abandoned while a worker thread was reading (see ``_Session.stopping``)."""
+
+
 class _LimitExceeded(Exception):
     """A file is (or turned out to be) larger than a limit or than announced: not digested."""
 
@@ -155,9 +160,13 @@ class _Fetched:
 class _Session:
     """One control connection, used by one worker at a time (from a worker thread)."""
 
-    def __init__(self, service: Service, limits: Limits) -> None:
+    def __init__(self, service: Service, limits: Limits,
+                 stopping: threading.Event | None = None) -> None:
         self.service = service
         self.limits = limits
+        # set when the walk is abandoned (run interrupted, service time limit): a worker thread
+        # cannot be cancelled, so its loops look at this between reads
+        self.stopping = stopping or threading.Event()
         self.ftp: _BoundedFTP | None = None
         self.utf8 = False
         self.mlsd = True
@@ -262,6 +271,8 @@ class _Session:
                 try:
                     conn.settimeout(min(limits.read_timeout, deadline.remaining()))
                     data = conn.recv(65536)
+                    if self.stopping.is_set():
+                        raise _Stopped("walk abandoned")
                 except (TimeoutError, PhaseTimeoutError) as exc:
                     if not isinstance(exc, PhaseTimeoutError) and deadline.end > time.monotonic():
                         raise  # a real read timeout: the listing failed
@@ -313,6 +324,9 @@ class _Session:
         try:
             while True:
                 n = conn.recv_into(buffer, CHUNK)
+                if self.stopping.is_set():
+                    self.close()
+                    raise _Stopped("walk abandoned")
                 if n == 0:
                     break
                 received += n
@@ -426,6 +440,15 @@ class FtpCollector(TreeCollector[_Dir, _File, _Session]):
         self.budget_reported = False
         # RFC 3659 ``unique`` fact → the first path it was seen at (loop/alias detection)
         self.dir_uniques: dict[str, bytes] = {}
+        self.stopping = threading.Event()
+
+    async def collect(self) -> AsyncIterator[Observation | Refusal]:
+        """The tree walk; when it ends or is abandoned, worker threads stop at their next read."""
+        try:
+            async for record in super().collect():
+                yield record
+        finally:
+            self.stopping.set()
 
     def _url(self, raw_path: bytes) -> str:
         return location_url("ftp", self.service.host, self.service.port, raw_path)
@@ -434,7 +457,7 @@ class FtpCollector(TreeCollector[_Dir, _File, _Session]):
         return decode_name(raw, self.fallback)
 
     def _new_session(self) -> _Session:
-        return _Session(self.service, self.limits)
+        return _Session(self.service, self.limits, self.stopping)
 
     async def _end_session(self, session: _Session) -> None:
         await asyncio.to_thread(session.quit)
