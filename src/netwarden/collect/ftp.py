@@ -213,7 +213,10 @@ class _Session:
             self.close()
 
     # -- operations ----------------------------------------------------------------------------
-    def list_dir(self, raw_path: bytes) -> _Listing:
+    def list_dir(self, raw_path: bytes, own_unique: bool = False) -> _Listing:
+        """List one directory. ``own_unique``: also ask the directory's own RFC 3659 ``unique``
+        fact with MLST when the listing has no ``cdir`` line (the root's, for loop detection:
+        every other directory's comes from its parent's listing)."""
         ftp = self.ensure()
         ftp.voidcmd("CWD " + _wire(raw_path))
         conn = None
@@ -253,8 +256,23 @@ class _Session:
         digest = hashlib.sha256()
         for line in sorted(kept):
             digest.update(len(line).to_bytes(4, "big") + line)
+        if own_unique and not unique and command == "MLSD" and self.ftp is not None:
+            unique = self._mlst_unique(raw_path)
         return _Listing(entries, command, nbytes, len(lines), unparsed, truncated,
                         unique=(unique or None) and unique[:128], fingerprint=digest.hexdigest())
+
+    def _mlst_unique(self, raw_path: bytes) -> str | None:
+        """The ``unique`` fact of ``raw_path`` itself (MLST), or None when not given."""
+        assert self.ftp is not None
+        try:
+            reply = self.ftp.sendcmd("MLST " + _wire(raw_path))
+        except ftplib.error_perm:
+            return None
+        for line in reply.splitlines()[1:2]:
+            parsed = mlsd_facts(line.strip().encode("latin-1"))
+            if parsed is not None:
+                return parsed[0].get("unique") or None
+        return None
 
     def _read_lines(self, conn: socket.socket) -> tuple[list[bytes], int, str | None]:
         """Read a listing within ``max_listing_bytes``/``max_listing_entries`` and within
@@ -475,7 +493,7 @@ class FtpCollector(TreeCollector[_Dir, _File, _Session]):
         url = self._url(item.raw_path if item.raw_path.endswith(b"/") else item.raw_path + b"/")
         path_name, path_enc = self._decode(item.raw_path)
         try:
-            listing = await asyncio.to_thread(session.list_dir, item.raw_path)
+            listing = await asyncio.to_thread(session.list_dir, item.raw_path, item.depth == 0)
         except Exception as exc:
             session.close()
             outcome, reason = classify(exc, self.limits.read_timeout)

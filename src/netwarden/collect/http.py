@@ -67,14 +67,17 @@ class _Item:
 
 def _fingerprint(links: list[str]) -> str:
     """SHA-256 of the sorted entry names of an index (relative, single-segment hrefs only, so
-    the parent link, which differs between a directory and its looped copy, does not count)."""
+    the parent link, which differs between a directory and its looped copy, does not count);
+    ``""`` (never compared) for a page without any file entry."""
     names = sorted({h for h in links if h and "?" not in h and "#" not in h and ":" not in h
                     and not h.startswith(("/", ".")) and "/" not in h.rstrip("/")})
     digest = hashlib.sha256()
     for name in names:
         data = name.encode("utf-8", "surrogatepass")
         digest.update(len(data).to_bytes(4, "big") + data)
-    return digest.hexdigest() if names else ""
+    # a page of directories only is never judged: "a/ b/" under "a/ b/" is an ordinary tree
+    # shape, and such a page serves nothing twice (the entry budget and depth bound it)
+    return digest.hexdigest() if any(not n.endswith("/") for n in names) else ""
 
 
 def _href_bytes(href: str) -> bytes:
