@@ -117,6 +117,7 @@ class HttpCollector(Collector):
         self.visited: set[bytes] = set()
         self.entries_seen = 0
         self.budget_reported = False
+        self.budget_record: Observation | None = None  # always recorded, never capped
         self.client: httpx.AsyncClient | None = None
 
     # -- urls ----------------------------------------------------------------------------------
@@ -369,7 +370,7 @@ class HttpCollector(Collector):
                                                       ancestors)))
             if record is None:
                 continue
-            if len(link_records) >= MAX_LINK_RECORDS_PER_PAGE:
+            if len(link_records) >= MAX_LINK_RECORDS_PER_PAGE and record is not self.budget_record:
                 dropped += 1  # counted on the index's observation, not recorded one by one
                 continue
             link_records.append(record)
@@ -404,9 +405,10 @@ class HttpCollector(Collector):
             if self.budget_reported:
                 return None
             self.budget_reported = True
-            return self._skipped_link(page_url, href, f"more than "
-                                      f"{self.limits.max_files_per_service} entries on this "
-                                      "service: the rest is not walked")
+            self.budget_record = self._skipped_link(
+                page_url, href, f"more than {self.limits.max_files_per_service} entries on "
+                "this service: the rest is not walked")
+            return self.budget_record
         if _traversal(parts.path):
             return self._skipped_link(page_url, href, "unsafe name: path traversal ('..' or "
                                       "an encoded separator); never followed")
