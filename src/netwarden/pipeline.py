@@ -108,8 +108,11 @@ class _Recorder:
     FLUSH_ENTRIES = 256
     FLUSH_SECONDS = 1.0
     # Problems and refusals kept in memory for the report; beyond this they are only counted
-    # (each is in the ledger anyway): a hostile server can make millions of them.
+    # (each is in the ledger anyway): a hostile server can make millions of them. Per service
+    # and outcome, so that one hostile service cannot crowd the others' problems, nor a flood
+    # of skipped names its errors, out of the report.
     MAX_KEPT = 1000
+    MAX_KEPT_PER_SERVICE = 200
 
     def __init__(self, scope: Scope, run_id: str, index: ExactIndex, ledger: Any | None,
                  banks: Iterable[str] | None, findings_file: Any,
@@ -125,6 +128,7 @@ class _Recorder:
         self.observations = 0
         self.problems_total = 0
         self.refused_total = 0
+        self._kept: dict[tuple[str | None, str], int] = {}
         self.unstorable = 0  # records that could not be stored even as an error observation
         self.bytes_digested = 0
         self._staged: list[Any] = []  # prepared ledger entries of the current batch
@@ -206,7 +210,10 @@ class _Recorder:
             self.bytes_digested += record.size
         if record.outcome is not Outcome.OK:
             self.problems_total += 1
-            if len(self.problems) < self.MAX_KEPT:
+            key = (record.service, record.outcome.value)  # skips do not crowd out errors
+            kept = self._kept.get(key, 0)
+            if kept < self.MAX_KEPT_PER_SERVICE and len(self.problems) < self.MAX_KEPT * 5:
+                self._kept[key] = kept + 1
                 self.problems.append(record)
             log.info("%s %s: %s", record.outcome.value, record.location, record.reason)
             return

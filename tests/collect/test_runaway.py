@@ -113,7 +113,7 @@ def test_runaway_servers_end_within_bounds_and_keep_the_ordinary_files(
 
     # floods: every entry counts against the budget, so the walk stops at it; unsafe names
     # beyond 100 per listing are counted on the directory, not recorded one by one
-    for host, base in ((HTTP_HOST, h), (FTP_HOST, f)):
+    for host in (HTTP_HOST, FTP_HOST):
         mine = [o for o in obs if o.endpoint.host == host]
         budget = [o for o in mine if o.reason and f"more than {BUDGET} entries" in o.reason]
         assert len(budget) == 1, host
