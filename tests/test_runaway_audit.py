@@ -147,7 +147,9 @@ def test_audit_against_runaway_servers_ends_and_keeps_the_other_findings(
 
 
 SCRIPT = """
-import hashlib, sys
+import signal, sys
+# a child of a background shell inherits SIGINT ignored: take Python's Ctrl-C handling back
+signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.path.insert(0, {tests!r})
 from pathlib import Path
 from test_runaway_audit import GOOD_HOST, HTTP_HOST, PLANTED, SmallIndex, scope_of

@@ -337,13 +337,31 @@ async def _collect_all(scope: Scope, run_id: str, recorder: _Recorder,
                 reason=f"collector failed: {type(exc).__name__}: {exc}", service=service.url,
                 operator_infrastructure=scope.is_infrastructure(service.host)))
         finally:
-            await queue.put(None)
+            task = asyncio.current_task()
+            # a cancelled run (Ctrl-C, SIGTERM) has no consumer any more: waiting for room in
+            # the bounded queue would hang the shutdown
+            if task is None or not task.cancelling():
+                await queue.put(None)
 
     tasks = [asyncio.create_task(run_service(s)) for s in scope.services]
-    remaining = len(tasks)
+    try:
+        await _consume(queue, len(tasks), recorder, progress)
+    finally:  # interrupted: stop the collectors now rather than when asyncio.run ends
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    recorder.flush()
+
+
+async def _consume(queue: asyncio.Queue[Observation | Refusal | None], remaining: int,
+                   recorder: _Recorder, progress: ProgressHook | None) -> None:
+    """Take the collectors' records until each of the ``remaining`` services has ended."""
     while remaining:
         try:
-            record = await asyncio.wait_for(queue.get(), recorder.FLUSH_SECONDS)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+            # that arrives as the queue yields a record, and Ctrl-C would then never end the run
+            async with asyncio.timeout(recorder.FLUSH_SECONDS):
+                record = await queue.get()
         except TimeoutError:  # quiet period: make what was staged durable
             if recorder.due():
                 recorder.flush()
@@ -359,8 +377,6 @@ async def _collect_all(scope: Scope, run_id: str, recorder: _Recorder,
         if progress and isinstance(record, Observation):
             progress("observation", {"observation": record,
                                      "findings": len(recorder.findings)})
-    await asyncio.gather(*tasks)
-    recorder.flush()
 
 
 def summarize(result: RunResult) -> dict[str, Any]:

@@ -510,7 +510,8 @@ class _RunawayHTTPHandler(http.server.BaseHTTPRequestHandler):
         elif path.endswith("/") and _flood_path(path):
             tag = _tag(path)  # names differ per page: no two pages are the same listing
             names = (f"..%2F{tag}{i:06d}.bin" for i in range(self.flood_names))  # traversal
-            self._index(path, iter([*names, "a/", "b/", "http://10.0.0.3/flood.bin"]))
+            # the subdirectories first: a listing cut at max_listing_entries still recurses
+            self._index(path, iter(["a/", "b/", *names, "http://10.0.0.3/flood.bin"]))
         elif path.endswith("/") and _loop_listing(path) is not None:
             self._index(path, iter(["../", *(_loop_listing(path) or [])]))
         elif path.rpartition("/")[2] in LOOP_FILES and _loop_listing(
@@ -604,6 +605,7 @@ class _RunawayFTPHandler(_HostileFTPHandler):
             yield (line("-", 1000, "ok.bin") + line("-", HUGE_LISTED_SIZE, "liar23.bin")
                    + line("d", 4096, "flood") + line("d", 4096, "loop")).encode()
         elif _flood_path(self.cwd):
+            yield (line("d", 4096, "a") + line("d", 4096, "b")).encode()  # first: see above
             batch = []
             tag = _tag(self.cwd)  # names differ per directory: no two are the same listing
             for i in range(self.flood_names):  # unsafe: a path separator in the name
@@ -611,7 +613,7 @@ class _RunawayFTPHandler(_HostileFTPHandler):
                 if len(batch) >= 1000:
                     yield "".join(batch).encode()
                     batch = []
-            yield ("".join(batch) + line("d", 4096, "a") + line("d", 4096, "b")).encode()
+            yield "".join(batch).encode()
         else:
             entries = _loop_listing(self.cwd + "/") or []
             yield "".join(line("d", 4096, e.rstrip("/")) if e.endswith("/")
