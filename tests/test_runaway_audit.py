@@ -218,3 +218,21 @@ def test_a_signalled_run_writes_its_report_and_marks_itself_interrupted(
     assert any(o["outcome"] == Outcome.OK.value for o in (
         json.loads(ledger.entry(i)) for i in range(ledger.size))
         if o["record_type"] == "observation")
+
+
+def test_a_service_that_outlasts_max_service_seconds_is_stopped_and_recorded(
+        tmp_path: Path, home: Path) -> None:
+    """A drip under a generous phase limit (600 s) still ends with the service's time limit."""
+    server = serve_runaway_http(HTTP_HOST, flood_names=10, drip_interval=0.2)
+    try:
+        scope = scope_of([server.url], phase_timeout=600, read_timeout=5,
+                         max_service_seconds=3)
+        result = run_audit(scope, tmp_path / "run", SmallIndex(PLANTED), assess=False)
+    finally:
+        server.stop()
+    # (the flood's skips fill the report's share of this service: the run log has every one)
+    log = (tmp_path / "run" / "run.log").read_text()
+    assert log.count(f"skipped {server.url}: service walk stopped after 3 s (the limit "
+                     "max_service_seconds); what was seen before is recorded") == 1
+    assert result.outcomes["skipped"] >= 1
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["status"] == "finished"
