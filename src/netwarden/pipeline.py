@@ -10,10 +10,13 @@ CLI or the web application.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import platform
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -69,6 +72,22 @@ class RunResult:
     # one {"url", "status": "checked" | "failed", "reason"} per scope service (see
     # _Recorder.service_status): the CLI exits non-zero unless every service was checked
     services: list[dict[str, Any]] = field(default_factory=list)
+    # "finished", or "interrupted" (a signal or an error stopped the run; what was recorded
+    # before is reported) with the reason in ``interrupted``
+    status: str = "finished"
+    interrupted: str | None = None
+    # totals when more problems/refusals happened than are kept in memory (see _Recorder)
+    problems_total: int | None = None
+    refused_total: int | None = None
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """The run was stopped by a signal (SIGTERM, SIGHUP): a KeyboardInterrupt, so that callers
+    that handle Ctrl-C handle it too, after the run directory was written and marked."""
+
+    def __init__(self, signame: str) -> None:
+        super().__init__(signame)
+        self.signame = signame
 
 
 ProgressHook = Callable[[str, dict[str, Any]], None]
@@ -93,6 +112,12 @@ class _Recorder:
 
     FLUSH_ENTRIES = 256
     FLUSH_SECONDS = 1.0
+    # Problems and refusals kept in memory for the report; beyond this they are only counted
+    # (each is in the ledger anyway): a hostile server can make millions of them. Per service
+    # and outcome, so that one hostile service cannot crowd the others' problems, nor a flood
+    # of skipped names its errors, out of the report.
+    MAX_KEPT = 1000
+    MAX_KEPT_PER_SERVICE = 200
 
     def __init__(self, scope: Scope, run_id: str, index: ExactIndex, ledger: Any | None,
                  banks: Iterable[str] | None, findings_file: Any,
@@ -106,6 +131,10 @@ class _Recorder:
         self.problems: list[Observation] = []
         self.outcomes: dict[str, int] = {}
         self.observations = 0
+        self.problems_total = 0
+        self.refused_total = 0
+        self._kept: dict[tuple[str | None, str], int] = {}
+        self.unstorable = 0  # records that could not be stored even as an error observation
         self.bytes_digested = 0
         self._service_ok: dict[str, int] = {}  # service URL -> OK observations
         self._service_problem: dict[str, str] = {}  # service URL -> first reason it failed
@@ -172,14 +201,36 @@ class _Recorder:
 
     # -- records ------------------------------------------------------------------------------
     def take(self, record: Observation | Refusal) -> None:
+        """Record one collector record; a record that cannot be stored becomes an error.
+
+        Per record, never per run (issue 14): an entry that cannot be canonicalised (a number
+        outside the JSON safe-integer domain, say) or indexed is replaced by an ``error``
+        observation of its service saying why, and the run goes on.
+        """
+        try:
+            self._take(record)
+        except Exception as exc:
+            log.exception("record %s could not be stored", getattr(record, "id", "?"))
+            substitute = _unstorable(record, exc)
+            try:
+                self._take(substitute)
+            except Exception:
+                self.unstorable += 1
+                log.exception("the error observation for record %s could not be stored either",
+                              getattr(record, "id", "?"))
+
+    def _take(self, record: Observation | Refusal) -> None:
         if isinstance(record, Refusal):
-            self.refusals.append(record)
             if record.found_in in ("scope", "scope services"):
                 self._service_problem.setdefault(record.target, f"refused: {record.reason}")
             self._stage(record)
+            self.refused_total += 1
+            if len(self.refusals) < self.MAX_KEPT:
+                self.refusals.append(record)
             log.info("refused %s (found in %s): %s", record.target, record.found_in,
                      record.reason)
             return
+        obs_pos, obs_leaf = self._stage(record)
         self.observations += 1
         self.outcomes[record.outcome.value] = self.outcomes.get(record.outcome.value, 0) + 1
         if record.bytes_from_endpoint and record.size:
@@ -190,9 +241,13 @@ class _Recorder:
             else:
                 self._service_problem.setdefault(
                     record.service, f"{record.outcome.value}: {record.reason or 'no reason'}")
-        obs_pos, obs_leaf = self._stage(record)
         if record.outcome is not Outcome.OK:
-            self.problems.append(record)
+            self.problems_total += 1
+            key = (record.service, record.outcome.value)  # skips do not crowd out errors
+            kept = self._kept.get(key, 0)
+            if kept < self.MAX_KEPT_PER_SERVICE and len(self.problems) < self.MAX_KEPT * 5:
+                self._kept[key] = kept + 1
+                self.problems.append(record)
             log.info("%s %s: %s", record.outcome.value, record.location, record.reason)
             return
         matches = identify(record, self.index, obs_leaf, self.banks)
@@ -273,6 +328,28 @@ class _Recorder:
         return answer, (pos if self.ledger is not None else None)
 
 
+def _unstorable(record: Observation | Refusal, exc: Exception) -> Observation:
+    """The error observation that stands for a record the ledger could not take.
+
+    Built only from fields that are always storable (strings the collector made, the
+    endpoint), never from the record's details, sizes or digests, which are what failed.
+    """
+    problem = f"{type(exc).__name__}: {exc}"
+    if len(problem) > 300:
+        problem = problem[:300] + "…"
+    reason = f"record could not be stored ({problem}); recorded as this error instead"
+    if isinstance(record, Refusal):
+        return Observation(run_id=record.run_id, endpoint=Endpoint(protocol="unknown",
+                           host="unknown", port=0), location=record.target[:4096],
+                           method="refusal", outcome=Outcome.ERROR, reason=reason,
+                           service=record.found_in[:4096])
+    return Observation(run_id=record.run_id, endpoint=record.endpoint,
+                       location=record.location[:4096], method=record.method[:64],
+                       outcome=Outcome.ERROR, reason=reason, service=record.service,
+                       operator_infrastructure=record.operator_infrastructure,
+                       details={"unstored_record_id": record.id})
+
+
 def _run_record(scope: Scope, run_id: str, started: datetime, extra: dict[str, Any]
                 ) -> dict[str, Any]:
     return {
@@ -300,8 +377,20 @@ async def _collect_all(scope: Scope, run_id: str, recorder: _Recorder,
                                         reason=decision.reason))
                 return
             collector = collector_for(service)(service, ctx)
-            async for record in collector.collect():
-                await queue.put(record)
+            seconds = scope.limits.max_service_seconds
+            try:
+                async with asyncio.timeout(seconds):  # the walk's wall-clock bound
+                    async for record in collector.collect():
+                        await queue.put(record)
+            except TimeoutError:
+                await queue.put(Observation(
+                    run_id=run_id, endpoint=Endpoint(protocol=service.scheme,
+                                                     host=service.host, port=service.port),
+                    location=service.url, method="collect", outcome=Outcome.SKIPPED,
+                    reason=f"service walk stopped after {seconds:g} s (the limit "
+                    "max_service_seconds); what was seen before is recorded",
+                    service=service.url,
+                    operator_infrastructure=scope.is_infrastructure(service.host)))
         except Exception as exc:  # a collector bug must not lose what others recorded
             log.exception("collector for %s failed", service.url)
             await queue.put(Observation(
@@ -311,13 +400,31 @@ async def _collect_all(scope: Scope, run_id: str, recorder: _Recorder,
                 reason=f"collector failed: {type(exc).__name__}: {exc}", service=service.url,
                 operator_infrastructure=scope.is_infrastructure(service.host)))
         finally:
-            await queue.put(None)
+            task = asyncio.current_task()
+            # a cancelled run (Ctrl-C, SIGTERM) has no consumer any more: waiting for room in
+            # the bounded queue would hang the shutdown
+            if task is None or not task.cancelling():
+                await queue.put(None)
 
     tasks = [asyncio.create_task(run_service(s)) for s in scope.services]
-    remaining = len(tasks)
+    try:
+        await _consume(queue, len(tasks), recorder, progress)
+    finally:  # interrupted: stop the collectors now rather than when asyncio.run ends
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    recorder.flush()
+
+
+async def _consume(queue: asyncio.Queue[Observation | Refusal | None], remaining: int,
+                   recorder: _Recorder, progress: ProgressHook | None) -> None:
+    """Take the collectors' records until each of the ``remaining`` services has ended."""
     while remaining:
         try:
-            record = await asyncio.wait_for(queue.get(), recorder.FLUSH_SECONDS)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+            # that arrives as the queue yields a record, and Ctrl-C would then never end the run
+            async with asyncio.timeout(recorder.FLUSH_SECONDS):
+                record = await queue.get()
         except TimeoutError:  # quiet period: make what was staged durable
             if recorder.due():
                 recorder.flush()
@@ -333,8 +440,6 @@ async def _collect_all(scope: Scope, run_id: str, recorder: _Recorder,
         if progress and isinstance(record, Observation):
             progress("observation", {"observation": record,
                                      "findings": len(recorder.findings)})
-    await asyncio.gather(*tasks)
-    recorder.flush()
 
 
 def summarize(result: RunResult) -> dict[str, Any]:
@@ -359,7 +464,11 @@ def summarize(result: RunResult) -> dict[str, Any]:
         "service_status": result.services,
         "failed_services": sum(1 for s in result.services if s["status"] == "failed"),
         "observations": result.observations, "outcomes": result.outcomes,
-        "refused": len(result.refusals), "findings": len(result.findings),
+        "refused": (result.refused_total if result.refused_total is not None
+                    else len(result.refusals)),
+        "problems": (result.problems_total if result.problems_total is not None
+                     else len(result.problems)),
+        "findings": len(result.findings),
         "findings_schema_version": FINDING_SCHEMA_VERSION,
         "matches": sum(len(f.matches) or 1 for f in result.findings),
         "distribution": by_level[EvidenceLevel.SERVED.value],
@@ -371,6 +480,8 @@ def summarize(result: RunResult) -> dict[str, Any]:
                         "operators": result.assessment.operators}
                        if result.assessment is not None else PENDING),
         "software": f"netwarden {__version__}",
+        "status": result.status,
+        "interrupted": result.interrupted,
     }
 
 
@@ -439,6 +550,11 @@ def run_audit(scope: Scope, out_dir: Path, index: ExactIndex, *, ledger: Any | N
 
     Refuses to start outside the authorization window. ``banks`` defaults to the scope's
     ``[banks] use``; when both are empty every bank is used.
+
+    A run stopped by Ctrl-C, SIGTERM/SIGHUP (raised as :class:`RunInterrupted`) or an
+    unexpected error still makes durable what it had staged, writes ``findings.jsonl``,
+    ``summary.json`` and ``report.html`` of what was recorded, appends a ``run_end`` leaf and
+    marks itself ``interrupted`` (summary, database row), then re-raises.
     """
     scope.require_window()
     out_dir = Path(out_dir)
@@ -448,6 +564,7 @@ def run_audit(scope: Scope, out_dir: Path, index: ExactIndex, *, ledger: Any | N
     banks = list(banks or scope.banks) or None
     findings_file = (out_dir / "findings.jsonl").open("w", encoding="utf-8")
     recorder = _Recorder(scope, run_id, index, ledger, banks, findings_file, attributor)
+    restore = _raise_on_termination()
     try:
         log.info("run %s: check %s, operator %s, %d services", run_id, scope.check_id,
                  scope.operator_name, len(scope.services))
@@ -470,11 +587,7 @@ def run_audit(scope: Scope, out_dir: Path, index: ExactIndex, *, ledger: Any | N
                                   reason=refused.reason, seen_at=refused.at))
         finished = utc_now()
         findings_file.close()
-        result = RunResult(run_id=run_id, out_dir=out_dir, scope=scope, started_at=started,
-                           finished_at=finished, findings=recorder.findings,
-                           observations=recorder.observations, outcomes=recorder.outcomes,
-                           refusals=recorder.refusals, problems=recorder.problems,
-                           services=recorder.service_status())
+        result = _result(scope, run_id, out_dir, started, finished, recorder)
         write_run_dir(result)
         if assess:
             _assess(result, ledger, store)
@@ -482,7 +595,7 @@ def run_audit(scope: Scope, out_dir: Path, index: ExactIndex, *, ledger: Any | N
                              "finished_at": finished.isoformat(),
                              "observations": recorder.observations,
                              "findings": len(result.findings),
-                             "refused": len(recorder.refusals)})
+                             "refused": recorder.refused_total})
         if ledger is not None and hasattr(ledger, "checkpoint"):
             result.checkpoint = str(ledger.checkpoint())
         write_run_dir(result)  # final summary and report, with the checkpoint
@@ -495,17 +608,101 @@ def run_audit(scope: Scope, out_dir: Path, index: ExactIndex, *, ledger: Any | N
                     served=result.summary["distribution"])
         log.info("run %s finished: %d observations, %d findings (%d served), %d refused",
                  run_id, recorder.observations, len(recorder.findings),
-                 result.summary["distribution"], len(recorder.refusals))
+                 result.summary["distribution"], recorder.refused_total)
         return result
-    except BaseException:
-        try:  # an interrupted run still makes durable (and reports) what it had staged
-            recorder.flush()
-        except Exception:
-            log.exception("could not flush the last batch of run %s", run_id)
-        _record_run(store, run_id, finished_at=utc_now(), status="failed",
-                    observations=recorder.observations, findings=len(recorder.findings))
+    except BaseException as exc:
+        _interrupted(exc, scope, run_id, out_dir, started, recorder, findings_file, ledger,
+                     store)
         raise
     finally:
+        restore()
         findings_file.close()
         logging.getLogger("netwarden").removeHandler(handler)
         handler.close()
+
+
+def _result(scope: Scope, run_id: str, out_dir: Path, started: datetime, finished: datetime,
+            recorder: _Recorder) -> RunResult:
+    return RunResult(run_id=run_id, out_dir=out_dir, scope=scope, started_at=started,
+                     finished_at=finished, findings=recorder.findings,
+                     observations=recorder.observations, outcomes=recorder.outcomes,
+                     refusals=recorder.refusals, problems=recorder.problems,
+                     problems_total=recorder.problems_total,
+                     refused_total=recorder.refused_total,
+                     services=recorder.service_status())
+
+
+def _why(exc: BaseException) -> str:
+    """An interruption in words: the signal, Ctrl-C or the error."""
+    if isinstance(exc, RunInterrupted):
+        return f"signal {exc.signame}"
+    if isinstance(exc, KeyboardInterrupt):
+        return "keyboard interrupt (SIGINT)"
+    if isinstance(exc, SystemExit):
+        return f"exit ({exc.code})"
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= 500 else text[:500] + "…"
+
+
+def _interrupted(exc: BaseException, scope: Scope, run_id: str, out_dir: Path,
+                 started: datetime, recorder: _Recorder, findings_file: Any,
+                 ledger: Any | None, store: Any | None) -> None:
+    """Report what an interrupted run recorded and mark it ``interrupted`` (issue 14).
+
+    Each step is tried on its own: a step that fails (the ledger's database is what failed,
+    say) must not stop the others, and nothing here may hide the original exception.
+    """
+    reason = _why(exc)
+    log.error("run %s interrupted: %s", run_id, reason, exc_info=not isinstance(
+        exc, KeyboardInterrupt | SystemExit))
+    finished = utc_now()
+    result = _result(scope, run_id, out_dir, started, finished, recorder)
+    result.status, result.interrupted = "interrupted", reason
+    steps: list[tuple[str, Callable[[], None]]] = [
+        ("flush the last batch", recorder.flush),
+        ("close findings.jsonl", findings_file.close),
+        ("append run_end", lambda: recorder.append_now({
+            "record_type": "run_end", "id": new_id(), "run_id": run_id,
+            "finished_at": finished.isoformat(), "status": "interrupted",
+            "interrupted": reason, "observations": recorder.observations,
+            "findings": len(recorder.findings), "refused": recorder.refused_total})),
+        ("checkpoint", lambda: setattr(result, "checkpoint", str(ledger.checkpoint()))
+         if ledger is not None and hasattr(ledger, "checkpoint") else None),
+        ("write the run directory", lambda: write_run_dir(result)),
+        ("mark the run", lambda: _record_run(
+            store, run_id, finished_at=finished, status="interrupted",
+            observations=recorder.observations, findings=len(recorder.findings))),
+    ]
+    for what, step in steps:
+        try:
+            step()
+        except Exception:
+            log.exception("interrupted run %s: could not %s", run_id, what)
+
+
+def _raise_on_termination() -> Callable[[], None]:
+    """Turn SIGTERM and SIGHUP into :class:`RunInterrupted` while a run is going; the restorer.
+
+    Why: their default action kills the process at once, leaving the run ``running`` with no
+    report. As an exception they unwind like Ctrl-C, through the run's reporting. Only the main
+    thread may set handlers; elsewhere (a web worker thread) this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous: dict[int, Any] = {}
+
+    def handler(signum: int, _frame: Any) -> None:
+        raise RunInterrupted(signal.Signals(signum).name)
+
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is None:
+            continue
+        with contextlib.suppress(ValueError, OSError):
+            previous[sig] = signal.signal(sig, handler)
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                signal.signal(sig, old)
+
+    return restore

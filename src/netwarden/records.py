@@ -75,6 +75,19 @@ class Endpoint(BaseModel):
         return f"{self.protocol}://{host}:{self.port}"
 
 
+_MONOTONIC_ORIGIN_NS = time.monotonic_ns()
+
+
+def _monotonic_ns() -> int:
+    """Monotonic nanoseconds since this process started (the clock's origin is undefined anyway).
+
+    Why not ``time.monotonic_ns()`` itself: on Linux it counts from boot, and after 104 days of
+    uptime it exceeds 2**53 - 1, which RFC 8785 cannot canonicalise: every observation of a
+    long-running host would have been unstorable in the ledger (found while fixing issue 14).
+    """
+    return time.monotonic_ns() - _MONOTONIC_ORIGIN_NS
+
+
 class Observation(Record):
     """At time T, endpoint E offered item L (or an attempt to see it ended with an outcome).
 
@@ -86,7 +99,7 @@ class Observation(Record):
 
     record_type: Literal["observation"] = "observation"
     observed_at: datetime = Field(default_factory=utc_now)
-    monotonic_ns: int = Field(default_factory=time.monotonic_ns)
+    monotonic_ns: int = Field(default_factory=_monotonic_ns)
     endpoint: Endpoint
     location: str  # URL of the item (ftp://host:port/path, http://...)
     name: str | None = None  # the item's name as listed, decoded

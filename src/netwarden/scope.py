@@ -54,6 +54,10 @@ class Limits:
     # peer that drips one byte every few seconds hold a transfer open for days.
     min_speed: int = 1024  # bytes/s
     min_speed_seconds: float = 60.0
+    # Wall-clock bounds (issue 14): one protocol phase (connect+banner, login, response headers,
+    # one listing or index page) however slowly it drips, and one service's whole walk.
+    phase_timeout: float = 300.0  # seconds
+    max_service_seconds: float = 24 * 3600.0  # seconds
     per_host_concurrency: int = 2
     total_concurrency: int = 8
 

@@ -303,6 +303,10 @@ def unsafe_name_reason(name: str) -> str | None:
     return None
 
 
+# Records a walk may have made and the consumer not yet taken (per collector).
+OUT_QUEUE_RECORDS = 256
+
+
 class WorkQueue(Generic[T, S]):
     """Breadth-first walk with ``n`` workers: items may add items; records come out in order.
 
@@ -322,7 +326,9 @@ class WorkQueue(Generic[T, S]):
 
     async def run(self, initial: list[T]) -> AsyncIterator[R]:
         work: asyncio.Queue[T] = asyncio.Queue()
-        out: asyncio.Queue[Any] = asyncio.Queue()
+        # Bounded: workers wait while the consumer (the pipeline, appending to the ledger) is
+        # behind, instead of piling up records in memory (issue 14: 6-8 GB on a hostile tree).
+        out: asyncio.Queue[Any] = asyncio.Queue(maxsize=OUT_QUEUE_RECORDS)
         done = object()
         for item in initial:
             work.put_nowait(item)
@@ -338,7 +344,8 @@ class WorkQueue(Generic[T, S]):
                         except Exception as exc:  # one bad item must not stop the walk
                             records = [self.failed(state, item, exc)]
                         for record in records:
-                            out.put_nowait(record)
+                            await out.put(record)
+                        del records
                     finally:
                         work.task_done()  # after the records, so "done" comes after them
             finally:
@@ -347,7 +354,7 @@ class WorkQueue(Generic[T, S]):
 
         async def finish() -> None:
             await work.join()
-            out.put_nowait(done)
+            await out.put(done)
 
         tasks = [asyncio.create_task(worker()) for _ in range(self.n)]
         finisher = asyncio.create_task(finish())

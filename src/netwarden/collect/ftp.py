@@ -18,10 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ftplib
+import hashlib
 import logging
 import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -33,26 +35,32 @@ from netwarden.collect.base import (
     register,
     unsafe_name_reason,
 )
-from netwarden.collect.ftp_list import ListEntry, parse_list_line, parse_mlsd_line
+from netwarden.collect.bounds import Deadline, PhaseTimeoutError, wire_int
+from netwarden.collect.ftp_list import ListEntry, mlsd_facts, parse_list_line, parse_mlsd_line
 from netwarden.collect.names import decode_name, legacy_encoding
 from netwarden.collect.speed import SpeedGuard, TooSlowError
 from netwarden.digest import MultiDigest
 from netwarden.digest.perceptual import PerceptualDigest
-from netwarden.records import EvidenceLevel, Observation, Outcome
+from netwarden.records import EvidenceLevel, Observation, Outcome, Refusal
 from netwarden.scope import Decision, Limits, Service
 
 log = logging.getLogger("netwarden.collect.ftp")
 
-# A listing must arrive within this many read timeouts, however slowly it drips.
-LISTING_DEADLINE_READ_TIMEOUTS = 10
 # A multi-line control reply longer than this is hostile (an endless banner).
 MAX_REPLY_LINES = 1000
 CHUNK = 1 << 20
 
 
 class _BoundedFTP(ftplib.FTP):
-    """ftplib.FTP whose multi-line replies are bounded in lines (each line is bounded by ftplib)
-    and whose passive data connections are checked against the scope (``data_check``)."""
+    """ftplib.FTP whose control replies are bounded in lines, line length *and* time, and
+    whose passive data connections are checked against the scope (``data_check``).
+
+    Why: ftplib reads replies through a buffered file whose reads are bounded only by the socket
+    timeout, i.e. per byte; a server dripping its banner (or any reply) at one byte every few
+    seconds kept a worker forever (issue 14). Here every reply is read straight from the socket
+    under a :class:`~netwarden.collect.bounds.Deadline` of ``phase_timeout`` seconds, each
+    ``recv`` waiting at most ``min(read_timeout, time left)``.
+    """
 
     # The scope check for data connections: the PASV/EPSV reply names a port (ftplib already
     # ignores the reply's address and uses the control connection's), which must be one of the
@@ -67,6 +75,51 @@ class _BoundedFTP(ftplib.FTP):
                 raise ftplib.error_perm(f"550 data connection to {host}:{port} not made: "
                                         f"{decision.reason}")
         return host, port
+
+    def __init__(self, *, read_timeout: float, phase_timeout: float, encoding: str) -> None:
+        super().__init__(encoding=encoding)
+        self.read_timeout, self.phase_timeout = read_timeout, phase_timeout
+        self._deadline: Deadline | None = None
+        self._rsock: socket.socket | None = None
+        self._rbuf = b""
+
+    def getresp(self) -> str:
+        phase = "server banner" if self.welcome is None else "server reply"
+        self._deadline = Deadline(self.phase_timeout, phase)
+        try:
+            return super().getresp()
+        finally:
+            self._deadline = None
+
+    def getline(self) -> str:
+        sock = self.sock
+        if sock is None:
+            raise EOFError("not connected")
+        if sock is not self._rsock:  # a new connection: nothing buffered from the old one
+            self._rsock, self._rbuf = sock, b""
+        deadline = self._deadline or Deadline(self.phase_timeout, "server reply")
+        try:
+            while b"\n" not in self._rbuf:
+                if len(self._rbuf) > self.maxline:
+                    raise ftplib.Error(f"got more than {self.maxline} bytes")
+                sock.settimeout(min(self.read_timeout, deadline.remaining()))
+                try:
+                    data = sock.recv(8192)
+                except TimeoutError:
+                    deadline.check()  # over the phase's time: say so rather than "no data"
+                    raise
+                if not data:
+                    break
+                self._rbuf += data
+        finally:
+            with contextlib.suppress(OSError):
+                sock.settimeout(self.read_timeout)
+        raw, sep, self._rbuf = self._rbuf.partition(b"\n")
+        if not raw and not sep:
+            raise EOFError
+        if len(raw) > self.maxline:
+            raise ftplib.Error(f"got more than {self.maxline} bytes")
+        return raw.rstrip(b"\r").decode(self.encoding)
 
     def getmultiline(self) -> str:
         line = self.getline()
@@ -86,6 +139,10 @@ def _wire(raw: bytes) -> str:
     return raw.decode("latin-1")
 
 
+class _Stopped(Exception):
+    """The walk was abandoned while a worker thread was reading (see ``_Session.stopping``)."""
+
+
 class _LimitExceeded(Exception):
     """A file is (or turned out to be) larger than a limit or than announced: not digested."""
 
@@ -103,6 +160,8 @@ class _Listing:
     lines: int
     unparsed: int
     truncated: str | None  # why the listing was cut short, in words
+    unique: str | None = None  # the RFC 3659 ``unique`` fact of the listed directory (cdir)
+    fingerprint: str = ""  # SHA-256 of the sorted entry lines: "the same listing"
 
 
 @dataclass
@@ -117,10 +176,14 @@ class _Session:
     """One control connection, used by one worker at a time (from a worker thread)."""
 
     def __init__(self, service: Service, limits: Limits,
-                 check: Callable[[str, int], Decision] | None = None) -> None:
+                 check: Callable[[str, int], Decision] | None = None,
+                 stopping: threading.Event | None = None) -> None:
         self.service = service
         self.limits = limits
         self.check = check
+        # set when the walk is abandoned (run interrupted, service time limit): a worker thread
+        # cannot be cancelled, so its loops look at this between reads
+        self.stopping = stopping or threading.Event()
         self.ftp: _BoundedFTP | None = None
         self.utf8 = False
         self.mlsd = True
@@ -130,7 +193,8 @@ class _Session:
     def ensure(self) -> _BoundedFTP:
         if self.ftp is not None:
             return self.ftp
-        ftp = _BoundedFTP(encoding="latin-1")
+        ftp = _BoundedFTP(encoding="latin-1", read_timeout=self.limits.read_timeout,
+                          phase_timeout=self.limits.phase_timeout)
         ftp.data_check = self.check
         try:
             self.welcome = ftp.connect(self.service.host, self.service.port,
@@ -167,7 +231,10 @@ class _Session:
             self.close()
 
     # -- operations ----------------------------------------------------------------------------
-    def list_dir(self, raw_path: bytes) -> _Listing:
+    def list_dir(self, raw_path: bytes, own_unique: bool = False) -> _Listing:
+        """List one directory. ``own_unique``: also ask the directory's own RFC 3659 ``unique``
+        fact with MLST when the listing has no ``cdir`` line (the root's, for loop detection:
+        every other directory's comes from its parent's listing)."""
         ftp = self.ensure()
         ftp.voidcmd("CWD " + _wire(raw_path))
         conn = None
@@ -190,24 +257,63 @@ class _Session:
             ftp.voidresp()
         entries = []
         unparsed = 0
+        unique = None
+        kept: list[bytes] = []
         for line in lines:
             entry = parse(line)
-            if entry is None:
-                unparsed += 1
-            else:
+            if entry is not None:
                 entries.append(entry)
-        return _Listing(entries, command, nbytes, len(lines), unparsed, truncated)
+                kept.append(line.rstrip(b"\r\n"))
+                continue
+            facts = mlsd_facts(line) if command == "MLSD" else None
+            kind = facts[0].get("type", "").lower() if facts else ""
+            if kind == "cdir":
+                unique = facts[0].get("unique") if facts else None
+            elif kind != "pdir":
+                unparsed += 1
+        digest = hashlib.sha256()
+        for line in sorted(kept):
+            digest.update(len(line).to_bytes(4, "big") + line)
+        if own_unique and not unique and command == "MLSD" and self.ftp is not None:
+            unique = self._mlst_unique(raw_path)
+        return _Listing(entries, command, nbytes, len(lines), unparsed, truncated,
+                        unique=(unique or None) and unique[:128], fingerprint=digest.hexdigest())
+
+    def _mlst_unique(self, raw_path: bytes) -> str | None:
+        """The ``unique`` fact of ``raw_path`` itself (MLST), or None when not given."""
+        assert self.ftp is not None
+        try:
+            reply = self.ftp.sendcmd("MLST " + _wire(raw_path))
+        except ftplib.error_perm:
+            return None
+        for line in reply.splitlines()[1:2]:
+            parsed = mlsd_facts(line.strip().encode("latin-1"))
+            if parsed is not None:
+                return parsed[0].get("unique") or None
+        return None
 
     def _read_lines(self, conn: socket.socket) -> tuple[list[bytes], int, str | None]:
+        """Read a listing within ``max_listing_bytes``/``max_listing_entries`` and within
+        ``phase_timeout`` seconds however slowly it drips (each read waits at most the time
+        left); a listing cut by any of the three is marked ``truncated``."""
         limits = self.limits
-        deadline = time.monotonic() + LISTING_DEADLINE_READ_TIMEOUTS * limits.read_timeout
+        deadline = Deadline(limits.phase_timeout, "listing")
         lines: list[bytes] = []
         buf = b""
         nbytes = 0
         truncated = None
         try:
             while True:
-                data = conn.recv(65536)
+                try:
+                    conn.settimeout(min(limits.read_timeout, deadline.remaining()))
+                    data = conn.recv(65536)
+                    if self.stopping.is_set():
+                        raise _Stopped("walk abandoned")
+                except (TimeoutError, PhaseTimeoutError) as exc:
+                    if not isinstance(exc, PhaseTimeoutError) and deadline.end > time.monotonic():
+                        raise  # a real read timeout: the listing failed
+                    truncated = f"listing not finished after {limits.phase_timeout:g} s"
+                    break
                 if not data:
                     break
                 nbytes += len(data)
@@ -221,10 +327,6 @@ class _Session:
                     del lines[limits.max_listing_entries:]
                     truncated = f"listing longer than {limits.max_listing_entries} entries"
                     break
-                if time.monotonic() > deadline:
-                    truncated = (f"listing not finished after "
-                                 f"{LISTING_DEADLINE_READ_TIMEOUTS * limits.read_timeout:g} s")
-                    break
         finally:
             conn.close()
         if not truncated and buf.strip():
@@ -237,8 +339,10 @@ class _Session:
         limit = self.limits.max_file_size
         announced = None
         try:
-            announced = ftp.size(_wire(raw_path))
-        except (ftplib.error_perm, ValueError):
+            reply = ftp.sendcmd("SIZE " + _wire(raw_path))
+            # ftplib's size() takes any integer; a 23-digit SIZE is a lie, not a size
+            announced = wire_int(reply[3:]) if reply[:3] == "213" else None
+        except ftplib.error_perm:
             announced = None  # SIZE not supported or refused: RETR will tell
         expected = announced if announced is not None else listed_size
         if expected is not None and expected > limit:
@@ -256,6 +360,9 @@ class _Session:
         try:
             while True:
                 n = conn.recv_into(buffer, CHUNK)
+                if self.stopping.is_set():
+                    self.close()
+                    raise _Stopped("walk abandoned")
                 if n == 0:
                     break
                 received += n
@@ -304,7 +411,7 @@ def classify(exc: BaseException, timeout: float) -> tuple[Outcome, str]:
     """Map what went wrong talking to a server to an outcome and a reason in words."""
     if isinstance(exc, _LimitExceeded):
         return exc.outcome, str(exc)
-    if isinstance(exc, TooSlowError):
+    if isinstance(exc, TooSlowError | PhaseTimeoutError):
         return Outcome.ERROR, str(exc)
     if isinstance(exc, TimeoutError | socket.timeout):
         return Outcome.ERROR, f"timed out: no data for {timeout:g} s"
@@ -326,10 +433,24 @@ def classify(exc: BaseException, timeout: float) -> tuple[Outcome, str]:
     return Outcome.ERROR, f"{type(exc).__name__}: {exc}"
 
 
+# Unsafe names recorded one by one per listing; beyond this they are only counted (on the
+# directory's observation), so a listing of 100k hostile names is not 100k ledger leaves.
+MAX_UNSAFE_RECORDED = 100
+
+
+@dataclass
+class _UnsafeTally:
+    count: int = 0
+    recorded: int = 0
+
+
 @dataclass
 class _Dir:
     raw_path: bytes
     depth: int
+    # (listing fingerprint, raw path) of every enclosing directory, root first: a listing equal
+    # to an ancestor's is a symbolic link back up the tree (``self -> .``, ``up -> ..``)
+    ancestors: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass
@@ -353,6 +474,17 @@ class FtpCollector(TreeCollector[_Dir, _File, _Session]):
         self.fallback = legacy_encoding(service.encoding)
         self.entries_seen = 0
         self.budget_reported = False
+        # RFC 3659 ``unique`` fact → the first path it was seen at (loop/alias detection)
+        self.dir_uniques: dict[str, bytes] = {}
+        self.stopping = threading.Event()
+
+    async def collect(self) -> AsyncIterator[Observation | Refusal]:
+        """The tree walk; when it ends or is abandoned, worker threads stop at their next read."""
+        try:
+            async for record in super().collect():
+                yield record
+        finally:
+            self.stopping.set()
 
     def _url(self, raw_path: bytes) -> str:
         return location_url("ftp", self.service.host, self.service.port, raw_path)
@@ -361,7 +493,7 @@ class FtpCollector(TreeCollector[_Dir, _File, _Session]):
         return decode_name(raw, self.fallback)
 
     def _new_session(self) -> _Session:
-        return _Session(self.service, self.limits, self.ctx.check)
+        return _Session(self.service, self.limits, self.ctx.check, self.stopping)
 
     async def _end_session(self, session: _Session) -> None:
         await asyncio.to_thread(session.quit)
@@ -379,7 +511,7 @@ class FtpCollector(TreeCollector[_Dir, _File, _Session]):
         url = self._url(item.raw_path if item.raw_path.endswith(b"/") else item.raw_path + b"/")
         path_name, path_enc = self._decode(item.raw_path)
         try:
-            listing = await asyncio.to_thread(session.list_dir, item.raw_path)
+            listing = await asyncio.to_thread(session.list_dir, item.raw_path, item.depth == 0)
         except Exception as exc:
             session.close()
             outcome, reason = classify(exc, self.limits.read_timeout)
@@ -387,24 +519,72 @@ class FtpCollector(TreeCollector[_Dir, _File, _Session]):
             return [self.observation(url, method="ftp-list", outcome=outcome, reason=reason,
                                      name=path_name, details={"path": path_name})]
         self.ctx.emit("dir", self.service.url)
-        records: list[Observation] = [self.observation(
+        details: dict[str, Any] = {
+            "type": "dir", "path": path_name, "path_encoding": path_enc,
+            "entries": len(listing.entries), "listing_bytes": listing.nbytes,
+            "unparsed_lines": listing.unparsed, "utf8": session.utf8,
+            "welcome": (session.welcome or "")[:200] if item.depth == 0 else None,
+            "unique": listing.unique}
+        name = path_name.rstrip("/").rpartition("/")[2] or "/"
+        loop = self._loop(item, listing)
+        if loop is not None:
+            return [self.observation(url, method=f"ftp-{listing.command.lower()}",
+                                     outcome=Outcome.SKIPPED, reason=loop, name=name,
+                                     details=details)]
+        records: list[Observation] = []
+        base = item.raw_path.rstrip(b"/")
+        ancestors = (*item.ancestors, (listing.fingerprint, item.raw_path))
+        unsafe = _UnsafeTally()
+        for entry in listing.entries:
+            records.extend(self._entry(base, entry, item.depth, listing.command, add,
+                                       ancestors, unsafe))
+        if unsafe.count:
+            details["unsafe_names"] = unsafe.count
+            details["unsafe_names_not_recorded"] = unsafe.count - unsafe.recorded
+        directory = self.observation(
             url, method=f"ftp-{listing.command.lower()}",
             outcome=Outcome.SKIPPED if listing.truncated else Outcome.OK,
             reason=(f"{listing.truncated}: stopped reading; the first {len(listing.entries)} "
                     "entries were used") if listing.truncated else None,
-            name=path_name.rstrip("/").rpartition("/")[2] or "/",
-            details={"type": "dir", "path": path_name, "path_encoding": path_enc,
-                     "entries": len(listing.entries), "listing_bytes": listing.nbytes,
-                     "unparsed_lines": listing.unparsed, "utf8": session.utf8,
-                     "welcome": (session.welcome or "")[:200] if item.depth == 0 else None},
-        )]
-        base = item.raw_path.rstrip(b"/")
-        for entry in listing.entries:
-            records.extend(self._entry(base, entry, item.depth, listing.command, add))
-        return records
+            name=name, details=details)
+        return [directory, *records]
+
+    def _loop(self, item: _Dir, listing: _Listing) -> str | None:
+        """Why this listing must not be walked (it is a directory already walked), or None.
+
+        Two signs, both of server identity rather than of names: the listing's own RFC 3659
+        ``unique`` fact was seen on another path, or its content is identical to the listing
+        of an enclosing directory (a symbolic link back up the tree on a server that gives no
+        ``unique`` fact). Empty listings lead nowhere and are never judged.
+        """
+        if listing.unique:
+            first = self.dir_uniques.setdefault(listing.unique, item.raw_path)
+            if first != item.raw_path:
+                where = self._url(first.rstrip(b"/") + b"/")
+                return (f"same directory as {where} (RFC 3659 unique fact "
+                        f"{listing.unique!r}): a loop or an alias; not walked again")
+        if listing.entries and not listing.truncated:
+            for fingerprint, raw_path in item.ancestors:
+                if fingerprint == listing.fingerprint:
+                    return (f"listing identical to that of the enclosing directory "
+                            f"{self._url(raw_path.rstrip(b'/') + b'/')}: a loop (a link back up "
+                            "the tree); not walked again")
+        return None
 
     def _entry(self, base: bytes, entry: ListEntry, depth: int, command: str,
-               add: Callable[[_Dir | _File], None]) -> list[Observation]:
+               add: Callable[[_Dir | _File], None],
+               ancestors: tuple[tuple[str, bytes], ...] = (),
+               unsafe_tally: _UnsafeTally | None = None) -> list[Observation]:
+        # Every entry counts against the service's budget, safe or not, before anything is
+        # recorded for it: a listing of 100k unsafe names must not be 100k records per level.
+        self.entries_seen += 1
+        if self.entries_seen > self.limits.max_files_per_service:
+            if self.budget_reported:
+                return []
+            self.budget_reported = True
+            return [self._skip(base + b"/", None, f"more than "
+                               f"{self.limits.max_files_per_service} entries on this service: "
+                               "the rest is not walked", {})]
         name, encoding = self._decode(entry.raw_name)
         raw_path = base + b"/" + entry.raw_name
         details: dict[str, Any] = {"name_hex": entry.raw_name.hex(), "name_encoding": encoding,
@@ -414,19 +594,26 @@ class FtpCollector(TreeCollector[_Dir, _File, _Session]):
         # what the server listed, never a path we request.
         unsafe = unsafe_name_reason(name)
         if unsafe:  # located at its directory: a URL built from the name would mislead
+            tally = unsafe_tally if unsafe_tally is not None else _UnsafeTally()
+            tally.count += 1
+            if tally.recorded >= MAX_UNSAFE_RECORDED:
+                return []  # counted on the directory's observation
+            tally.recorded += 1
             return [self._skip(base + b"/", name, f"{unsafe}; never followed", details)]
-        self.entries_seen += 1
-        if self.entries_seen > self.limits.max_files_per_service:
-            if self.budget_reported:
-                return []
-            self.budget_reported = True
-            return [self._skip(raw_path, name, f"more than {self.limits.max_files_per_service} "
-                               "entries on this service: the rest is not walked", details)]
         if entry.type == "dir":
             if depth + 1 > self.limits.max_depth:
                 return [self._skip(raw_path + b"/", name, f"deeper than the depth limit of "
                                    f"{self.limits.max_depth}: not listed", details)]
-            add(_Dir(raw_path, depth + 1))
+            unique = (entry.facts or {}).get("unique")
+            if unique:
+                first = self.dir_uniques.setdefault(unique[:128], raw_path)
+                if first != raw_path:
+                    details["unique"] = unique[:128]
+                    where = self._url(first.rstrip(b"/") + b"/")
+                    return [self._skip(raw_path + b"/", name, f"same directory as {where} "
+                                       "(RFC 3659 unique fact): a loop or an alias; not walked "
+                                       "again", details)]
+            add(_Dir(raw_path, depth + 1, ancestors))
             return []
         if entry.type == "link":
             target = entry.link_target.hex() if entry.link_target else None
@@ -441,7 +628,7 @@ class FtpCollector(TreeCollector[_Dir, _File, _Session]):
         add(_File(raw_path, entry, name, details))
         return []
 
-    def _skip(self, raw_path: bytes, name: str, reason: str, details: dict[str, Any],
+    def _skip(self, raw_path: bytes, name: str | None, reason: str, details: dict[str, Any],
               size: int | None = None) -> Observation:
         return self.observation(self._url(raw_path), method="ftp-list", outcome=Outcome.SKIPPED,
                                 reason=reason, name=name, size=size, details=details)

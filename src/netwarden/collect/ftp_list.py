@@ -12,6 +12,12 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from netwarden.collect.bounds import wire_int
+
+# A listing line longer than this is not an entry (PATH_MAX is 4096 bytes; facts add little):
+# it is dropped as unparsed, so one hostile line cannot become a megabyte-long name.
+MAX_LINE_BYTES = 8192
+
 EntryType = Literal["file", "dir", "link", "other"]
 
 
@@ -27,10 +33,14 @@ class ListEntry:
     facts: dict[str, str] | None = None
 
 
-def parse_mlsd_line(line: bytes) -> ListEntry | None:
-    """``type=file;size=12;modify=20260101120000; name`` → entry; ``cdir``/``pdir`` → None."""
+def mlsd_facts(line: bytes) -> tuple[dict[str, str], bytes] | None:
+    """The facts (lower-case names) and the name of one MLSD line, or None when malformed.
+
+    Why separate from :func:`parse_mlsd_line`: the ``cdir`` line is not an entry, but its
+    ``unique`` fact identifies the listed directory itself (loop detection needs it).
+    """
     line = line.rstrip(b"\r\n")
-    if b" " not in line:
+    if b" " not in line or len(line) > MAX_LINE_BYTES:
         return None
     fact_part, _, name = line.partition(b" ")
     facts: dict[str, str] = {}
@@ -38,6 +48,15 @@ def parse_mlsd_line(line: bytes) -> ListEntry | None:
         if b"=" in fact:
             key, _, value = fact.partition(b"=")
             facts[key.decode("ascii", "replace").lower()] = value.decode("ascii", "replace")
+    return facts, name
+
+
+def parse_mlsd_line(line: bytes) -> ListEntry | None:
+    """``type=file;size=12;modify=20260101120000; name`` → entry; ``cdir``/``pdir`` → None."""
+    parsed = mlsd_facts(line)
+    if parsed is None:
+        return None
+    facts, name = parsed
     kind = facts.get("type", "").lower()
     if kind in ("cdir", "pdir") or not name:
         return None
@@ -71,7 +90,7 @@ _DOS = re.compile(
 def parse_list_line(line: bytes) -> ListEntry | None:
     """One line of ``LIST`` output in unix (``ls -l``) or DOS/IIS format → entry, else None."""
     line = line.rstrip(b"\r\n")
-    if not line or line.lower().startswith(b"total "):
+    if not line or len(line) > MAX_LINE_BYTES or line.lower().startswith(b"total "):
         return None
     match = _UNIX.match(line)
     if match:
@@ -108,10 +127,6 @@ def parse_list_line(line: bytes) -> ListEntry | None:
 
 
 def _int(text: str | bytes | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        return None
-    return value if value >= 0 else None
+    """A listed size: digits up to 2**53 - 1, else unknown (a 23-digit size is a lie, and it
+    could not be stored in the ledger's canonical JSON)."""
+    return wire_int(text)

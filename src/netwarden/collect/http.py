@@ -18,6 +18,7 @@ bytes are the file's bytes and a compressed response cannot expand in memory.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from netwarden.collect.base import (
     location_url,
     register,
 )
+from netwarden.collect.bounds import shown, wire_int
 from netwarden.collect.html_index import index_links
 from netwarden.collect.names import decode_name, legacy_encoding
 from netwarden.collect.speed import SpeedGuard, TooSlowError
@@ -48,11 +50,34 @@ REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 HASH_BATCH = 1 << 20  # bytes handed to the digest thread at once
 
 
+# Links of one index page recorded one by one when skipped or refused; beyond this they are
+# only counted on the index's observation, so a page of 100k hostile links is one record.
+MAX_LINK_RECORDS_PER_PAGE = 100
+
+
 @dataclass
 class _Item:
     raw_path: bytes  # path bytes (percent-decoded); a trailing b"/" marks a directory
     depth: int
     found_in: str
+    # (index fingerprint, raw path) of every enclosing index page: a page whose entries equal an
+    # ancestor's is a link back up the tree on the server (``self -> .``), not a new directory
+    ancestors: tuple[tuple[str, bytes], ...] = ()
+
+
+def _fingerprint(links: list[str]) -> str:
+    """SHA-256 of the sorted entry names of an index (relative, single-segment hrefs only, so
+    the parent link, which differs between a directory and its looped copy, does not count);
+    ``""`` (never compared) for a page without any file entry."""
+    names = sorted({h for h in links if h and "?" not in h and "#" not in h and ":" not in h
+                    and not h.startswith(("/", ".")) and "/" not in h.rstrip("/")})
+    digest = hashlib.sha256()
+    for name in names:
+        data = name.encode("utf-8", "surrogatepass")
+        digest.update(len(data).to_bytes(4, "big") + data)
+    # a page of directories only is never judged: "a/ b/" under "a/ b/" is an ordinary tree
+    # shape, and such a page serves nothing twice (the entry budget and depth bound it)
+    return digest.hexdigest() if any(not n.endswith("/") for n in names) else ""
 
 
 def _href_bytes(href: str) -> bytes:
@@ -89,6 +114,7 @@ class HttpCollector(Collector):
         self.visited: set[bytes] = set()
         self.entries_seen = 0
         self.budget_reported = False
+        self.budget_record: Observation | None = None  # always recorded, never capped
         self.client: httpx.AsyncClient | None = None
 
     # -- urls ----------------------------------------------------------------------------------
@@ -152,14 +178,24 @@ class HttpCollector(Collector):
                                       f"redirect to another protocol ({scheme}): not followed")]
             async with self.ctx.slot(host):
                 try:
-                    async with self.client.stream("GET", url) as response:
+                    # connect + status line + headers, however slowly dripped, within one
+                    # phase_timeout; each body then has its own guards (see _file, _index)
+                    async with asyncio.timeout(self.limits.phase_timeout) as phase, \
+                            self.client.stream("GET", url) as response:
+                        phase.reschedule(None)
                         location = response.headers.get("location")
                         if response.status_code in REDIRECT_CODES and location:
                             chain.append(url)
                             url = urljoin(url, location)
                             continue
                         endpoint = Endpoint(protocol=scheme, host=host, port=port)
-                        return await self._response(response, item, url, chain, endpoint, add)
+                        return await self._response(response, item, url, chain, endpoint, add,
+                                                    phase)
+                except TimeoutError:  # the phase's wall-clock bound (asyncio.timeout)
+                    return [self._problem(item, url, chain, Outcome.ERROR,
+                                          f"response not complete after "
+                                          f"{self.limits.phase_timeout:g} s (the phase time "
+                                          "limit: headers or index page dripped); abandoned")]
                 except TooSlowError as exc:  # a slow drip: recorded as a stall is
                     return [self._problem(item, url, chain, Outcome.ERROR, str(exc))]
                 except httpx.TimeoutException as exc:
@@ -193,7 +229,8 @@ class HttpCollector(Collector):
 
     async def _response(self, response: httpx.Response, item: _Item, url: str,
                         chain: list[str], endpoint: Endpoint,
-                        add: Callable[[_Item], None]) -> list[Observation | Refusal]:
+                        add: Callable[[_Item], None], phase: asyncio.Timeout | None = None
+                        ) -> list[Observation | Refusal]:
         status = response.status_code
         if status >= 300:
             outcome = Outcome.DENIED if status in (401, 403, 407) else Outcome.ERROR
@@ -203,6 +240,8 @@ class HttpCollector(Collector):
         content_type = response.headers.get("content-type", "")
         is_dir = item.raw_path.endswith(b"/") or urlsplit(url).path.endswith("/")
         if is_dir and content_type.lower().startswith("text/html"):
+            if phase is not None:  # the whole index page within one phase_timeout
+                phase.reschedule(asyncio.get_running_loop().time() + self.limits.phase_timeout)
             return await self._index(response, item, url, chain, endpoint, add)
         return [await self._file(response, item, url, chain, endpoint)]
 
@@ -215,16 +254,23 @@ class HttpCollector(Collector):
         details: dict[str, Any] = {
             "path": decode_name(item.raw_path, self.fallback)[0], "name_hex": raw_name.hex(),
             "name_encoding": encoding, "status": response.status_code,
-            "content_type": headers.get("content-type"),
-            "content_length": headers.get("content-length"),
-            "content_encoding": headers.get("content-encoding"),
-            "last_modified": headers.get("last-modified"), "server": headers.get("server"),
-            "redirects": chain,
+            "content_type": shown(headers.get("content-type"), 256),
+            "content_length": shown(headers.get("content-length")),
+            "content_encoding": shown(headers.get("content-encoding")),
+            "last_modified": shown(headers.get("last-modified")),
+            "server": shown(headers.get("server"), 256), "redirects": chain,
         }
-        try:
-            announced = int(headers["content-length"]) if "content-length" in headers else None
-        except ValueError:
-            announced = None
+        declared = headers.get("content-length")
+        announced = wire_int(declared)
+        if declared is not None and announced is None:
+            # 9007199254740993 (over 2**53 - 1) or garbage: not a size any file has, and not a
+            # number the ledger could store; recorded as text, nothing downloaded
+            self.ctx.emit("problem", self.service.url)
+            return self.observation(url, method="http-get", outcome=Outcome.SKIPPED,
+                                    reason=f"Content-Length {shown(declared)!r} is not a "
+                                    "plausible size; not downloaded", name=name,
+                                    level=EvidenceLevel.CONTACTED, details=details,
+                                    endpoint=endpoint)
         if announced is not None and announced > limit:
             self.ctx.emit("problem", self.service.url)
             return self.observation(url, method="http-get", outcome=Outcome.SKIPPED,
@@ -284,31 +330,56 @@ class HttpCollector(Collector):
                 del body[limits.max_listing_bytes:]
                 truncated = f"index page longer than {limits.max_listing_bytes} bytes"
                 break
-        links, cut = index_links(body.decode("latin-1"), limits.max_listing_entries)
+        index_bytes = len(body)
+        # parsed off the event loop: a 16 MiB page takes a while and other services go on
+        links, cut = await asyncio.to_thread(index_links, body.decode("latin-1"),
+                                             limits.max_listing_entries)
+        del body[:]
         if cut and not truncated:
             truncated = f"index with more than {limits.max_listing_entries} links"
         page_url = str(response.url)
         page_raw = unquote_to_bytes(urlsplit(page_url).path.encode("latin-1")) or b"/"
         name = self._name(item.raw_path)[0]
         self.ctx.emit("dir", self.service.url)
-        records: list[Observation | Refusal] = [self.observation(
-            url, method="http-index", outcome=Outcome.SKIPPED if truncated else Outcome.OK,
-            reason=(f"{truncated}: stopped reading; the links read so far were used"
-                    if truncated else None), name=name or "/", endpoint=endpoint,
-            details={"type": "dir", "path": decode_name(item.raw_path, self.fallback)[0],
-                     "links": len(links), "index_bytes": len(body), "redirects": chain,
-                     "server": response.headers.get("server")})]
-        if chain and not page_raw.startswith(self.start_raw):
-            return records  # redirected out of the starting URL: record, do not walk
+        fingerprint = _fingerprint(links)
+        loop = None
+        if fingerprint and not truncated:
+            for seen, raw_path in item.ancestors:
+                if seen == fingerprint:
+                    loop = (f"index identical to that of the enclosing directory "
+                            f"{self._url(raw_path)}: a loop (a link back up the tree); not "
+                            "walked again")
+                    break
+        details: dict[str, Any] = {
+            "type": "dir", "path": decode_name(item.raw_path, self.fallback)[0],
+            "links": len(links), "index_bytes": index_bytes, "redirects": chain,
+            "server": shown(response.headers.get("server"), 256)}
         same_service = (endpoint.protocol, endpoint.host, endpoint.port) == (
             self.service.scheme, self.service.host, self.service.port)
-        if not same_service:
-            return records
-        for href in links:
-            record = self._link(href, page_url, page_raw, item.depth, add)
-            if record is not None:
-                records.append(record)
-        return records
+        walk = (not loop and same_service
+                and not (chain and not page_raw.startswith(self.start_raw)))
+        link_records: list[Observation | Refusal] = []
+        ancestors = (*item.ancestors, (fingerprint, item.raw_path))
+        dropped = 0
+        for href in links if walk else ():  # redirected out of the start URL: not walked
+            record = self._link(href, page_url, page_raw, item.depth,
+                                lambda new: add(_Item(new.raw_path, new.depth, new.found_in,
+                                                      ancestors)))
+            if record is None:
+                continue
+            if len(link_records) >= MAX_LINK_RECORDS_PER_PAGE and record is not self.budget_record:
+                dropped += 1  # counted on the index's observation, not recorded one by one
+                continue
+            link_records.append(record)
+        if dropped:
+            details["link_records_not_kept"] = dropped
+        index = self.observation(
+            url, method="http-index",
+            outcome=Outcome.SKIPPED if truncated or loop else Outcome.OK,
+            reason=loop or (f"{truncated}: stopped reading; the links read so far were used"
+                            if truncated else None), name=name or "/", endpoint=endpoint,
+            details=details)
+        return [index, *link_records]
 
     def _link(self, href: str, page_url: str, page_raw: bytes, depth: int,
               add: Callable[[_Item], None]) -> Observation | Refusal | None:
@@ -324,6 +395,17 @@ class HttpCollector(Collector):
             return None  # Apache sort links (?C=N;O=D), fragments
         if not parts.netloc and parts.path in ("..", "../", ".", "./"):
             return None  # the parent/self link of nginx and others
+        # Every entry counts against the service's budget before anything is recorded for it,
+        # safe or not (issue 14: 100k unsafe names per page were recorded before counting).
+        self.entries_seen += 1
+        if self.entries_seen > self.limits.max_files_per_service:
+            if self.budget_reported:
+                return None
+            self.budget_reported = True
+            self.budget_record = self._skipped_link(
+                page_url, href, f"more than {self.limits.max_files_per_service} entries on "
+                "this service: the rest is not walked")
+            return self.budget_record
         if _traversal(parts.path):
             return self._skipped_link(page_url, href, "unsafe name: path traversal ('..' or "
                                       "an encoded separator); never followed")
@@ -351,14 +433,6 @@ class HttpCollector(Collector):
         if raw in self.visited:
             return None
         self.visited.add(raw)
-        self.entries_seen += 1
-        if self.entries_seen > self.limits.max_files_per_service:
-            if self.budget_reported:
-                return None
-            self.budget_reported = True
-            return self._skipped_link(page_url, href, f"more than "
-                                      f"{self.limits.max_files_per_service} entries on this "
-                                      "service: the rest is not walked")
         if raw.endswith(b"/") and depth + 1 > self.limits.max_depth:
             return self._skipped_link(page_url, href, f"deeper than the depth limit of "
                                       f"{self.limits.max_depth}: not listed")

@@ -393,3 +393,256 @@ def serve_hostile_http(host: str, port: int = 0) -> RunningServer:
 
     server._stop = stopper
     return server
+
+
+# -- runaway servers (issue 14): numbers, drips, floods and loops ----------------------------------
+#
+# ``serve_runaway_http`` and ``serve_runaway_ftp`` attack the *run* rather than one transfer:
+# a number no ledger can store, a reply that never completes, a tree that never ends, a tree that
+# contains itself. Each keeps ordinary files next to the attacks (``ok.bin``), so a test can check
+# that they are still found. Sizes are knobs, so tests stay fast and a measurement by hand can be
+# made as big as the issue's (100k names per listing).
+
+HUGE_CONTENT_LENGTH = 9_007_199_254_740_993  # 2**53 + 1: outside the JSON safe-integer domain
+HUGE_LISTED_SIZE = "12345678901234567890123"  # 23 digits
+RUNAWAY_FILES = {"/ok.bin": 1000}
+LOOP_FILES = {"file.bin": 700, "x.bin": 300}  # the loop's files, served under every loop path
+
+
+def _drip_bytes(stop: threading.Event, head: bytes, interval: float) -> Iterator[bytes]:
+    """``head`` one byte every ``interval`` s, then the same forever (until ``stop``)."""
+    i = 0
+    while not stop.wait(interval):
+        yield head[i % len(head):i % len(head) + 1]
+        i += 1
+
+
+def _loop_listing(path: str) -> list[str] | None:
+    """Entries of a directory of the loop tree, ``None`` when ``path`` is not in it.
+
+    The tree is ``/loop/`` with ``self -> .`` and ``sub/up -> ..``: any path of those segments
+    is valid, and it lists as ``/loop/`` or ``/loop/sub/`` (whichever its last real step is).
+    """
+    segments = [s for s in path.strip("/").split("/") if s]
+    if not segments or segments[0] != "loop":
+        return None
+    where = "top"
+    for seg in segments[1:]:
+        if where == "top" and seg == "self":
+            continue
+        if where == "top" and seg == "sub":
+            where = "sub"
+        elif where == "sub" and seg == "up":
+            where = "top"
+        else:
+            return None
+    return ["self/", "sub/", "file.bin"] if where == "top" else ["up/", "x.bin"]
+
+
+def _tag(path: str) -> str:
+    """A short tag unique to a directory of the flood tree."""
+    import hashlib
+
+    return hashlib.sha256(path.strip("/").encode()).hexdigest()[:8] + "-"
+
+
+def _flood_path(path: str) -> bool:
+    """Whether ``path`` is a directory of the flood tree: ``/flood/`` then ``a``/``b`` steps."""
+    segments = [s for s in path.strip("/").split("/") if s]
+    return bool(segments) and segments[0] == "flood" and all(s in ("a", "b")
+                                                              for s in segments[1:])
+
+
+class _RunawayHTTPHandler(http.server.BaseHTTPRequestHandler):
+    stop: ClassVar[threading.Event]
+    flood_names: ClassVar[int]
+    drip_interval: ClassVar[float]
+    protocol_version = "HTTP/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _index(self, path: str, hrefs: Iterator[str]) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.end_headers()  # no length: the page ends when the connection closes
+        self.wfile.write(f"<html><body><h1>Index of {path}</h1><pre>".encode())
+        batch = []
+        for href in hrefs:
+            batch.append(f'<a href="{href}">{href}</a>\n')
+            if len(batch) >= 1000:
+                self.wfile.write("".join(batch).encode())
+                batch = []
+        self.wfile.write(("".join(batch) + "</pre></body></html>\n").encode())
+
+    def do_GET(self) -> None:
+        from urllib.parse import unquote
+
+        path = unquote(self.path.split("?", 1)[0])
+        try:
+            self._get(path)
+        except OSError:
+            return  # the client gave up (a drip) or went away
+
+    def _get(self, path: str) -> None:
+        if path == "/":
+            self._index(path, iter(["ok.bin", "huge-length.bin", "header-drip.bin", "flood/",
+                                    "loop/"]))
+        elif path in RUNAWAY_FILES:
+            body = payload(path, RUNAWAY_FILES[path])
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        elif path == "/huge-length.bin":
+            self.send_response(200)
+            self.send_header("Content-Length", str(HUGE_CONTENT_LENGTH))
+            self.end_headers()
+            self.wfile.write(payload(path, 1000))
+        elif path == "/header-drip.bin":
+            # the status line, then headers at one byte per drip_interval, never finished
+            self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+            self.wfile.flush()
+            for byte in _drip_bytes(self.stop, b"X-Drip: never-ending-header-value-",
+                                    self.drip_interval):
+                self.wfile.write(byte)
+                self.wfile.flush()
+        elif path.endswith("/") and _flood_path(path):
+            tag = _tag(path)  # names differ per page: no two pages are the same listing
+            names = (f"..%2F{tag}{i:06d}.bin" for i in range(self.flood_names))  # traversal
+            # the subdirectories first: a listing cut at max_listing_entries still recurses
+            self._index(path, iter(["a/", "b/", *names, "http://10.0.0.3/flood.bin"]))
+        elif path.endswith("/") and _loop_listing(path) is not None:
+            self._index(path, iter(["../", *(_loop_listing(path) or [])]))
+        elif path.rpartition("/")[2] in LOOP_FILES and _loop_listing(
+                path.rpartition("/")[0] + "/") is not None:
+            name = path.rpartition("/")[2]
+            body = payload("loop/" + name, LOOP_FILES[name])
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        else:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+
+def serve_runaway_http(host: str, port: int = 0, *, flood_names: int = 1000,
+                       drip_interval: float = 0.5) -> RunningServer:
+    """Start the runaway HTTP server on ``host``.
+
+    ``/`` links ``ok.bin`` (1000 bytes), ``huge-length.bin`` (``Content-Length:
+    9007199254740993``), ``header-drip.bin`` (headers at one byte per ``drip_interval`` s,
+    forever), ``flood/`` (every page: ``flood_names`` traversal links, a link out of scope and
+    two subdirectories ``a/``, ``b/``, without end) and ``loop/`` (``self -> .``,
+    ``sub/up -> ..``: ``file.bin`` and ``sub/x.bin`` reachable under endless paths).
+    """
+    stop = threading.Event()
+    handler = type("RunawayHTTP", (_RunawayHTTPHandler,),
+                   {"stop": stop, "flood_names": flood_names, "drip_interval": drip_interval})
+    server = serve_http(None, host, port, handler=handler)
+    inner_stop = server._stop
+
+    def stopper() -> None:
+        stop.set()
+        inner_stop()
+
+    server._stop = stopper
+    return server
+
+
+class _RunawayFTPHandler(_HostileFTPHandler):
+    """LIST-only FTP (MLSD refused: no ``unique`` facts, so only content identity tells loops).
+
+    ``/``: ``ok.bin``, ``liar23.bin`` (listed and SIZE'd with 23 digits), ``flood/`` and
+    ``loop/`` as in :func:`serve_runaway_http`. With ``banner_drip`` the 220 banner is dripped
+    at one byte per ``drip_interval`` s and never finishes.
+    """
+
+    flood_names: ClassVar[int]
+    drip_interval: ClassVar[float]
+    banner_drip: ClassVar[bool]
+
+    def handle(self) -> None:
+        if self.banner_drip:
+            try:
+                for byte in _drip_bytes(self.stop, b"220-welcome to a very slow server ",
+                                        self.drip_interval):
+                    self.wfile.write(byte)
+                    self.wfile.flush()
+            except OSError:
+                pass
+            return
+        super().handle()
+
+    def dispatch(self, command: str, arg: str) -> bool:
+        if command == "CWD":
+            path = self._path(arg)
+            if path == "/" or _flood_path(path) or _loop_listing(path + "/") is not None:
+                self.cwd = path
+                self.reply("250 ok")
+            else:
+                self.reply("550 No such directory")
+            return True
+        if command == "SIZE":
+            path = self._path(arg)
+            if path == "/liar23.bin":
+                self.reply(f"213 {HUGE_LISTED_SIZE}")
+            elif path in RUNAWAY_FILES:
+                self.reply(f"213 {RUNAWAY_FILES[path]}")
+            else:
+                self.reply("550 SIZE not allowed")
+            return True
+        return super().dispatch(command, arg)
+
+    def listing(self) -> Iterator[bytes]:
+        def line(kind: str, size: int | str, name: str) -> str:
+            perm = "drwxr-xr-x" if kind == "d" else "-rw-r--r--"
+            return f"{perm}   1 ftp  ftp  {size:>10} Jan 01  2024 {name}\r\n"
+
+        if self.cwd == "/":
+            yield (line("-", 1000, "ok.bin") + line("-", HUGE_LISTED_SIZE, "liar23.bin")
+                   + line("d", 4096, "flood") + line("d", 4096, "loop")).encode()
+        elif _flood_path(self.cwd):
+            yield (line("d", 4096, "a") + line("d", 4096, "b")).encode()  # first: see above
+            batch = []
+            tag = _tag(self.cwd)  # names differ per directory: no two are the same listing
+            for i in range(self.flood_names):  # unsafe: a path separator in the name
+                batch.append(line("-", 10, f"x/{tag}{i:06d}.bin"))
+                if len(batch) >= 1000:
+                    yield "".join(batch).encode()
+                    batch = []
+            yield "".join(batch).encode()
+        else:
+            entries = _loop_listing(self.cwd + "/") or []
+            yield "".join(line("d", 4096, e.rstrip("/")) if e.endswith("/")
+                          else line("-", LOOP_FILES[e], e) for e in entries).encode()
+
+    def retr(self, path: str) -> None:
+        name = path.rpartition("/")[2]
+        if path in RUNAWAY_FILES:
+            self.transfer(iter([payload(path, RUNAWAY_FILES[path])]))
+        elif path == "/liar23.bin":
+            self.transfer(iter([payload(path, 500)]))
+        elif name in LOOP_FILES and _loop_listing(path.rpartition("/")[0] + "/") is not None:
+            self.transfer(iter([payload("loop/" + name, LOOP_FILES[name])]))
+        else:
+            self.reply("550 No such file")
+
+
+def serve_runaway_ftp(host: str, port: int = 0, *, flood_names: int = 1000,
+                      banner_drip: bool = False, drip_interval: float = 0.5) -> RunningServer:
+    """Start the runaway FTP server on ``host`` (see :class:`_RunawayFTPHandler`)."""
+    stop = threading.Event()
+    handler = type("RunawayFTP", (_RunawayFTPHandler,),
+                   {"stop": stop, "host": host, "flood_names": flood_names,
+                    "banner_drip": banner_drip, "drip_interval": drip_interval})
+    server = _ThreadingTCP((host, port), handler)
+    stop_server = run_socketserver(server, f"runaway-ftp-{host}")
+
+    def stopper() -> None:
+        stop.set()
+        stop_server()
+
+    return RunningServer("ftp", host, server.server_address[1], None, stopper)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
+from netwarden.collect.bounds import wire_int
 from netwarden.collect.dc.adc_proto import is_tth
 
 MAX_DECOMPRESSED = 256 * 1024**2  # bytes of one decompressed list
@@ -125,11 +126,8 @@ def _file(name: str | None, size: str | None, tth: str | None, stack: list[str],
           base: str) -> ListedFile | None:
     if not name or "/" in name or "\\" in name or name in (".", ".."):
         return None
-    try:
-        n = int(size) if size is not None else None
-    except ValueError:
-        return None
-    if n is not None and n < 0:
+    n = wire_int(size) if size is not None else None  # digits up to 2**53 - 1 (issue 14)
+    if size is not None and n is None:
         return None
     root = tth if tth and is_tth(tth) else None
     prefix = base.rstrip("/")
