@@ -453,6 +453,7 @@ use = ["films", "csam-standin", "csam-pdq", "allow-list"]
 connect_timeout = 5
 read_timeout = {wait}
 min_speed_seconds = {max(60, wait)}
+phase_timeout = {max(300, wait)}
 max_file_size = 67108864
 """
         self.scope_path.write_text(text, encoding="utf-8")
