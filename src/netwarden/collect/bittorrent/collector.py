@@ -183,6 +183,11 @@ class BitTorrentCollector(Collector):
         for ref in refs:
             async for record in self._one_torrent(ref):
                 yield record
+        if self.kind == "tracker-http" and self.service.options.get("discover", True) is True:
+            from netwarden.collect.bittorrent.discovery_run import Discovery
+
+            async for record in Discovery(self, refs).run():
+                yield record
 
     async def _one_torrent(self, ref: TorrentReference) -> AsyncIterator[Observation | Refusal]:
         digests = {k: v for k, v in (("btih", ref.btih), ("btmh", ref.btmh)) if v}
