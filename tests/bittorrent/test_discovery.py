@@ -19,17 +19,16 @@ from netwarden.collect.bittorrent.discover import (
     choose,
     full_scrape_url,
     parse_full_scrape,
-    parse_release,
-    title_similarity,
 )
 from netwarden.collect.bittorrent.metainfo import parse_info
 from netwarden.collect.bittorrent.tracker_http import TrackerError
+from netwarden.collect.candidates import parse_release, title_similarity
 from netwarden.digest.vpdq import vpdq_from_bytes
 from netwarden.ledger import Ledger
 from netwarden.ledger.keys import init_key
 from netwarden.pipeline import run_audit
 from netwarden.store import open_store
-from perceptual.synthetic import encode_video, scene_frames
+from perceptual.synthetic import encode_video, photo, scene_frames
 
 from .conftest import make_scope
 from .swarm import MadeTorrent, opentracker, seeders
@@ -121,10 +120,10 @@ def test_a_rereleased_film_is_found_by_content(tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NETWARDEN_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("NETWARDEN_DB", raising=False)
-    frames = scene_frames(4101, count=75, size=(320, 240))
+    frames = scene_frames(4101, count=75, size=(320, 240), picture=photo)
     original = encode_video(frames)
     rescaled = encode_video(frames, size=(192, 144), bitrate=120_000)
-    unrelated = encode_video(scene_frames(8802, count=75, size=(320, 240)))
+    unrelated = encode_video(scene_frames(8802, count=75, size=(320, 240), picture=photo))
     store = open_store()
     init_key()
     banks = BankStore(store)

@@ -21,7 +21,9 @@ Identification then happens as for any served file (:mod:`netwarden.identify`): 
 perceptual match against the banks. The release name and the catalog title only order the
 work; they are never evidence, and a torrent whose content matches nothing makes no finding.
 
-Limits (service options): ``discover`` (true), ``discover_candidates`` (20 torrents examined
+Limits (service options): ``discover`` (true), ``discover_min_score`` (0.6: how close the
+release name must be to a catalog title; 0 examines every torrent holding media),
+``discover_candidates`` (20 torrents examined
 per tracker), ``discover_bytes`` (64 MiB per candidate, the perceptual cap for video),
 ``discover_total_bytes`` (512 MiB per run, over all trackers), ``discover_timeout`` (s, 120
 per download session).
@@ -29,15 +31,14 @@ per download session).
 
 from __future__ import annotations
 
-import re
 import zlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from netwarden.codec.bencode import BencodeError, decode
 from netwarden.collect.bittorrent.metainfo import Metainfo, PieceSpec
 from netwarden.collect.bittorrent.tracker_http import TrackerError
+from netwarden.collect.candidates import Release, parse_release, title_similarity
 from netwarden.digest import MultiDigest
 from netwarden.digest.perceptual import (
     MAX_VIDEO_BYTES,
@@ -161,68 +162,6 @@ def torrent_files(meta: Metainfo, raw_info: bytes | None) -> list[TorrentFile]:
     return out
 
 
-@dataclass(frozen=True)
-class Release:
-    """What a release name says (guessit): the words compared with catalog titles."""
-
-    title: str | None
-    year: int | None
-    screen_size: str | None
-    video_codec: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
-
-
-def parse_release(name: str) -> Release:
-    """Title, year, resolution and codec of a release name (a torrent's or a file's)."""
-    from guessit import guessit
-
-    try:
-        guess = guessit(name)
-    except Exception:  # guessit raises on odd input; a name is only a hint here
-        return Release(None, None, None, None)
-    title = guess.get("title")
-    year = guess.get("year")
-    codec = guess.get("video_codec")
-    size = guess.get("screen_size")
-    return Release(str(title) if title else None, year if isinstance(year, int) else None,
-                   str(size) if size else None, str(codec) if codec else None)
-
-
-# Russian titles are transliterated in many ways (BGN, GOST, ad hoc): fold the usual
-# variants together so "menyaet" and "meniaet", "Vasil'evich" and "Vasilevich" compare equal.
-_FOLDS = (("'", ""), ("yo", "e"), ("ya", "ia"), ("yu", "iu"), ("ye", "e"), ("kh", "h"),
-          ("ts", "c"), ("j", "i"), ("y", "i"))
-
-
-def _normal(text: str) -> str:
-    from unidecode import unidecode
-
-    folded = unidecode(text).lower()
-    for old, new in _FOLDS:
-        folded = folded.replace(old, new)
-    return re.sub(r"[^a-z0-9]+", " ", folded).strip()
-
-
-def title_similarity(release: Release, titles: Iterable[str]) -> tuple[float, str | None]:
-    """The best similarity (0..1) of the release's title with a catalog title, and which.
-
-    Both sides are transliterated (a Cyrillic catalog title and a Latin release name compare
-    as the same words) and compared token-wise, order-insensitive."""
-    from rapidfuzz import fuzz
-
-    if not release.title:
-        return 0.0, None
-    mine = _normal(release.title)
-    best, which = 0.0, None
-    for title in titles:
-        score = fuzz.token_sort_ratio(mine, _normal(title)) / 100.0
-        if score > best:
-            best, which = score, title
-    return best, which
-
-
 @dataclass
 class Candidate:
     """A torrent worth downloading part of: the file to identify and why it was picked."""
@@ -240,8 +179,8 @@ class Candidate:
                 "catalog_title": self.title, "title_score": round(self.title_score, 3)}
 
 
-def choose(meta: Metainfo, raw_info: bytes | None, titles: list[str], max_bytes: int
-           ) -> tuple[Candidate | None, str]:
+def choose(meta: Metainfo, raw_info: bytes | None, titles: list[str], max_bytes: int,
+           min_score: float = 0.0) -> tuple[Candidate | None, str]:
     """The file of a torrent to identify, or None with the reason (in words).
 
     Identifiable means: a video or image by its name, not empty, and no longer than
@@ -261,6 +200,9 @@ def choose(meta: Metainfo, raw_info: bytes | None, titles: list[str], max_bytes:
     if not release.title:
         release = parse_release(target.path.rsplit("/", 1)[-1])
     similarity, title = title_similarity(release, titles)
+    if similarity < min_score:
+        return None, (f"release name {release.title or meta.name!r} is not close to a catalog "
+                      f"title ({similarity:.2f} < {min_score:g})")
     score = similarity + (0.1 if kind == "video" else 0.0)
     return Candidate(target, kind or "video", score, release, title, similarity), "candidate"
 

@@ -74,6 +74,11 @@ class Discovery:
             budget = _RunBudget(total)
             collector.ctx._bt_discovery_budget = budget  # type: ignore[attr-defined]
         self.budget: _RunBudget = budget
+        floor = collector.service.options.get("discover_min_score", 0.6)
+        if isinstance(floor, bool) or not isinstance(floor, int | float) or not 0 <= floor <= 1:
+            raise InputError(collector.service.url, "option discover_min_score must be between "
+                             f"0 and 1, got {floor!r}", "services.discover_min_score")
+        self.min_score = float(floor)
         timeout = _positive(collector, "discover_timeout", 120.0)
         base = collector.peer_limits
         self.limits = PeerLimits(connect_timeout=base.connect_timeout,
@@ -163,7 +168,7 @@ class Discovery:
 
         def plan(meta: Metainfo, raw: bytes | None) -> list[int] | None:
             cap = min(self.bytes_per_candidate, self.budget.left)
-            candidate, why = choose(meta, raw, self.titles, cap)
+            candidate, why = choose(meta, raw, self.titles, cap, self.min_score)
             chosen["why"], chosen["meta"] = why, meta
             if candidate is None:
                 return None
