@@ -39,6 +39,7 @@ from netwarden.collect.dc.listener import PeerListener
 from netwarden.collect.dc.nmdc_client import NmdcHubSession, NmdcPeer
 from netwarden.collect.dc.tth_verify import LeafSet, SegmentVerifier, TthError, check_leaves
 from netwarden.collect.speed import SpeedGuard
+from netwarden.digest.perceptual import MAX_VIDEO_BYTES
 from netwarden.errors import InputError
 from netwarden.records import Endpoint, EvidenceLevel, Observation, Outcome, Refusal
 from netwarden.scope import Scope, Service, StrictModel
@@ -61,6 +62,12 @@ class DcOptions(StrictModel):
     active: bool = False
     listen: str | None = None
     listen_port: Annotated[int, Field(ge=0, lt=65536)] = 0
+    # discovery (collect/dc/discover.py)
+    discover: bool = True
+    discover_min_score: Annotated[float, Field(ge=0, le=1)] = 0.6
+    discover_candidates: Annotated[int, Field(gt=0)] = 5
+    discover_bytes: Annotated[int, Field(gt=0)] = MAX_VIDEO_BYTES
+    discover_total_bytes: Annotated[int, Field(gt=0)] = 512 * 1024 * 1024
 
 
 def active_options(service: Service, scope: Scope) -> tuple[str, int] | None:

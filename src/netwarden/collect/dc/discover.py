@@ -75,7 +75,8 @@ class DiscoveryOptions:
         if isinstance(floor, bool) or not isinstance(floor, int | float) or not 0 <= floor <= 1:
             raise InputError(service.url, f"option discover_min_score must be between 0 and 1, "
                              f"got {floor!r}", "services.discover_min_score")
-        return cls(enabled, *values, float(floor))
+        return cls(enabled=enabled, per_user=values[0], max_bytes=values[1],
+                   total_bytes=values[2], min_score=float(floor))
 
 
 def candidates(files: Iterable[Any], bank_tths: frozenset[str], titles: list[str],
