@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -60,8 +61,8 @@ def main() -> None:
           f"{dflt['false_matches']} vs {base['false_matches']})")
 
 
-def run(tmp: Path, films: int, noise: int) -> dict[str, dict[str, float]]:
-    from bittorrent.swarm import opentracker, seeders  # type: ignore[import-not-found]
+def run(tmp: Path, films: int, noise: int) -> dict[str, dict[str, Any]]:
+    from bittorrent.swarm import Seeder, opentracker  # type: ignore[import-not-found]
     from bittorrent.test_discovery import _media_torrent  # type: ignore[import-not-found]
     from netwarden.banks import BankStore
     from netwarden.digest.vpdq import vpdq_from_bytes
@@ -90,20 +91,34 @@ def run(tmp: Path, films: int, noise: int) -> dict[str, dict[str, float]]:
     (tmp / "bank.txt").write_text("".join(lines), encoding="utf-8")
     banks.import_file("films-vpdq", "films", "hma", tmp / "bank.txt")
     hashes = [t.btih for t in rereleases + others]
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, dict[str, Any]] = {}
     with opentracker(tmp / "tracker", hashes, "127.77.0.10") as port:  # type: ignore[arg-type]
         announce = f"http://127.77.0.10:{port}/announce"
-        with seeders(1, rereleases, base="127.77.1.", trackers=[announce]), \
-                seeders(1, others, base="127.77.2.", trackers=[announce]):
+        # libtorrent keeps only 5 seeds active (announced) by default: lift that so every
+        # torrent of the swarm is really offered
+        active = {"active_seeds": 1000, "active_limit": 2000, "active_tracker_limit": 2000}
+        started = []
+        try:
+            for host, torrents in (("127.77.1.1", rereleases), ("127.77.2.1", others)):
+                seeder = Seeder(host, extra=active)
+                started.append(seeder)
+                for t in torrents:
+                    seeder.seed(t, [announce])
+            for seeder in started:
+                seeder.wait_seeding(60)
+            time.sleep(2)  # the announces of the last torrents reach the tracker
             for label, floor in (("default", 0.6), ("examine all", 0.0)):
                 out[label] = _audit(tmp / label.replace(" ", "-"), announce, floor, banks,
                                     Ledger.open(store), store, films)
+        finally:
+            for seeder in started:
+                seeder.close()
     store.close()
     return out
 
 
 def _audit(out: Path, announce: str, floor: float, banks: object, ledger: object,
-           store: object, films: int) -> dict[str, float]:
+           store: object, films: int) -> dict[str, Any]:
     from bittorrent.conftest import make_scope  # type: ignore[import-not-found]
     from netwarden.pipeline import run_audit
 
@@ -118,6 +133,7 @@ def _audit(out: Path, announce: str, floor: float, banks: object, ledger: object
     hits = {r["reference"] for r in served if r["host"] == "127.77.1.1"}
     false = [r for r in rows if r["host"] != "127.77.1.1"]
     examined = fetched = 0
+    outcomes: dict[str, int] = {}
     from netwarden.ledger.models import LeafRow
 
     leaves = LeafRow.__table__.c
@@ -126,6 +142,8 @@ def _audit(out: Path, announce: str, floor: float, banks: object, ledger: object
         data = json.loads(bytes(raw))
         if data.get("method") != "bt-discovery":
             continue
+        why = str(data.get("reason") or data.get("level"))[:70]
+        outcomes[why] = outcomes.get(why, 0) + 1
         cand = (data.get("details") or {}).get("discovery", {}).get("candidate")
         if cand:
             examined += 1
@@ -134,7 +152,7 @@ def _audit(out: Path, announce: str, floor: float, banks: object, ledger: object
     return {"candidates_examined": examined, "bytes_fetched": fetched,
             "bytes_per_identification": fetched / max(1, len(hits)),
             "recall": len(hits) / films, "false_matches": len(false),
-            "seconds": round(seconds, 1)}
+            "seconds": round(seconds, 1), "outcomes": outcomes}
 
 
 if __name__ == "__main__":
