@@ -132,19 +132,20 @@ class Discovery:
         magnet = f"magnet:?xt=urn:btih:{info_hash.hex()}"
         try:
             async with c.ctx.slot(c.service.host):
-                result, _ = await c._tracker_exchange(info_hash, c.peer_limits.read_timeout)
+                result, _, _ = await c._tracker_exchange(info_hash,
+                                                         c.peer_limits.read_timeout)
         except TrackerError as exc:
             yield c.observation(magnet, method="bt-discovery", outcome=Outcome.ERROR,
                                 reason=f"announce failed: {exc}")
             return
+        listed = [] if result is None else [p for p in dict.fromkeys(result.peers)
+                                            if not c._me.is_self(p)]  # never ourselves
         peers: list[PeerAddress] = []
-        for item in c._screen(list(dict.fromkeys(result.peers)),
-                              f"{c.service.url} announce (discovery)", {}):
+        for item in c._screen(listed, f"{c.service.url} announce (discovery)", {}):
             if isinstance(item, tuple):
                 peers.append(item[0])
             else:
                 yield item
-        peers = [p for p in peers if not _is_us(c, p)]
         if not peers:
             yield c.observation(magnet, method="bt-discovery", outcome=Outcome.SKIPPED,
                                 reason="no in-scope peer other than us", details={
@@ -232,8 +233,3 @@ class Discovery:
                              level=EvidenceLevel.SERVED, bytes_from_endpoint=True,
                              details=details, endpoint=endpoint), True
 
-
-def _is_us(c: BitTorrentCollector, peer: PeerAddress) -> bool:
-    """The tracker handing us back our own announce (opentracker does): never a peer."""
-    ours = getattr(c, "is_self", None)
-    return bool(ours(peer)) if callable(ours) else False
