@@ -35,6 +35,7 @@ RATIO_LINES: dict[str, list[str]] = {
                        r"digests agree \(sha256 \+ tth, every file\): True"],
     "bench_dc_smb.py": [r"baseline \(decompress\+parse only.*ratio [\d.]+",
                         r"SMB: .*ratio [\d.]+"],
+    "bench_discovery.py": [r"bytes fetched, examine all / default: [\d.]+x"],
     "bench_digest.py": [r"RATIO netwarden/rhash = [\d.]+ \(library\)"],
     "bench_digest_rss.py": [r"ratio netwarden/rhash peak RSS = [\d.]+"],
     "bench_pdq.py": [r"RATIO index batched: netwarden / threatexchange = [\d.]+x",

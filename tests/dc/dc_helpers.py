@@ -251,8 +251,12 @@ def wait_shared(hub: Hub, clients: list[Client], timeout: float = 60) -> None:
 class Refs:
     """A real ReferenceView over a fixed set of TTH roots (what the pipeline builds from banks)."""
 
-    def __init__(self, tths: set[str]) -> None:
+    def __init__(self, tths: set[str], titles: list[str] | None = None) -> None:
         self.tths = frozenset(tths)
+        self._titles = list(titles or [])
+
+    def titles(self) -> list[str]:
+        return list(self._titles)
 
     def torrents(self) -> list[Any]:
         return []
@@ -280,12 +284,13 @@ def dc_scope(services: list[dict[str, Any]], infrastructure: tuple[str, ...] = (
     return parse_scope(data, "test-scope")
 
 
-def run_dc(scope: Scope, tths: set[str], timeout: float = 90) -> list[Observation | Refusal]:
+def run_dc(scope: Scope, tths: set[str], timeout: float = 90,
+           titles: list[str] | None = None) -> list[Observation | Refusal]:
     import netwarden.collect.dc.collector  # noqa: F401  (registers the collector)
 
     async def main() -> list[Observation | Refusal]:
         ctx = CollectContext(scope=scope, run_id="test-run", limits=scope.limits,
-                             references=Refs(tths))
+                             references=Refs(tths, titles))
         out: list[Observation | Refusal] = []
         for service in scope.services:
             async for record in collector_for(service)(service, ctx).collect():

@@ -24,6 +24,7 @@ class BankReferenceView:
         self.names = frozenset(names) if names else None
         self._torrents: list[TorrentReference] | None = None
         self._digests: dict[str, frozenset[str]] = {}
+        self._titles: list[str] | None = None
 
     def _bank_filter(self):  # type: ignore[no-untyped-def]
         return Bank.name.in_(self.names) if self.names is not None else Bank.id.isnot(None)
@@ -80,3 +81,15 @@ class BankReferenceView:
                 self._digests[algorithm_name] = frozenset(
                     format_digest(algorithm_name, bytes(v)) for (v,) in conn.execute(query))
         return self._digests[algorithm_name]
+
+    def titles(self) -> list[str]:
+        """Distinct titles of the view's catalog references (cached), for discovery to order
+        candidates by; a title is never evidence."""
+        if self._titles is None:
+            r, b = BankReference.__table__.c, Bank.__table__.c
+            query = (select(r.title).distinct().select_from(BankReference.__table__)
+                     .join(Bank.__table__, b.id == r.bank_id)
+                     .where(r.title.isnot(None), self._bank_filter()).limit(1_000_000))
+            with self.banks.store.engine.connect() as conn:
+                self._titles = sorted({str(t) for (t,) in conn.execute(query) if t})
+        return self._titles

@@ -44,3 +44,7 @@ class ReferenceView(Protocol):
     def digests(self, algorithm: str) -> frozenset[str]:
         """All values the scope's banks hold for ``algorithm`` (e.g. every TTH root)."""
         ...
+
+    def titles(self) -> list[str]:
+        """Catalog titles of the scope's banks: discovery orders candidates by them."""
+        ...

@@ -132,6 +132,13 @@ class BitTorrentOptions(StrictModel):
     pcap_dir: str | None = None
     dht_max_queries: Annotated[int, Field(gt=0)] = 200
     dht_timeout: Annotated[float, Field(gt=0)] = 20.0
+    # discovery on HTTP trackers (collect/bittorrent/discover.py)
+    discover: bool = True
+    discover_min_score: Annotated[float, Field(ge=0, le=1)] = 0.6
+    discover_candidates: Annotated[int, Field(gt=0)] = 20
+    discover_bytes: Annotated[int, Field(gt=0)] = 64 * 1024 * 1024
+    discover_total_bytes: Annotated[int, Field(gt=0)] = 512 * 1024 * 1024
+    discover_timeout: Annotated[float, Field(gt=0)] = 120.0
 
 
 def _option(service: Service, name: str, default: float, kind: type = float) -> Any:
@@ -182,6 +189,11 @@ class BitTorrentCollector(Collector):
         refs = self.ctx.references.torrents() if self.ctx.references is not None else []
         for ref in refs:
             async for record in self._one_torrent(ref):
+                yield record
+        if self.kind == "tracker-http" and self.service.options.get("discover", True) is True:
+            from netwarden.collect.bittorrent.discovery_run import Discovery
+
+            async for record in Discovery(self, refs).run():
                 yield record
 
     async def _one_torrent(self, ref: TorrentReference) -> AsyncIterator[Observation | Refusal]:

@@ -27,6 +27,7 @@ import hashlib
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -158,7 +159,15 @@ class PeerSession:
     def __init__(self, host: str, port: int, info_hash: bytes, meta: Metainfo | None,
                  limits: PeerLimits, pieces_wanted: int = 1, rng: random.Random | None = None,
                  peer_id: bytes | None = None, pcap: Path | None = None,
-                 expected_btih: str | None = None, expected_btmh: str | None = None) -> None:
+                 expected_btih: str | None = None, expected_btmh: str | None = None,
+                 plan: Callable[[Metainfo, bytes | None], list[int] | None] | None = None,
+                 sink: Callable[[PieceSpec, bytes], None] | None = None) -> None:
+        """``plan`` and ``sink`` turn the session into a download for identification by
+        content (discovery, :mod:`.discover`): once the info dictionary is known (and verified
+        against the infohash), ``plan(meta, raw_info)`` names the pieces to fetch, in order,
+        or None to end the session there; each piece that verifies against the torrent is
+        handed to ``sink`` with its bytes (which the sink digests and drops). Without them the
+        session fetches ``pieces_wanted`` random claimed pieces and keeps no byte."""
         self.host, self.port, self.info_hash = host, port, info_hash
         self.meta, self.limits = meta, limits
         self.pieces_wanted = pieces_wanted
@@ -166,6 +175,8 @@ class PeerSession:
         self.peer_id = peer_id or our_peer_id()
         self.pcap = pcap
         self.expected_btih, self.expected_btmh = expected_btih, expected_btmh
+        self.plan, self.sink = plan, sink
+        self.declined = False  # the plan wanted nothing of this torrent
         self.contact = PeerContact(host, port)
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -305,6 +316,12 @@ class PeerSession:
         # 1. the info dictionary (magnet-only), then claims.
         while self.meta is None:
             await self._metadata_step(claim_deadline)
+        wanted: list[int] | None = None
+        if self.plan is not None:
+            wanted = self.plan(self.meta, self.metadata_raw)
+            if not wanted:
+                self.declined = True
+                return
         self._apply_raw_bitfield()
         await self._send(m.encode_message(m.INTERESTED))
         try:
@@ -316,7 +333,15 @@ class PeerSession:
         choices = sorted(self._claimed) if not c.have_all else range(self.meta.piece_count)
         usable = [i for i in choices if self.meta.piece(i).length <= MAX_PIECE_LENGTH
                   and self.meta.piece(i).length > 0]
-        picked = self.rng.sample(list(usable), min(self.pieces_wanted, len(usable)))
+        if wanted is not None:
+            have = set(usable)
+            missing = [i for i in wanted if i not in have]
+            if missing:
+                raise _Stop(f"the peer does not offer {len(missing)} of the {len(wanted)} "
+                            f"pieces needed (first: {missing[0]})")
+            picked = list(wanted)
+        else:
+            picked = self.rng.sample(list(usable), min(self.pieces_wanted, len(usable)))
         if not picked:
             raise _Stop("no claimed piece can be fetched within our limits")
         # 2. wait for unchoke
@@ -473,6 +498,7 @@ class PeerSession:
         sha1 = hashlib.sha1()
         leaves: dict[int, bytes] = {}
         pending: dict[int, bytes] = {}  # out-of-order blocks waiting for the SHA-1 stream
+        kept = bytearray() if self.sink is not None else None  # only for a download's sink
         next_offset = 0
         offsets = list(range(0, spec.length, m.BLOCK))
         outstanding: set[int] = set()
@@ -505,7 +531,10 @@ class PeerSession:
                     leaves[begin // m.BLOCK] = hashlib.sha256(block).digest()
                 pending[begin] = block
                 while next_offset in pending:
-                    sha1.update(pending.pop(next_offset))
+                    block_bytes = pending.pop(next_offset)
+                    sha1.update(block_bytes)
+                    if kept is not None:
+                        kept += block_bytes
                     next_offset += m.BLOCK
                 next_offset = min(next_offset, spec.length)
             elif msg.kind == m.REJECT:
@@ -525,6 +554,11 @@ class PeerSession:
             # Hybrid: the rest of the v1 piece is a BEP 47 padding file, zeros by definition.
             sha1.update(bytes(spec.v1_length - spec.length))
         self._judge(spec, result, sha1.digest(), leaves, expected_v2)
+        if kept is not None and self.sink is not None:
+            if result.result != "verified":
+                raise _Stop(f"piece {spec.index}: {result.reason or 'not verified'}; "
+                            "the download stops (no unverified byte is used)")
+            self.sink(spec, bytes(kept))
 
     def _judge(self, spec: PieceSpec, result: PieceResult, sha1: bytes,
                leaves: dict[int, bytes], expected_v2: bytes | None) -> None:

@@ -11,7 +11,9 @@ facts observation (``dc-hub-info``) closes the run with what the liability asses
 needs: operators, bots, whether the hub host is the operator's own, which
 operators/bots/infrastructure users share bank content and which topic/MOTD links name it.
 
-Only bank TTHs are ever requested; the auditor never searches and never uploads.
+Only bank TTHs are ever requested for verification; besides them, discovery (see
+:mod:`.discover`) downloads a few listed media files whole to identify them by content. The
+auditor never searches and never uploads.
 """
 
 from __future__ import annotations
@@ -31,11 +33,13 @@ from pydantic import Field
 from netwarden.collect.base import CollectContext, Collector, location_url, register
 from netwarden.collect.dc import adc_proto as ap
 from netwarden.collect.dc.adc_client import AdcError, Denied, HubSession, Identity, PeerConnection
+from netwarden.collect.dc.discover import DcCandidate, DiscoveryOptions, WholeFile, candidates
 from netwarden.collect.dc.filelist import MAX_DECOMPRESSED, FileListError, parse_file_list
 from netwarden.collect.dc.listener import PeerListener
 from netwarden.collect.dc.nmdc_client import NmdcHubSession, NmdcPeer
 from netwarden.collect.dc.tth_verify import LeafSet, SegmentVerifier, TthError, check_leaves
 from netwarden.collect.speed import SpeedGuard
+from netwarden.digest.perceptual import MAX_VIDEO_BYTES
 from netwarden.errors import InputError
 from netwarden.records import Endpoint, EvidenceLevel, Observation, Outcome, Refusal
 from netwarden.scope import Scope, Service, StrictModel
@@ -58,6 +62,12 @@ class DcOptions(StrictModel):
     active: bool = False
     listen: str | None = None
     listen_port: Annotated[int, Field(ge=0, lt=65536)] = 0
+    # discovery (collect/dc/discover.py)
+    discover: bool = True
+    discover_min_score: Annotated[float, Field(ge=0, le=1)] = 0.6
+    discover_candidates: Annotated[int, Field(gt=0)] = 5
+    discover_bytes: Annotated[int, Field(gt=0)] = MAX_VIDEO_BYTES
+    discover_total_bytes: Annotated[int, Field(gt=0)] = 512 * 1024 * 1024
 
 
 def active_options(service: Service, scope: Scope) -> tuple[str, int] | None:
@@ -124,6 +134,9 @@ class AdcCollector(Collector):
         self.encoding = service.encoding or "cp1251"
         self.active = active_options(service, ctx.scope)
         self.listener: PeerListener | None = None
+        self.discovery = DiscoveryOptions.of(service)
+        titles = getattr(refs, "titles", None)
+        self.titles: list[str] = list(titles()) if callable(titles) else []
 
     def _loc(self, user: ap.UserInfo, path: str) -> str:
         """``adc://hub/<CID>/path`` (ADC) or ``nmdc://hub/<nick>/path`` (NMDC has no CID)."""
@@ -411,6 +424,12 @@ class AdcCollector(Collector):
             for item in bank_files:
                 yield await self._verify(conn, user, endpoint, who, item.path, item.tth or "",
                                          item.size or 0)
+            if self.discovery.enabled:
+                for candidate in candidates(listing.files, self.bank_tths, self.titles,
+                                            self.discovery):
+                    if not self._take_budget(candidate.size):
+                        break
+                    yield await self._identify_whole(conn, user, endpoint, who, candidate)
         finally:
             await conn.close()
 
@@ -463,6 +482,60 @@ class AdcCollector(Collector):
             details={**details, "verified": True, "verification_method": "tth-segment",
                      "verification": words, "segment_start": start, "segment_length": length,
                      "leaf_bytes": leaves.block, "leaves": len(leaves.leaves)})
+
+    # -- discovery (see collect/dc/discover.py) ---------------------------------------------
+    def _take_budget(self, size: int) -> bool:
+        """Take ``size`` bytes of the run's discovery budget (shared by every hub)."""
+        left = getattr(self.ctx, "_dc_discovery_left", None)
+        if left is None:
+            left = self.discovery.total_bytes
+        if size > left:
+            return False
+        self.ctx._dc_discovery_left = left - size  # type: ignore[attr-defined]
+        return True
+
+    async def _identify_whole(self, conn: Any, user: ap.UserInfo, endpoint: Endpoint,
+                              who: dict[str, Any], candidate: DcCandidate) -> Observation:
+        """Download a listed file whole, digest it, and check it is the file the list names."""
+        loc = self._loc(user, candidate.path)
+        name = candidate.path.rpartition("/")[2]
+        details: dict[str, Any] = {**who, "path": candidate.path, "tth": candidate.tth,
+                                   "discovery": candidate.as_dict()}
+        sink = WholeFile(candidate.path)
+        deadline = time.monotonic() + self.limits.read_timeout * 10
+        try:
+            await conn.get("file", f"TTH/{candidate.tth}", 0, candidate.size, candidate.size,
+                           sink, deadline, SpeedGuard.from_limits(self.limits))
+        except (AdcError, OSError) as exc:
+            self.ctx.emit("problem", self.service.url)
+            return self.observation(loc, method=f"{self.proto}-discovery", name=name,
+                                    size=candidate.size, level=EvidenceLevel.CONTACTED,
+                                    outcome=Outcome.ERROR, endpoint=endpoint,
+                                    reason=f"download for identification failed: {exc}",
+                                    details=details)
+        exact, perceptual, perceptual_details = await asyncio.to_thread(sink.finish)
+        got = exact.get("tth", "").upper()
+        if sink.received != candidate.size or got != candidate.tth:
+            self.ctx.emit("problem", self.service.url)
+            reason = (f"the {sink.received} bytes received do not hash to the TTH "
+                      f"{candidate.tth} the user's file list gives for {candidate.size} bytes "
+                      f"(TTH of what arrived: {got or 'none'})")
+            return self.observation(loc, method=f"{self.proto}-discovery", name=name,
+                                    size=candidate.size, level=EvidenceLevel.CONTACTED,
+                                    outcome=Outcome.ERROR, endpoint=endpoint, reason=reason,
+                                    details={**details, "verified": False,
+                                             "verification": reason})
+        self.ctx.emit("file", self.service.url)
+        self.ctx.emit("bytes", self.service.url, sink.received)
+        words = (f"all {sink.received} bytes of {candidate.path} were received from "
+                 f"{user.nick} ({endpoint.host}:{endpoint.port}, CID {user.cid}); their TTH "
+                 f"equals the root {candidate.tth} that the user's file list gives")
+        return self.observation(
+            loc, method=f"{self.proto}-discovery", name=name, size=sink.received,
+            digests={**exact, **perceptual}, level=EvidenceLevel.SERVED,
+            bytes_from_endpoint=True, endpoint=endpoint,
+            details={**details, **perceptual_details, "verified": True,
+                     "verification_method": "full-content-tth", "verification": words})
 
     # -- hub facts ------------------------------------------------------------------------
     def _hub_details(self, session: Any, shared: dict[str, list[str]]) -> dict[str, Any]:
