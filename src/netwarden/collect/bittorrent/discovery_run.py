@@ -92,7 +92,7 @@ class Discovery:
         c = self.c
         url = full_scrape_url(c.service.url)
         if url is None:
-            yield c.observation(c.service.url, method="bt-tracker-full-scrape",
+            yield c.observation(c.service.url, method="bt-discovery-full-scrape",
                                 outcome=Outcome.SKIPPED, reason="the announce URL has no "
                                 "scrape form (BEP 48); discovery needs a full scrape")
             return
@@ -106,13 +106,16 @@ class Discovery:
                                           c.limits)
             swarms = parse_full_scrape(raw)
         except TrackerError as exc:
-            yield c.observation(url, method="bt-tracker-full-scrape", outcome=Outcome.ERROR,
+            # Many trackers refuse a full scrape: discovery is then not possible here, which
+            # says nothing about the tracker itself (its bank-torrent answers stand).
+            yield c.observation(url, method="bt-discovery-full-scrape",
+                                outcome=Outcome.SKIPPED,
                                 reason=f"full scrape failed: {exc}; discovery skipped")
             return
         unknown = sorted(((h, n) for h, n in swarms.items()
                           if h not in self.known and n.complete > 0),
                          key=lambda hn: (-hn[1].complete, hn[0]))
-        yield c.observation(url, method="bt-tracker-full-scrape", details={
+        yield c.observation(url, method="bt-discovery-full-scrape", details={
             "tracker": c.service.url, "operator_tracker": c.infrastructure,
             "torrents": len(swarms), "bank_torrents": len(swarms.keys() & self.known),
             "unknown_seeded": len(unknown), "examined_at_most": self.max_candidates,
