@@ -44,11 +44,15 @@ class MadeTorrent:
 
 
 def make_torrent(tmp: Path, name: str, size: int, piece_length: int = 32 * 1024,
-                 version: str = "v1", files: int = 1) -> MadeTorrent:
-    """Random content of ``size`` bytes (split over ``files``) and its torrent."""
+                 version: str = "v1", files: int = 1, content: bytes | None = None
+                 ) -> MadeTorrent:
+    """Random content of ``size`` bytes (split over ``files``), or the one file ``content``,
+    and its torrent."""
     data_dir = tmp / f"data-{name}"
     data_dir.mkdir(parents=True)
-    if files == 1:
+    if content is not None:
+        (data_dir / name).write_bytes(content)
+    elif files == 1:
         (data_dir / name).write_bytes(os.urandom(size))
     else:
         (data_dir / name).mkdir()

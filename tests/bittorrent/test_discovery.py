@@ -31,31 +31,14 @@ from netwarden.store import open_store
 from perceptual.synthetic import encode_video, photo, scene_frames
 
 from .conftest import make_scope
-from .swarm import MadeTorrent, opentracker, seeders
+from .swarm import MadeTorrent, make_torrent, opentracker, seeders
 
 TRACKER = "127.77.0.10"
 
 
 def _media_torrent(tmp: Path, name: str, data: bytes) -> MadeTorrent:
-    import hashlib
-
-    import libtorrent as lt
-
-    from netwarden.codec.bencode import decode_with_spans
-
-    data_dir = tmp / f"data-{name}"
-    data_dir.mkdir(parents=True)
-    (data_dir / name).write_bytes(data)
-    ct = lt.create_torrent(lt.list_files(str(data_dir / name)), 16 * 1024,
-                           flags=lt.create_torrent.v1_only)
-    lt.set_piece_hashes(ct, str(data_dir))
-    raw = lt.bencode(ct.generate())
-    path = tmp / f"{name}.torrent"
-    path.write_bytes(raw)
-    _, spans = decode_with_spans(raw, strict=False)
-    info = spans[b"info"]
-    return MadeTorrent(path, data_dir, raw, info, hashlib.sha1(info).hexdigest(), None,
-                       16 * 1024, name)
+    """A v1 torrent of one file holding ``data`` (16 KiB pieces)."""
+    return make_torrent(tmp, name, len(data), piece_length=16 * 1024, content=data)
 
 
 # -- units ---------------------------------------------------------------------------------------
