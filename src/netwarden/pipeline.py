@@ -414,6 +414,8 @@ async def _collect_all(scope: Scope, run_id: str, recorder: _Recorder,
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     recorder.flush()
+    if progress:  # findings become final when their chain is durable: show the last count
+        progress("findings", {"findings": len(recorder.findings)})
 
 
 async def _consume(queue: asyncio.Queue[Observation | Refusal | None], remaining: int,

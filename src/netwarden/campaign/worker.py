@@ -38,6 +38,8 @@ class _Progress:
         elif event == "observation":
             self.observations += 1
             self.findings = int(data.get("findings", self.findings))
+        elif event == "findings":  # the final count once every chain is durable
+            self.findings = int(data.get("findings", self.findings))
         now = time.monotonic()
         if now - self._last >= HEARTBEAT_SECONDS or event == "service_done":
             self._last = now

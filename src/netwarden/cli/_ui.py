@@ -36,15 +36,20 @@ def audit_progress(services: int, enabled: bool = True) -> Iterator[Any]:
     def hook(kind: str, data: dict[str, Any]) -> None:
         if kind == "service_done":
             progress.advance(task)
-        elif kind == "observation":
+            return
+        if kind == "observation":
             obs = data["observation"]
             state["items"] += 1
             if obs.bytes_from_endpoint and obs.size:
                 state["bytes"] += obs.size
             state["findings"] = data["findings"]
-            progress.update(task, status=(f"{state['items']} items · "
-                                          f"{state['bytes'] / 2**20:.1f} MiB digested · "
-                                          f"{state['findings']} findings"))
+        elif kind == "findings":
+            state["findings"] = data["findings"]
+        else:
+            return
+        progress.update(task, status=(f"{state['items']} items · "
+                                      f"{state['bytes'] / 2**20:.1f} MiB digested · "
+                                      f"{state['findings']} findings"))
 
     with progress:
         yield hook
