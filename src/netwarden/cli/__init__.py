@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 
 import typer
 
-from netwarden import __version__
+from netwarden import __version__, i18n
 from netwarden.errors import InputError
 
 app = typer.Typer(
@@ -44,8 +45,17 @@ def _version(value: bool) -> None:
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
+    lang: str | None = typer.Option(None, "--lang", help="Language of summaries, errors and "
+                                    "reports: en or ru (default: $NETWARDEN_LANG, else en)."),
 ) -> None:
     """Audit a provider's network for known illegal content and prove each instance."""
+    if lang is not None and i18n.normalize(lang) is None:
+        raise typer.BadParameter(f"{lang!r} is not one of {', '.join(i18n.LANGUAGES)}",
+                                 param_hint="--lang")
+    chosen = i18n.set_language(i18n.language_from_env(lang))
+    if lang is not None:
+        # reports written by this command (report.html) follow --lang too
+        os.environ[i18n.ENV_LANG] = chosen
 
 
 def _load_commands(argv: list[str] | None = None) -> None:
@@ -61,8 +71,9 @@ def _load_commands(argv: list[str] | None = None) -> None:
 def main() -> None:
     """Console-script entry point."""
     _load_commands()
+    i18n.set_language(i18n.language_from_env())
     try:
         app()
     except InputError as exc:
-        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        typer.secho(i18n.gettext("error:") + f" {exc}", err=True, fg=typer.colors.RED)
         sys.exit(2)

@@ -12,6 +12,7 @@ import typer
 from netwarden.cli import app
 from netwarden.cli._ui import audit_progress, console, summary_tables
 from netwarden.errors import InputError
+from netwarden.i18n import _
 from netwarden.pipeline import RunResult, run_audit
 from netwarden.scope import load_scope
 from netwarden.store import Store, open_store
@@ -45,8 +46,8 @@ def _print_result(result: RunResult, as_json: bool) -> None:
         return
     for table in summary_tables(result.summary):
         console.print(table)
-    console.print(f"Run directory: [bold]{result.out_dir}[/] (findings.jsonl, summary.json, "
-                  "report.html, run.log)")
+    console.print(_("Run directory: [bold]{dir}[/] (findings.jsonl, summary.json, "
+                    "report.html, run.log)").format(dir=result.out_dir))
 
 
 @app.command()
@@ -117,9 +118,12 @@ def demo(
             expected = set(net.expected)
         _print_result(result, as_json)
         if not as_json:
-            console.print(f"Planted copies found: [bold]{len(found & expected)}[/] of "
-                          f"{len(expected)}; unexpected findings: {len(found - expected)}")
-            console.print(f"Open [bold]{out / 'report.html'}[/] in a browser.")
+            console.print(_("Planted copies found: [bold]{found}[/] of {expected}; unexpected "
+                            "findings: {unexpected}").format(
+                found=len(found & expected), expected=len(expected),
+                unexpected=len(found - expected)))
+            console.print(_("Open [bold]{path}[/] in a browser.").format(
+                path=out / "report.html"))
         if found != expected:
             raise typer.Exit(1)
     finally:
