@@ -154,6 +154,8 @@ KEY_WORDS: dict[str, str] = {
     # attribution
     "subscriber": N_("subscriber"), "operator_host": N_("operator's own host"),
     "none": N_("not attributed"), "pending": N_("pending"),
+    "verified": N_("verified"), "incomplete": N_("incomplete"),
+    "not_attempted": N_("not attempted"),
     "attributed": N_("attributed"), "no_session": N_("no session at that time"),
     "no_log_coverage": N_("the logs do not cover that time"),
     "no_logs_configured": N_("no provider logs configured"),
