@@ -75,5 +75,10 @@ def main() -> None:
     try:
         app()
     except InputError as exc:
-        typer.secho(i18n.gettext("error:") + f" {exc}", err=True, fg=typer.colors.RED)
+        # the problem in the chosen language where the catalog has it (static messages are
+        # marked with N_ where they are raised); names of inputs stay as given
+        location = f"{exc.source}: {exc.where}" if exc.where else exc.source
+        prefix = i18n.gettext("error:")
+        typer.secho(f"{prefix} {location}: {i18n.gettext(exc.problem)}", err=True,
+                    fg=typer.colors.RED)
         sys.exit(2)

@@ -12,7 +12,7 @@ import typer
 from netwarden.cli import app
 from netwarden.cli._ui import audit_progress, console, summary_tables
 from netwarden.errors import InputError
-from netwarden.i18n import _
+from netwarden.i18n import N_, _
 from netwarden.pipeline import RunResult, run_audit
 from netwarden.scope import load_scope
 from netwarden.store import Store, open_store
@@ -26,8 +26,9 @@ def _open_ledger(store: Store, create_key: bool) -> Any:
         return Ledger.open(store)
     except KeyMissingError:
         if not create_key:
-            raise InputError("signing key", "no ledger signing key: run `netwarden key init` "
-                             "first (checkpoints must be signed)") from None
+            raise InputError("signing key", N_("no ledger signing key: run `netwarden key "
+                                               "init` first (checkpoints must be signed)")
+                             ) from None
         init_key()
         return Ledger.open(store)
 

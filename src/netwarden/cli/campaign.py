@@ -13,6 +13,7 @@ from rich.table import Table
 from netwarden.cli import app
 from netwarden.cli._ui import console, err_console
 from netwarden.errors import InputError
+from netwarden.i18n import N_, _
 from netwarden.store import open_store
 
 campaign_app = typer.Typer(help="Audit many operators: run a campaign, see where it stands.",
@@ -163,15 +164,25 @@ def report(
     campaign: str | None = typer.Option(None, "--campaign", help="Report on this campaign."),
     operator: str | None = typer.Option(None, "--operator", help="Report on this operator "
                                         "(within --campaign if given, else its finished runs)."),
-    out: Path = typer.Option(..., "--out", help="Directory to write report.html (and .pdf)."),
+    out: Path | None = typer.Option(None, "--out", help="Directory to write report.html "
+                                    "(and .pdf); with --run, the run directory itself."),
     pdf: bool = typer.Option(False, "--pdf", help="Also write report.pdf (WeasyPrint)."),
+    run: Path | None = typer.Option(None, "--run", help="A run directory: print its "
+                                    "report.html to report.pdf (A4, with --pdf)."),
     db: str | None = typer.Option(None, "--db", help="Database URL."),
 ) -> None:
-    """Write a campaign or operator report with charts (HTML, optionally PDF)."""
+    """Write a campaign or operator report with charts (HTML, optionally PDF), or print a
+    run's report to PDF."""
     from netwarden.report.campaign import build_report, write_report
 
+    if run is not None:
+        _run_pdf(run, out, pdf)
+        return
     if not campaign and not operator:
-        raise InputError("report", "give --campaign NAME or --operator NAME (or both)")
+        raise InputError("report", N_("give --campaign NAME or --operator NAME (or both), "
+                                      "or --run DIR"))
+    if out is None:
+        raise InputError("report", N_("give --out DIR"))
     store = open_store(db)
     try:
         data = build_report(store, campaign=campaign, operator=operator)
@@ -179,4 +190,21 @@ def report(
         store.close()
     paths = write_report(data, out, pdf=pdf)
     for path in paths:
-        console.print(f"wrote [bold]{path}[/]")
+        console.print(_("wrote [bold]{path}[/]").format(path=path))
+
+
+def _run_pdf(run: Path, out: Path | None, pdf: bool) -> None:
+    """``report.pdf`` of a run directory, printed from its ``report.html`` (its language and
+    A4 print stylesheet come with the page)."""
+    from netwarden.report.html import write_pdf
+
+    page = run / "report.html"
+    if not page.is_file():
+        raise InputError(str(run), N_("is not a run directory: no report.html"))
+    if not pdf:
+        raise InputError("report", N_("with --run, give --pdf (the HTML report is already "
+                                      "in the run directory)"))
+    target = (out or run) / "report.pdf"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_pdf(page.read_text(encoding="utf-8"), target, base_url=str(run))
+    console.print(_("wrote [bold]{path}[/]").format(path=target))
