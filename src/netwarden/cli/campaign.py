@@ -167,16 +167,26 @@ def report(
     out: Path | None = typer.Option(None, "--out", help="Directory to write report.html "
                                     "(and .pdf); with --run, the run directory itself."),
     pdf: bool = typer.Option(False, "--pdf", help="Also write report.pdf (WeasyPrint)."),
-    run: Path | None = typer.Option(None, "--run", help="A run directory: print its "
-                                    "report.html to report.pdf (A4, with --pdf)."),
+    run: Path | None = typer.Option(None, "--run", help="A run directory: with --scope, "
+                                    "write its report.html again (in the current language, "
+                                    "with its review and sign-off); with --pdf, report.pdf."),
+    scope: Path | None = typer.Option(None, "--scope", help="With --run: the scope file the "
+                                      "run acted under (checked against its SHA-256)."),
     db: str | None = typer.Option(None, "--db", help="Database URL."),
 ) -> None:
-    """Write a campaign or operator report with charts (HTML, optionally PDF), or print a
-    run's report to PDF."""
+    """Write a campaign or operator report with charts (HTML, optionally PDF), or a run's
+    report again (--run DIR --scope FILE) and print it to A4 PDF (--pdf)."""
     from netwarden.report.campaign import build_report, write_report
 
     if run is not None:
-        _run_pdf(run, out, pdf)
+        if scope is not None:
+            _run_again(run, scope, out, db)
+        elif not pdf:
+            raise InputError("report", N_("with --run, give --scope FILE (to write the "
+                                          "report again) or --pdf (to print it)"))
+        if pdf:
+            # the page just written (under --out when given), else the run's own
+            _run_pdf(out if scope is not None and out is not None else run, out)
         return
     if not campaign and not operator:
         raise InputError("report", N_("give --campaign NAME or --operator NAME (or both), "
@@ -193,7 +203,26 @@ def report(
         console.print(_("wrote [bold]{path}[/]").format(path=path))
 
 
-def _run_pdf(run: Path, out: Path | None, pdf: bool) -> None:
+def _run_again(run: Path, scope_path: Path, out: Path | None, db: str | None) -> None:
+    """``report.html`` of a finished run, rendered again with its review state."""
+    from netwarden.report.html import render_report
+    from netwarden.report.rerun import load_run, reviews_of
+    from netwarden.scope import load_scope
+
+    scope = load_scope(scope_path)
+    store = open_store(db)
+    try:
+        result = load_run(run, scope, store)
+        reviews = reviews_of(store, [f.id for f in result.findings])
+    finally:
+        store.close()
+    target = (out or run) / "report.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render_report(result, reviews=reviews), encoding="utf-8")
+    console.print(_("wrote [bold]{path}[/]").format(path=target))
+
+
+def _run_pdf(run: Path, out: Path | None) -> None:
     """``report.pdf`` of a run directory, printed from its ``report.html`` (its language and
     A4 print stylesheet come with the page)."""
     from netwarden.report.html import write_pdf
@@ -201,9 +230,6 @@ def _run_pdf(run: Path, out: Path | None, pdf: bool) -> None:
     page = run / "report.html"
     if not page.is_file():
         raise InputError(str(run), N_("is not a run directory: no report.html"))
-    if not pdf:
-        raise InputError("report", N_("with --run, give --pdf (the HTML report is already "
-                                      "in the run directory)"))
     target = (out or run) / "report.pdf"
     target.parent.mkdir(parents=True, exist_ok=True)
     write_pdf(page.read_text(encoding="utf-8"), target, base_url=str(run))
