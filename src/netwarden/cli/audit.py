@@ -104,8 +104,10 @@ def demo(
                 report = bank_store.import_file(name, category, fmt, path)
                 names.append(name)
                 if not as_json:
-                    console.print(f"bank [bold]{name}[/] ({category}, {fmt}): "
-                                  f"{report.added} added, {report.duplicates} already there")
+                    console.print(_("bank [bold]{name}[/] ({category}, {fmt}): {added} added, "
+                                    "{duplicates} already there").format(
+                        name=name, category=category, fmt=fmt, added=report.added,
+                        duplicates=report.duplicates))
             scope = load_scope(net.scope_path)
             attributor = _attributor(scope)
             try:

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from netwarden import __version__
 from netwarden.errors import InputError
+from netwarden.i18n import N_, gettext
 from netwarden.store import Store, open_store
 from netwarden.web import auth
 from netwarden.web.data import FindingsSource
@@ -125,7 +126,7 @@ def check_csrf(request: Request, info: auth.SessionInfo, given: str | None) -> N
         auth.record_event(ctx(request).store, "csrf_failed", user=info.user.name,
                           client=client_of(request), method=request.method,
                           path=request.url.path)
-        raise ForbiddenError("missing or wrong CSRF token")
+        raise ForbiddenError(N_("missing or wrong CSRF token"))
 
 
 class BodyLimit:
@@ -273,7 +274,8 @@ def create_app(store_url: str | None = None, *, store: Store | None = None,
     async def _bad_input(request: Request, exc: InputError) -> Response:
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": str(exc)}, status_code=422)
-        return error_page(request, 422, str(exc))
+        where = f"{exc.source}: {exc.where}" if exc.where else exc.source
+        return error_page(request, 422, f"{where}: {gettext(exc.problem)}")
 
     @app.exception_handler(ConflictError)
     async def _conflict(request: Request, exc: ConflictError) -> Response:
@@ -317,7 +319,6 @@ def _login_response(request: Request) -> Response:
 
 def error_page(request: Request, status: int, detail: str) -> Response:
     """The HTML error page (``error.html``) with ``status``."""
-    from netwarden.i18n import gettext
     from netwarden.web import language
 
     c = ctx(request)
