@@ -355,6 +355,8 @@ def install(env: Environment) -> Environment:
     Templates call ``_("…")`` / ``{% trans %}…{% endtrans %}`` for text, ``|word`` for a
     language-neutral key, ``|when`` / ``|day`` for moments, ``|display_name`` for names."""
     env.add_extension("jinja2.ext.i18n")
+    # {% trans %} blocks are trimmed at run time as babel.cfg trims them at extraction
+    env.policies["ext.i18n.trimmed"] = True
     env.globals["gettext"] = _jinja_gettext
     env.globals["_"] = _jinja_gettext
     env.globals["ngettext"] = _jinja_ngettext
