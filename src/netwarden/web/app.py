@@ -275,7 +275,7 @@ def create_app(store_url: str | None = None, *, store: Store | None = None,
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": str(exc)}, status_code=422)
         where = f"{exc.source}: {exc.where}" if exc.where else exc.source
-        return error_page(request, 422, f"{where}: {gettext(exc.problem)}")
+        return error_page(request, 422, exc.problem, where=where)
 
     @app.exception_handler(ConflictError)
     async def _conflict(request: Request, exc: ConflictError) -> Response:
@@ -317,8 +317,10 @@ def _login_response(request: Request) -> Response:
     return RedirectResponse("/login", status_code=303)
 
 
-def error_page(request: Request, status: int, detail: str) -> Response:
-    """The HTML error page (``error.html``) with ``status``."""
+def error_page(request: Request, status: int, detail: str, *, where: str | None = None
+               ) -> Response:
+    """The HTML error page (``error.html``) with ``status``: ``detail`` in the page's language
+    where the catalog has it, after ``where`` (the input it is about) when given."""
     from netwarden.web import language
 
     c = ctx(request)
@@ -327,4 +329,5 @@ def error_page(request: Request, status: int, detail: str) -> Response:
     text = language.STATUS_TEXTS.get(status)
     return c.templates.TemplateResponse(request, "error.html", {
         "status": status, "status_text": gettext(text) if text else None,
-        "detail": gettext(detail), "user": info, **words}, status_code=status)
+        "detail": f"{where}: {gettext(detail)}" if where else gettext(detail), "user": info,
+        **words}, status_code=status)
