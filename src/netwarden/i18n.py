@@ -123,8 +123,9 @@ def use_language(lang: str | None) -> Iterator[str]:
 
 
 def gettext(message: str) -> str:
-    """``message`` in the current language."""
-    return translations(_current.get()).gettext(message)
+    """``message`` in the current language (an empty message stays empty: gettext would
+    answer it with the catalog's header)."""
+    return translations(_current.get()).gettext(message) if message else message
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
@@ -311,7 +312,7 @@ def format_datetime(value: Any, tz: tzinfo | None = None, *, utc_beside: bool = 
 
 @pass_context
 def _jinja_gettext(context: Context, message: str, **variables: Any) -> str:
-    text = translations(_language_of(context)).gettext(message)
+    text = translations(_language_of(context)).gettext(message) if message else message
     return _format(context, text, variables)
 
 

@@ -142,6 +142,13 @@ def test_languages_and_negotiation() -> None:
     assert i18n.normalize("ru_RU.UTF-8") == "ru" and i18n.normalize("xx") is None
 
 
+def test_empty_message_is_not_the_catalog_header() -> None:
+    with i18n.use_language("ru"):
+        assert i18n.gettext("") == ""
+        env = i18n.install(Environment(autoescape=True))
+        assert env.from_string("[{{ _(x) }}]").render(x="") == "[]"
+
+
 def test_names_and_times() -> None:
     from datetime import UTC, datetime
 

@@ -100,7 +100,11 @@ def _safe_back(back: str) -> str:
 def change_language(request: Request, lang: str = Form("auto", max_length=16),
                     back: str = Form("/", max_length=500),
                     csrf_token: str = Form("", max_length=200)) -> Response:
-    """Choose the UI's language: stored for the logged-in user, and in a cookie."""
+    """Choose the UI's language: stored for the logged-in user, and in a cookie.
+
+    Open before login (the login page has the form too). Another site could make a browser
+    post here without the (SameSite=strict) session cookie; that only sets the language
+    cookie, which a logged-in user's stored choice overrides."""
     from netwarden.web.app import LoginRequiredError, check_csrf, session_of
 
     code = i18n.normalize(lang)
