@@ -44,7 +44,7 @@ def extracted(tmp_path_factory: pytest.TempPathFactory) -> dict[object, object]:
     _script().extract(pot)
     with pot.open("rb") as fh:
         catalog = read_po(fh)
-    ids = {m.id: m for m in catalog if m.id}
+    ids = {(m.id, m.context): m for m in catalog if m.id}
     assert len(ids) > 200, "extraction found too little: is the Babel map broken?"
     return ids
 
@@ -58,8 +58,8 @@ def _po(lang: str):  # type: ignore[no-untyped-def]
 def test_every_extracted_string_is_translated(extracted: dict, lang: str) -> None:  # type: ignore[type-arg]
     catalog = _po(lang)
     problems = []
-    for msgid in extracted:
-        message = catalog.get(msgid)
+    for msgid, context in extracted:
+        message = catalog.get(msgid, context=context)
         if message is None:
             problems.append(f"missing: {msgid!r}")
             continue
