@@ -73,3 +73,16 @@ class EventRow(Base):
     method: Mapped[str | None] = mapped_column(String(8))
     path: Mapped[str | None] = mapped_column(String(300))
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class UserPrefRow(Base):
+    """A user's own settings (today: the UI language; NULL follows the browser).
+
+    A table of its own, not a column of ``web_users``: preferences are not identity, and a
+    user row stays what authentication reads."""
+
+    __tablename__ = "web_user_prefs"
+
+    user_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    lang: Mapped[str | None] = mapped_column(String(8))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
