@@ -164,6 +164,12 @@ KEY_WORDS: dict[str, str] = {
     "session_edge": N_("too close to a session's start or end"),
     "ambiguous": N_("ambiguous: more than one candidate"),
     "attribution_error": N_("attribution failed"),
+    "operator_infrastructure": N_("operator infrastructure"),
+    "two_candidates": N_("two candidates"),
+    "shared_address_without_port": N_("shared address without port"),
+    "nat_two_candidates": N_("NAT: two candidates"), "nat_block_edge": N_("NAT block edge"),
+    "sources_disagree": N_("sources disagree"),
+    "lease_without_accounting": N_("lease without accounting"),
     # roles (netwarden.liability.engine.ROLES)
     "hosting": N_("hosting"), "mere_conduit": N_("mere conduit"), "index": N_("index"),
     "operator_sharing_service": N_("operator's own sharing service"),
@@ -172,6 +178,11 @@ KEY_WORDS: dict[str, str] = {
     "exempt": N_("exempt"), "not_exempt": N_("not exempt"), "liable": N_("liable"),
     "injunction_exposure": N_("injunction exposure"),
     "criminal_evidence_needed": N_("criminal exposure: evidence still missing"),
+    # the CSAM track's outcomes (issue 12): no civil rule, duties, administrative exposure
+    "lead": N_("lead"), "no_civil_rule": N_("no civil rule"),
+    "removal_duty": N_("removal duty"), "blocking_duty": N_("blocking duty"),
+    "report_duty": N_("report duty"), "preservation_duty": N_("preservation duty"),
+    "admin_exposure": N_("administrative exposure"),
     "assessed": N_("assessed"),
     # security events (netwarden.web.auth)
     "login": N_("login"), "login_failed": N_("failed login"), "logout": N_("logout"),

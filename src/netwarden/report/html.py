@@ -112,7 +112,8 @@ def render_report(result: RunResult, *, lang: str | None = None,
             entry = subscribers.setdefault(a["pseudonym"], {"findings": 0, "hosts": set()})
             entry["findings"] += 1
             entry["hosts"].add(f.host)
-        elif a.get("status") != "operator_host":
+        elif a.get("status") != "operator_host" and not f.operator_infrastructure:
+            # the operator's own hosts are counted on their own row (own_hosts)
             unattributed[str(a.get("reason_code") or f.attribution)] += 1
     with i18n.use_language(i18n.language_from_env(lang)) as code:
         context: dict[str, Any] = {
