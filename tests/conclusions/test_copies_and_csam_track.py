@@ -33,6 +33,7 @@ from netwarden.notices.outgoing import send_notices
 from netwarden.notices.send import SmtpSettings
 from netwarden.notices.tracking import notice_facts
 from netwarden.pipeline import run_audit
+from netwarden.report.html import render_report
 from netwarden.scope import parse_scope
 from netwarden.store import open_store
 from netwarden.testbed.servers import serve_ftp
@@ -95,8 +96,8 @@ def test_one_finding_per_copy_and_csam_routes(tmp_path: Path, home: Path) -> Non
                          "infrastructure": [STORE]},
             "services": [{"url": s.url} for s in servers]}, "scope")
         out = tmp_path / "run"
-        run_audit(scope, out, banks, ledger=ledger, store=store,
-                  banks=["csam-md5", "hotline-sha1", "csam-pdq", "films"])
+        result = run_audit(scope, out, banks, ledger=ledger, store=store,
+                           banks=["csam-md5", "hotline-sha1", "csam-pdq", "films"])
     finally:
         for s in servers:
             s.stop()
@@ -136,6 +137,21 @@ def test_one_finding_per_copy_and_csam_routes(tmp_path: Path, home: Path) -> Non
     assert html.index("CSAM — its own legal track: 2 verified copies") < html.index(
         "Verified distribution, copyright track (2)")
     assert html.count('IMG_7.png"') == 2  # one row (one title attribute) per copy
+    # every copy's evidence names all of its matches; the Russian record says the same (issue 16)
+    for x in lines:
+        assert f"{x['matches'][-1]['bank']}/{x['matches'][-1]['reference']}" in html
+    ru = render_report(result, lang="ru")
+    (tmp_path / "report.ru.html").write_text(ru, encoding="utf-8")
+    assert 'id="csam-track"' in ru and ru.index(
+        "Материалы сексуального насилия над детьми (CSAM) — отдельное правовое направление: "
+        "2 подтверждённые копии") < ru.index(
+        "Подтверждённое распространение, направление авторского права (2)")
+    assert "Все совпадения этой копии (3)" in ru and "Все совпадения этой копии (2)" in ru
+    assert "ст. 242.1 УК РФ" in ru and "its own legal track" not in ru
+    assert ru.count('IMG_7.png"') == 2
+    # the assessment section judges the CSAM copies on their own track in Russian too
+    assert "Направление CSAM: находок — 2, из них подтверждённых — 2" in ru
+    assert "Направление авторского права" in ru
 
     # -- the CSAM track: never copyright law -------------------------------------------------
     report = assess_run(out, [], ledger=ledger)

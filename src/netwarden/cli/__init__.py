@@ -22,7 +22,7 @@ from contextlib import ExitStack
 
 import typer
 
-from netwarden import __version__
+from netwarden import __version__, i18n
 from netwarden.errors import InputError
 
 app = typer.Typer(
@@ -61,8 +61,17 @@ def _version(value: bool) -> None:
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
+    lang: str | None = typer.Option(None, "--lang", help="Language of summaries, errors and "
+                                    "reports: en or ru (default: $NETWARDEN_LANG, else en)."),
 ) -> None:
     """Audit a provider's network for known illegal content and prove each instance."""
+    if lang is not None and i18n.normalize(lang) is None:
+        raise typer.BadParameter(f"{lang!r} is not one of {', '.join(i18n.LANGUAGES)}",
+                                 param_hint="--lang")
+    chosen = i18n.set_language(i18n.language_from_env(lang))
+    if lang is not None:
+        # reports written by this command (report.html) follow --lang too
+        os.environ[i18n.ENV_LANG] = chosen
 
 
 def _load_commands(argv: list[str] | None = None) -> None:
@@ -76,7 +85,8 @@ def _load_commands(argv: list[str] | None = None) -> None:
 
 
 def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    prefix = i18n.gettext("error:")
+    typer.secho(f"{prefix} {message}", err=True, fg=typer.colors.RED)
     sys.exit(EXIT_INPUT)
 
 
@@ -95,10 +105,14 @@ def main() -> None:
 
             stack.enter_context(netguard.guarded(netguard.loopback_policy))
         _load_commands()
+        i18n.set_language(i18n.language_from_env())
         try:
             app()
         except InputError as exc:
-            _fail(str(exc))
+            # the problem in the chosen language where the catalog has it (static messages are
+            # marked with N_ where they are raised); names of inputs stay as given
+            location = f"{exc.source}: {exc.where}" if exc.where else exc.source
+            _fail(f"{location}: {i18n.gettext(exc.problem)}")
         except OSError as exc:
             if exc.filename is None:
                 raise

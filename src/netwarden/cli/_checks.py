@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from netwarden.errors import InputError
+from netwarden.i18n import N_, _
 
 # What a run writes into its directory; --force removes exactly these before a new run.
 RUN_FILES = ("findings.jsonl", "findings.jsonl.tmp", "summary.json", "report.html",
@@ -28,27 +29,27 @@ def prepare_out_dir(out: Path, force: bool) -> Path:
     source = str(out)
     try:
         if out.exists() and not out.is_dir():
-            raise InputError(source, "exists and is not a directory", "--out")
+            raise InputError(source, N_("exists and is not a directory"), "--out")
         out.mkdir(parents=True, exist_ok=True)
         if not os.access(out, os.W_OK | os.X_OK):
-            raise InputError(source, "is not writable", "--out")
+            raise InputError(source, N_("is not writable"), "--out")
         probe = out / ".netwarden-write-test"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise InputError(source, f"cannot be used as the run directory: "
-                         f"{exc.strerror or exc}", "--out") from None
+        raise InputError(source, _("cannot be used as the run directory: {reason}").format(
+            reason=exc.strerror or exc), "--out") from None
     held = [name for name in RUN_FILES if (out / name).exists()]
     if held and not force:
-        raise InputError(source, f"already holds a run ({', '.join(held)}): choose a new "
-                         "--out, or pass --force to replace that run's files (its ledger "
-                         "entries stay)", "--out")
+        raise InputError(source, _("already holds a run ({files}): choose a new --out, or pass "
+                                   "--force to replace that run's files (its ledger entries "
+                                   "stay)").format(files=", ".join(held)), "--out")
     for name in held:
         try:
             (out / name).unlink()
         except OSError as exc:
-            raise InputError(str(out / name), f"cannot be removed: {exc.strerror}",
-                             "--force") from None
+            raise InputError(str(out / name), _("cannot be removed: {reason}").format(
+                reason=exc.strerror), "--force") from None
     return out
 
 
@@ -64,12 +65,14 @@ def check_banks(wanted: Iterable[tuple[str, str, str]], bank_store: Any,
     wanted = list(wanted)
     for name, source, key in wanted:
         if name not in known:
-            listed = ", ".join(sorted(known)) or "none: import one with `netwarden bank import`"
-            raise InputError(source, f"no bank named {name!r} in the database (banks: "
-                             f"{listed})", key)
+            listed = ", ".join(sorted(known)) or _("none: import one with `netwarden bank "
+                                                   "import`")
+            raise InputError(source, _("no bank named {name!r} in the database (banks: "
+                                       "{listed})").format(name=name, listed=listed), key)
     if not known:
-        raise InputError("banks", "the database holds no bank, so the audit would compare "
-                         "against nothing: import one with `netwarden bank import`")
+        raise InputError("banks", N_("the database holds no bank, so the audit would compare "
+                                     "against nothing: import one with `netwarden bank "
+                                     "import`"))
 
 
 def scope_banks(scope: Any) -> list[tuple[str, str, str]]:
@@ -81,8 +84,9 @@ def report_failed_services(services: list[dict[str, Any]], echo: Any) -> int:
     """One line per service that could not be checked; returns how many."""
     failed = [s for s in services if s.get("status") == "failed"]
     for s in failed:
-        echo(f"service not checked: {s['url']}: {s.get('reason') or 'no reason recorded'}")
+        echo(_("service not checked: {url}: {reason}").format(
+            url=s["url"], reason=s.get("reason") or _("no reason recorded")))
     if failed:
-        echo(f"{len(failed)} of {len(services)} services could not be checked: the audit is "
-             "incomplete (exit 3)")
+        echo(_("{failed} of {total} services could not be checked: the audit is incomplete "
+               "(exit 3)").format(failed=len(failed), total=len(services)))
     return len(failed)

@@ -17,6 +17,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from netwarden.i18n import _, word
+
 console = Console()
 err_console = Console(stderr=True)
 
@@ -59,25 +61,26 @@ def summary_tables(summary: dict[str, Any]) -> list[Table]:
     """Findings per category, per host and per evidence level, as rich tables."""
     levels = ("served", "contacted", "listed")
     tables = []
-    for title, key in (("Findings per category", "by_category"), ("Findings per host", "by_host")):
+    for title, key, column in ((_("Findings per category"), "by_category", _("category")),
+                               (_("Findings per host"), "by_host", _("host"))):
         table = Table(title=title, title_justify="left")
-        table.add_column(key.removeprefix("by_"))
+        table.add_column(column)
         for level in levels:
-            table.add_column(level, justify="right")
+            table.add_column(word(level), justify="right")
         for name, counts in sorted(summary[key].items()):
             table.add_row(name, *(str(counts.get(level, 0)) for level in levels))
         if not summary[key]:
-            table.add_row("(none)", "0", "0", "0")
+            table.add_row(_("(none)"), "0", "0", "0")
         tables.append(table)
-    overall = Table(title="Run", title_justify="left", show_header=False)
+    overall = Table(title=_("Run"), title_justify="left", show_header=False)
     overall.add_column("what")
     overall.add_column("value", justify="right")
-    overall.add_row("observations", str(summary["observations"]))
+    overall.add_row(_("observations"), str(summary["observations"]))
     for outcome, n in sorted(summary["outcomes"].items()):
-        overall.add_row(f"  outcome {outcome}", str(n))
-    overall.add_row("refused (out of scope)", str(summary["refused"]))
-    overall.add_row("findings", str(summary["findings"]))
-    overall.add_row("verified distribution (served)", str(summary["distribution"]))
-    overall.add_row("on the operator's own hosts", str(summary["infrastructure_findings"]))
+        overall.add_row(f"  {_('outcome')} {word(outcome)}", str(n))
+    overall.add_row(_("refused (out of scope)"), str(summary["refused"]))
+    overall.add_row(_("findings"), str(summary["findings"]))
+    overall.add_row(_("verified distribution (served)"), str(summary["distribution"]))
+    overall.add_row(_("on the operator's own hosts"), str(summary["infrastructure_findings"]))
     tables.append(overall)
     return tables

@@ -18,6 +18,7 @@ from netwarden.cli._checks import (
 )
 from netwarden.cli._ui import audit_progress, console, err_console, summary_tables
 from netwarden.errors import InputError
+from netwarden.i18n import N_, _
 from netwarden.pipeline import RunResult, run_audit
 from netwarden.scope import load_scope
 from netwarden.store import Store, open_store
@@ -31,8 +32,9 @@ def _open_ledger(store: Store, create_key: bool) -> Any:
         return Ledger.open(store)
     except KeyMissingError:
         if not create_key:
-            raise InputError("signing key", "no ledger signing key: run `netwarden key init` "
-                             "first (checkpoints must be signed)") from None
+            raise InputError("signing key", N_("no ledger signing key: run `netwarden key "
+                                               "init` first (checkpoints must be signed)")
+                             ) from None
         init_key()
         return Ledger.open(store)
 
@@ -52,8 +54,8 @@ def _print_result(result: RunResult, as_json: bool) -> int:
     else:
         for table in summary_tables(result.summary):
             console.print(table)
-        console.print(f"Run directory: [bold]{result.out_dir}[/] (findings.jsonl, "
-                      "summary.json, report.html, run.log)")
+        console.print(_("Run directory: [bold]{dir}[/] (findings.jsonl, summary.json, "
+                        "report.html, run.log)").format(dir=result.out_dir))
     return report_failed_services(result.services,
                                   lambda line: err_console.print(line, style="red",
                                                                  markup=False,
@@ -128,8 +130,10 @@ def demo(
                 report = bank_store.import_file(name, category, fmt, path)
                 names.append(name)
                 if not as_json:
-                    console.print(f"bank [bold]{name}[/] ({category}, {fmt}): "
-                                  f"{report.added} added, {report.duplicates} already there")
+                    console.print(_("bank [bold]{name}[/] ({category}, {fmt}): {added} added, "
+                                    "{duplicates} already there").format(
+                        name=name, category=category, fmt=fmt, added=report.added,
+                        duplicates=report.duplicates))
             scope = load_scope(net.scope_path)
             attributor = _attributor(scope)
             try:
@@ -143,9 +147,12 @@ def demo(
             expected = set(net.expected)
         failed = _print_result(result, as_json)
         if not as_json:
-            console.print(f"Planted copies found: [bold]{len(found & expected)}[/] of "
-                          f"{len(expected)}; unexpected findings: {len(found - expected)}")
-            console.print(f"Open [bold]{out / 'report.html'}[/] in a browser.")
+            console.print(_("Planted copies found: [bold]{found}[/] of {expected}; unexpected "
+                            "findings: {unexpected}").format(
+                found=len(found & expected), expected=len(expected),
+                unexpected=len(found - expected)))
+            console.print(_("Open [bold]{path}[/] in a browser.").format(
+                path=out / "report.html"))
         if found != expected:
             raise typer.Exit(1)
         if failed:

@@ -13,6 +13,7 @@ from rich.table import Table
 from netwarden.cli import app
 from netwarden.cli._ui import console, err_console
 from netwarden.errors import InputError
+from netwarden.i18n import N_, _
 from netwarden.store import open_store
 
 campaign_app = typer.Typer(help="Audit many operators: run a campaign, see where it stands.",
@@ -172,15 +173,35 @@ def report(
     campaign: str | None = typer.Option(None, "--campaign", help="Report on this campaign."),
     operator: str | None = typer.Option(None, "--operator", help="Report on this operator "
                                         "(within --campaign if given, else its finished runs)."),
-    out: Path = typer.Option(..., "--out", help="Directory to write report.html (and .pdf)."),
+    out: Path | None = typer.Option(None, "--out", help="Directory to write report.html "
+                                    "(and .pdf); with --run, the run directory itself."),
     pdf: bool = typer.Option(False, "--pdf", help="Also write report.pdf (WeasyPrint)."),
+    run: Path | None = typer.Option(None, "--run", help="A run directory: with --scope, "
+                                    "write its report.html again (in the current language, "
+                                    "with its review and sign-off); with --pdf, report.pdf."),
+    scope: Path | None = typer.Option(None, "--scope", help="With --run: the scope file the "
+                                      "run acted under (checked against its SHA-256)."),
     db: str | None = typer.Option(None, "--db", help="Database URL."),
 ) -> None:
-    """Write a campaign or operator report with charts (HTML, optionally PDF)."""
+    """Write a campaign or operator report with charts (HTML, optionally PDF), or a run's
+    report again (--run DIR --scope FILE) and print it to A4 PDF (--pdf)."""
     from netwarden.report.campaign import build_report, write_report
 
+    if run is not None:
+        if scope is not None:
+            _run_again(run, scope, out, db)
+        elif not pdf:
+            raise InputError("report", N_("with --run, give --scope FILE (to write the "
+                                          "report again) or --pdf (to print it)"))
+        if pdf:
+            # the page just written (under --out when given), else the run's own
+            _run_pdf(out if scope is not None and out is not None else run, out)
+        return
     if not campaign and not operator:
-        raise InputError("report", "give --campaign NAME or --operator NAME (or both)")
+        raise InputError("report", N_("give --campaign NAME or --operator NAME (or both), "
+                                      "or --run DIR"))
+    if out is None:
+        raise InputError("report", N_("give --out DIR"))
     store = open_store(db)
     try:
         data = build_report(store, campaign=campaign, operator=operator)
@@ -188,4 +209,37 @@ def report(
         store.close()
     paths = write_report(data, out, pdf=pdf)
     for path in paths:
-        console.print(f"wrote [bold]{path}[/]")
+        console.print(_("wrote [bold]{path}[/]").format(path=path))
+
+
+def _run_again(run: Path, scope_path: Path, out: Path | None, db: str | None) -> None:
+    """``report.html`` of a finished run, rendered again with its review state."""
+    from netwarden.report.html import render_report
+    from netwarden.report.rerun import load_run, reviews_of
+    from netwarden.scope import load_scope
+
+    scope = load_scope(scope_path)
+    store = open_store(db)
+    try:
+        result = load_run(run, scope, store)
+        reviews = reviews_of(store, [f.id for f in result.findings])
+    finally:
+        store.close()
+    target = (out or run) / "report.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render_report(result, reviews=reviews), encoding="utf-8")
+    console.print(_("wrote [bold]{path}[/]").format(path=target))
+
+
+def _run_pdf(run: Path, out: Path | None) -> None:
+    """``report.pdf`` of a run directory, printed from its ``report.html`` (its language and
+    A4 print stylesheet come with the page)."""
+    from netwarden.report.html import write_pdf
+
+    page = run / "report.html"
+    if not page.is_file():
+        raise InputError(str(run), N_("is not a run directory: no report.html"))
+    target = (out or run) / "report.pdf"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_pdf(page.read_text(encoding="utf-8"), target, base_url=str(run))
+    console.print(_("wrote [bold]{path}[/]").format(path=target))

@@ -20,8 +20,9 @@ from typing import Any
 from markupsafe import Markup
 from sqlalchemy import select
 
-from netwarden import __version__
+from netwarden import __version__, i18n
 from netwarden.errors import InputError
+from netwarden.i18n import _, ngettext
 from netwarden.report import charts
 from netwarden.report.html import templates
 from netwarden.store.base import Store
@@ -121,13 +122,14 @@ def build_report(store: Store, *, campaign: str | None = None, operator: str | N
                 raise InputError("--operator", f"campaign {campaign!r} has no operator "
                                  f"{operator!r}")
         run_ids = [j["run_id"] for j in jobs if j["status"] == "finished" and j["run_id"]]
-        title = f"Campaign {campaign}" + (f" — {operator}" if operator else "")
+        title = _("Campaign {name}").format(name=campaign) + (f" — {operator}" if operator
+                                                              else "")
     else:
         row, jobs, attempts = None, [], []
         run_ids = _finished_runs(store, operator)
         if not run_ids:
             raise InputError("--operator", f"no finished run for operator {operator!r}")
-        title = f"Operator {operator}"
+        title = _("Operator {name}").format(name=operator)
     findings = findings_of_runs(store, run_ids)
     operators = {j["operator"] for j in jobs} | {f["operator"] for f in findings}
     if operator:
@@ -174,41 +176,62 @@ def _conclusions(data: ReportData, per_op: dict[str, dict[str, Any]]) -> list[st
     for name, op in sorted(per_op.items()):
         served, leads = op["served"], op["findings"] - op["served"]
         if op["status"] not in ("finished", None):
-            lines.append(f"{name}: the audit has not finished ({op['status']}); nothing is "
-                         "concluded for this operator yet.")
+            lines.append(_("{name}: the audit has not finished ({status}); nothing is "
+                           "concluded for this operator yet.").format(
+                               name=name, status=i18n.word(op["status"])))
             continue
         if served == 0:
-            text = (f"{name}: no verified distribution of known material was found"
-                    + (f"; {leads} lead(s) (listed or contacted, not verified) need follow-up."
-                       if leads else "; the audit cleared this operator's audited services."))
+            text = _("{name}: no verified distribution of known material was found").format(
+                name=name)
+            text += (ngettext("; {n} lead (listed or contacted, not verified) needs follow-up.",
+                              "; {n} leads (listed or contacted, not verified) need follow-up.",
+                              leads).format(n=leads)
+                     if leads else _("; the audit cleared this operator's audited services."))
         else:
             cats = ", ".join(f"{n} {c}" for c, n in sorted(op["served_by_category"].items()))
-            text = (f"{name}: {served} verified distribution(s) of known material ({cats}): the "
-                    "bytes received from the endpoint matched the reference.")
+            text = ngettext("{name}: {n} verified distribution of known material ({cats}): "
+                            "the bytes received from the endpoint matched the reference.",
+                            "{name}: {n} verified distributions of known material ({cats}): "
+                            "the bytes received from the endpoint matched the reference.",
+                            served).format(name=name, n=served, cats=cats)
             if op["infrastructure"]:
-                text += (f" {op['infrastructure']} of them on hosts the operator runs itself "
-                         "(its own infrastructure, not a subscriber's connection).")
+                text += " " + _("{n} of them on hosts the operator runs itself (its own "
+                                "infrastructure, not a subscriber's connection).").format(
+                                    n=op["infrastructure"])
             if op["subscribers"]:
-                text += (f" {op['subscribers']} on subscribers' connections (pseudonymous "
-                         "attribution; revealing an account needs a recorded legal basis).")
+                text += " " + _("{n} on subscribers' connections (pseudonymous attribution; "
+                                "revealing an account needs a recorded legal basis).").format(
+                                    n=op["subscribers"])
             if leads:
-                text += f" {leads} further lead(s) are not counted as distribution."
+                text += " " + ngettext("{n} further lead is not counted as distribution.",
+                                       "{n} further leads are not counted as distribution.",
+                                       leads).format(n=leads)
         outcomes = op["outcomes"]
         if set(outcomes) == {"pending"}:
-            text += " Liability has not been assessed yet (netwarden assess)."
+            text += " " + _("Liability has not been assessed yet (netwarden assess).")
         else:
-            text += " Liability: " + ", ".join(f"{n} finding(s) {o}" for o, n in
-                                               sorted(outcomes.items())) + "."
+            text += " " + _("Liability:") + " " + ", ".join(
+                ngettext("{n} finding {outcome}", "{n} findings {outcome}", n).format(
+                    n=n, outcome=i18n.word(o)) for o, n in sorted(outcomes.items())) + "."
         lines.append(text)
     if data.interrupted:
-        lines.append(f"{len(data.interrupted)} audit attempt(s) were interrupted or failed and "
-                     "were re-run; their partial evidence stays in the ledger (see the list "
-                     "below) and is not counted.")
+        lines.append(ngettext(
+            "{n} audit attempt was interrupted or failed and was re-run; its partial evidence "
+            "stays in the ledger (see the list below) and is not counted.",
+            "{n} audit attempts were interrupted or failed and were re-run; their partial "
+            "evidence stays in the ledger (see the list below) and is not counted.",
+            len(data.interrupted)).format(n=len(data.interrupted)))
     return lines
 
 
-def render_html(data: ReportData) -> str:
-    """The report page (self-contained: inline SVG, inline CSS, no script)."""
+def render_html(data: ReportData, *, lang: str | None = None) -> str:
+    """The report page (self-contained: inline SVG, inline CSS, no script), in ``lang``
+    (default ``$NETWARDEN_LANG``, else English)."""
+    with i18n.use_language(i18n.language_from_env(lang)) as code:
+        return _render_html(data, code)
+
+
+def _render_html(data: ReportData, lang: str) -> str:
     findings = data.findings
     per_op: dict[str, dict[str, Any]] = {}
     jobs_by_op = {j["operator"]: j for j in data.jobs}
@@ -239,24 +262,26 @@ def render_html(data: ReportData) -> str:
         else:
             open_notices[n["operator"]] += 1
     outcome_names = sorted({o for op in per_op.values() for o in op["outcomes"]})
+    labels = {lv: i18n.word(lv) for lv in LEVELS}
     chart_svgs = {
-        "category": charts.stacked_bars("Findings by category", _by(findings, "category"),
-                                        LEVELS, charts.LEVEL_COLORS),
-        "protocol": charts.stacked_bars("Findings by protocol", _by(findings, "protocol"),
-                                        LEVELS, charts.LEVEL_COLORS),
-        "funnel": charts.funnel("Evidence levels: listed → contacted → served",
+        "category": charts.stacked_bars(_("Findings by category"), _by(findings, "category"),
+                                        LEVELS, charts.LEVEL_COLORS, labels=labels),
+        "protocol": charts.stacked_bars(_("Findings by protocol"), _by(findings, "protocol"),
+                                        LEVELS, charts.LEVEL_COLORS, labels=labels),
+        "funnel": charts.funnel(_("Evidence levels: listed → contacted → served"),
                                 len(findings), levels["served"] + levels["contacted"],
                                 levels["served"]),
-        "time": charts.over_time("Findings over time (observation time, UTC)", {
+        "time": charts.over_time(_("Findings over time (observation time, UTC)"), {
             lv: [datetime.fromisoformat(f["observed_at"]) for f in findings
                  if f["evidence_level"] == lv] for lv in LEVELS}),
-        "removal": charts.cdf("Time from notice to removal, per operator",
-                              dict(removal), "hours after the notice was sent",
-                              "No notice has been sent, or none was acted on yet"),
+        "removal": charts.cdf(_("Time from notice to removal, per operator"),
+                              dict(removal), _("hours after the notice was sent"),
+                              _("No notice has been sent, or none was acted on yet")),
         "liability": charts.stacked_bars(
-            "Liability outcomes per operator (findings)",
+            _("Liability outcomes per operator (findings)"),
             {name: dict(op["outcomes"]) for name, op in per_op.items()}, outcome_names,
-            empty="No findings to assess"),
+            empty=_("No findings to assess"),
+            labels={o: i18n.word(o) for o in outcome_names}),
     }
     served = [f for f in findings if f["evidence_level"] == "served"]
     leads = [f for f in findings if f["evidence_level"] != "served"]
@@ -276,7 +301,8 @@ def render_html(data: ReportData) -> str:
         d=data, per_op=dict(sorted(per_op.items())), charts={k: Markup(v) for k, v in
                                                               chart_svgs.items()},
         conclusions=_conclusions(data, per_op), refs=refs, levels=levels,
-        open_notices=open_notices, version=__version__, served_count=len(served))
+        open_notices=open_notices, version=__version__, served_count=len(served), lang=lang,
+        tz=i18n.zone(None, "ru" if lang == "ru" else None))
 
 
 def write_report(data: ReportData, out: Path, *, pdf: bool = False) -> list[Path]:

@@ -19,6 +19,8 @@ matplotlib.use("Agg")
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 
+from netwarden.i18n import _, current_language
+
 LEVEL_COLORS = {"served": "#b3261e", "contacted": "#e8a33d", "listed": "#9aa7b4"}
 OUTCOME_PALETTE = ["#1b5e20", "#b3261e", "#e8a33d", "#3f51b5", "#6d4c41", "#00838f",
                    "#9aa7b4", "#8e24aa"]
@@ -45,27 +47,30 @@ def _empty(ax: plt.Axes, message: str) -> None:
 
 
 def stacked_bars(title: str, counts: dict[str, dict[str, int]], stack_order: Sequence[str],
-                 colors: dict[str, str] | None = None, empty: str = "No findings") -> str:
-    """Horizontal stacked bars: one bar per key of ``counts``, stacked by ``stack_order``."""
-    labels = sorted(counts)
-    fig, ax = plt.subplots(figsize=(6.4, max(1.6, 0.45 * len(labels) + 1.0)))
+                 colors: dict[str, str] | None = None, empty: str | None = None,
+                 labels: dict[str, str] | None = None) -> str:
+    """Horizontal stacked bars: one bar per key of ``counts``, stacked by ``stack_order``
+    (``labels``: the legend's word for a part, when the part is a language-neutral key)."""
+    empty = empty if empty is not None else _("No findings")
+    names = sorted(counts)
+    fig, ax = plt.subplots(figsize=(6.4, max(1.6, 0.45 * len(names) + 1.0)))
     ax.set_title(title, loc="left", fontweight="bold")
-    if not labels or not any(sum(v.values()) for v in counts.values()):
+    if not names or not any(sum(v.values()) for v in counts.values()):
         _empty(ax, empty)
         return _svg(fig)
-    left = [0] * len(labels)
+    left = [0] * len(names)
     palette = colors or {}
     for i, part in enumerate(stack_order):
-        values = [counts[label].get(part, 0) for label in labels]
+        values = [counts[name].get(part, 0) for name in names]
         if not any(values):
             continue
-        bars = ax.barh(labels, values, left=left, label=part,
+        bars = ax.barh(names, values, left=left, label=(labels or {}).get(part, part),
                        color=palette.get(part, OUTCOME_PALETTE[i % len(OUTCOME_PALETTE)]))
         ax.bar_label(bars, labels=[str(v) if v else "" for v in values], label_type="center",
                      color="white", fontsize=8)
         left = [a + b for a, b in zip(left, values, strict=True)]
     ax.invert_yaxis()
-    ax.set_xlabel("findings")
+    ax.set_xlabel(_("findings"))
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     return _svg(fig)
@@ -76,9 +81,10 @@ def funnel(title: str, listed: int, contacted: int, served: int) -> str:
     fig, ax = plt.subplots(figsize=(6.4, 2.0))
     ax.set_title(title, loc="left", fontweight="bold")
     if listed == 0:
-        _empty(ax, "No findings")
+        _empty(ax, _("No findings"))
         return _svg(fig)
-    stages = ["listed (a lead)", "contacted (endpoint answered)", "served (bytes verified)"]
+    stages = [_("listed (a lead)"), _("contacted (endpoint answered)"),
+              _("served (bytes verified)")]
     values = [listed, contacted, served]
     colors = [LEVEL_COLORS["listed"], LEVEL_COLORS["contacted"], LEVEL_COLORS["served"]]
     bars = ax.barh(stages, values, color=colors)
@@ -86,7 +92,7 @@ def funnel(title: str, listed: int, contacted: int, served: int) -> str:
                  fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0, listed * 1.25)
-    ax.set_xlabel("findings at this level or stronger")
+    ax.set_xlabel(_("findings at this level or stronger"))
     return _svg(fig)
 
 
@@ -95,7 +101,7 @@ def over_time(title: str, series: dict[str, list[datetime]]) -> str:
     fig, ax = plt.subplots(figsize=(6.4, 2.6))
     ax.set_title(title, loc="left", fontweight="bold")
     if not any(series.values()):
-        _empty(ax, "No findings")
+        _empty(ax, _("No findings"))
         return _svg(fig)
     for level, times in series.items():
         if not times:
@@ -103,8 +109,9 @@ def over_time(title: str, series: dict[str, list[datetime]]) -> str:
         ordered = sorted(times)
         ax.step(ordered, range(1, len(ordered) + 1), where="post", label=level,
                 color=LEVEL_COLORS.get(level))
-    ax.set_ylabel("findings (cumulative)")
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M:%S"))
+    ax.set_ylabel(_("findings (cumulative)"))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter(
+        "%d.%m %H:%M:%S" if current_language() == "ru" else "%m-%d %H:%M:%S"))
     fig.autofmt_xdate()
     ax.legend(loc="upper left", frameon=False, fontsize=8)
     return _svg(fig)
@@ -126,6 +133,6 @@ def cdf(title: str, samples: dict[str, list[float]], unit: str, empty: str) -> s
                 label=f"{name} (n={n})", color=OUTCOME_PALETTE[i % len(OUTCOME_PALETTE)])
     ax.set_ylim(0, 1.05)
     ax.set_xlabel(unit)
-    ax.set_ylabel("share of notices acted on")
+    ax.set_ylabel(_("share of notices acted on"))
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     return _svg(fig)

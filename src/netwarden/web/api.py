@@ -15,6 +15,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
+from netwarden.i18n import display_name
 from netwarden.web import auth
 from netwarden.web.app import CSRF_HEADER, check_csrf, ctx, require
 from netwarden.web.data import RunInfo
@@ -70,6 +71,9 @@ class FindingSummary(BaseModel):
     reference: str | None = None
     title: str | None = None
     location: str | None = None
+    location_display: str | None = Field(
+        None, description="location for people: percent-escapes decoded (UTF-8, else cp1251); "
+        "``location`` stays exactly as recorded")
     protocol: str | None = None
     host: str | None = None
     evidence_level: str | None = None
@@ -108,6 +112,9 @@ class FindingDetail(BaseModel):
     finding: dict[str, Any]
     review: str
     history: list[ReviewOut]
+    location_display: str | None = Field(
+        None, description="the finding's location for people (percent-escapes decoded); the "
+        "finding itself keeps the exact location")
     pseudonym_view_leaf: int | None = Field(
         None, description="ledger leaf recording this view, when the finding names a pseudonym")
 
@@ -153,6 +160,7 @@ def summary(f: dict[str, Any], review: str) -> FindingSummary:
     return FindingSummary(
         id=f["id"], run_id=s("run_id"), operator=s("operator"), category=s("category"),
         reference=s("reference"), title=s("title"), location=s("location"),
+        location_display=display_name(s("location")) if s("location") else None,
         protocol=s("protocol"), host=s("host"), evidence_level=s("evidence_level"),
         observed_at=s("observed_at"),
         attribution_status=att.get("status") if isinstance(att, dict) else None, review=review)
@@ -251,6 +259,7 @@ def finding(request: Request, finding_id: FindingId,
     state = ctx(request).evidence.state(f["id"])
     return FindingDetail(finding=f, review=state.label,
                          history=[review_out(r) for r in state.history],
+                         location_display=display_name(f.get("location")) or None,
                          pseudonym_view_leaf=leaf)
 
 

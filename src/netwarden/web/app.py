@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from netwarden import __version__
 from netwarden.errors import InputError
+from netwarden.i18n import N_, gettext
 from netwarden.store import Store, open_store
 from netwarden.web import auth
 from netwarden.web.data import FindingsSource
@@ -41,7 +42,8 @@ LOGIN_CSRF_COOKIE = "nw_login_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 DEFAULT_MAX_BODY = 64 * 1024
 # and /static/*. The two single sign-on paths answer 404 unless it is configured.
-OPEN_EXACT = frozenset({"/login", "/healthz", "/metrics", "/login/oidc", "/login/oidc/callback"})
+OPEN_EXACT = frozenset({"/login", "/healthz", "/metrics", "/login/oidc", "/login/oidc/callback",
+                        "/language"})
 
 log = logging.getLogger("netwarden.web")
 
@@ -201,7 +203,7 @@ def check_csrf(request: Request, info: auth.SessionInfo, given: str | None) -> N
         auth.record_event(ctx(request).store, "csrf_failed", user=info.user.name,
                           client=client_of(request), method=request.method,
                           path=request.url.path)
-        raise ForbiddenError("missing or wrong CSRF token")
+        raise ForbiddenError(N_("missing or wrong CSRF token"))
 
 
 class BodyLimit:
@@ -273,7 +275,7 @@ def create_app(store_url: str | None = None, *, store: Store | None = None,
     default the installation's) each review is followed by a signed checkpoint, so it is
     provable at once; without it the app still serves and records, proofs wait for the next
     checkpoint. With ``oidc`` users can also log in by single sign-on at that provider."""
-    from netwarden.web import api, exports, pages
+    from netwarden.web import api, exports, language, pages
 
     store = store or open_store(store_url)
     settings = settings or auth.AuthSettings()
@@ -282,6 +284,7 @@ def create_app(store_url: str | None = None, *, store: Store | None = None,
     metrics = Metrics(store, source, evidence)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["version"] = __version__
+    language.install(templates.env)
 
     app = FastAPI(title="netwarden", version=__version__,
                   description="Findings, evidence proofs and the review workflow of a "
@@ -302,6 +305,7 @@ def create_app(store_url: str | None = None, *, store: Store | None = None,
     app.include_router(exports.api_router)
     app.include_router(pages.router)
     app.include_router(exports.page_router)
+    app.include_router(language.router)
     if relying_party is not None:
         app.include_router(sso.router)
 
@@ -328,6 +332,8 @@ def create_app(store_url: str | None = None, *, store: Store | None = None,
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        if getattr(request.state, "lang", None):
+            response.headers.setdefault("Content-Language", request.state.lang)
         if not request.url.path.startswith("/static/"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
@@ -348,7 +354,8 @@ def create_app(store_url: str | None = None, *, store: Store | None = None,
     async def _bad_input(request: Request, exc: InputError) -> Response:
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": str(exc)}, status_code=422)
-        return error_page(request, 422, str(exc))
+        where = f"{exc.source}: {exc.where}" if exc.where else exc.source
+        return error_page(request, 422, exc.problem, where=where)
 
     @app.exception_handler(ConflictError)
     async def _conflict(request: Request, exc: ConflictError) -> Response:
@@ -415,9 +422,17 @@ def _login_response(request: Request) -> Response:
     return RedirectResponse("/login", status_code=303)
 
 
-def error_page(request: Request, status: int, detail: str) -> Response:
-    """The HTML error page (``error.html``) with ``status``."""
+def error_page(request: Request, status: int, detail: str, *, where: str | None = None
+               ) -> Response:
+    """The HTML error page (``error.html``) with ``status``: ``detail`` in the page's language
+    where the catalog has it, after ``where`` (the input it is about) when given."""
+    from netwarden.web import language
+
     c = ctx(request)
+    info = getattr(request.state, "session", None)
+    words = language.activate(request, info)
+    text = language.STATUS_TEXTS.get(status)
     return c.templates.TemplateResponse(request, "error.html", {
-        "status": status, "detail": detail, "user": getattr(request.state, "session", None)},
-        status_code=status)
+        "status": status, "status_text": gettext(text) if text else None,
+        "detail": f"{where}: {gettext(detail)}" if where else gettext(detail), "user": info,
+        **words}, status_code=status)

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 
 from netwarden.errors import InputError
+from netwarden.i18n import N_
 from netwarden.ledger import Ledger, LedgerError, ProofError, verify_inclusion
 from netwarden.ledger.keys import KeyMissingError, VerifierKey
 from netwarden.ledger.merkle import leaf_hash
@@ -67,11 +68,11 @@ def local_now() -> str:
 def _reason(text: str | None, what: str) -> str:
     text = (text or "").strip()
     if not text:
-        raise InputError(what, "is required")
+        raise InputError(what, N_("is required"))
     if len(text) > MAX_REASON:
         raise InputError(what, f"is longer than {MAX_REASON} characters")
     if any(ord(c) < 0x20 and c not in "\n\t" for c in text):
-        raise InputError(what, "contains control characters")
+        raise InputError(what, N_("contains control characters"))
     return text
 
 
@@ -139,11 +140,11 @@ class EvidenceLedger:
         text = _reason(reason, "reason")
         state = self.state(finding["id"])
         if state.review is None:
-            raise ConflictError("the finding has no review to sign off")
+            raise ConflictError(N_("the finding has no review to sign off"))
         if state.signoff is not None:
-            raise ConflictError("the latest review is already signed off")
+            raise ConflictError(N_("the latest review is already signed off"))
         if state.review.user_name == user.name:
-            raise ConflictError("a supervisor cannot sign off their own review (four eyes)")
+            raise ConflictError(N_("a supervisor cannot sign off their own review (four eyes)"))
         entry = {"record_type": "signoff", "id": new_id(), "run_id": finding.get("run_id"),
                  "match_id": finding["id"], "finding_id": finding["id"],
                  "review_leaf": state.review.leaf_hash, "review_decision": state.review.decision,

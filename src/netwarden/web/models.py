@@ -128,3 +128,16 @@ class DeliveryRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class UserPrefRow(Base):
+    """A user's own settings (today: the UI language; NULL follows the browser).
+
+    A table of its own, not a column of ``web_users``: preferences are not identity, and a
+    user row stays what authentication reads."""
+
+    __tablename__ = "web_user_prefs"
+
+    user_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    lang: Mapped[str | None] = mapped_column(String(8))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

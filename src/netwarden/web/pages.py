@@ -14,8 +14,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from netwarden.i18n import N_
 from netwarden.records import content_track
-from netwarden.web import auth
+from netwarden.web import auth, language
 from netwarden.web.api import load_finding, pseudonym_of, record_view
 from netwarden.web.app import (
     LOGIN_CSRF_COOKIE,
@@ -36,8 +37,9 @@ PAGE = 100
 
 def render(request: Request, name: str, info: auth.SessionInfo | None, status: int = 200,
            **values: Any) -> Response:
+    words = language.activate(request, info)
     return ctx(request).templates.TemplateResponse(
-        request, name, {"user": info, **values}, status_code=status)
+        request, name, {"user": info, **words, **values}, status_code=status)
 
 
 @router.get("/login")
@@ -63,17 +65,17 @@ def login(request: Request, username: str = Form("", max_length=200),
     if not auth.csrf_ok(request.cookies.get(LOGIN_CSRF_COOKIE, ""), csrf_token):
         auth.record_event(c.store, "csrf_failed", user=username[:64], client=client_of(request),
                           method="POST", path="/login")
-        return _login_again(request, "The login form expired; please try again.", 403)
+        return _login_again(request, N_("The login form expired; please try again."), 403)
     try:
         user = auth.authenticate(c.store, c.settings, username, password, client_of(request))
     except auth.RateLimitedError as exc:
         if exc.what == "address":
-            return _login_again(request, "Too many failed logins from your address; wait and "
-                                "try again later.", 429)
-        return _login_again(request, "Too many failed logins for this account; wait, or ask "
-                            "a supervisor to unlock it.", 429)
+            return _login_again(request, N_("Too many failed logins from your address; wait "
+                                            "and try again later."), 429)
+        return _login_again(request, N_("Too many failed logins for this account; wait, or "
+                                        "ask a supervisor to unlock it."), 429)
     if user is None:
-        return _login_again(request, "Wrong user name or password.", 401)
+        return _login_again(request, N_("Wrong user name or password."), 401)
     response = RedirectResponse("/", status_code=303)
     start_session(request, response, user)
     return response

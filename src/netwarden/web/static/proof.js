@@ -98,6 +98,15 @@
     }
   }
 
+  // Words come translated from the page (data-i18n on #proof: English text -> the page's
+  // language); a missing entry shows the English text, never nothing.
+  let texts = {};
+  function t(text, values) {
+    let out = Object.prototype.hasOwnProperty.call(texts, text) ? texts[text] : text;
+    for (const [k, v] of Object.entries(values || {})) out = out.split("{" + k + "}").join(String(v));
+    return out;
+  }
+
   function setCell(row, cls, text, good) {
     const cell = row.querySelector("td." + cls);
     cell.textContent = text;
@@ -108,18 +117,19 @@
     const box = document.getElementById("proof");
     if (!box) return;
     const status = document.getElementById("proof-status");
+    try { texts = JSON.parse(box.dataset.i18n || "{}"); } catch (e) { texts = {}; }
     let data;
     try {
       const resp = await fetch(box.dataset.proofUrl, { credentials: "same-origin", headers: { Accept: "application/json" } });
       if (!resp.ok) throw new Error("server answered " + resp.status);
       data = await resp.json();
     } catch (e) {
-      status.textContent = "Could not load the proof: " + e.message;
+      status.textContent = t("Could not load the proof: ") + e.message;
       status.className = "bad";
       return;
     }
     if (!data.checkpoint) {
-      status.textContent = "No signed checkpoint covers these leaves yet; nothing to verify.";
+      status.textContent = t("No signed checkpoint covers these leaves yet; nothing to verify.");
       status.className = "bad";
       return;
     }
@@ -127,8 +137,9 @@
     document.getElementById("checkpoint-note").textContent = data.checkpoint.note;
     const sigState = await checkSignature(cp, data.verifier_key);
     document.getElementById("checkpoint-line").textContent =
-      "Checkpoint: tree size " + cp.size + ", root " + toHex(cp.root) + ", key " +
-      (data.verifier_key ? data.verifier_key.vkey : "?") + "; signature: " + sigState;
+      t("Checkpoint: tree size {size}, root {root}, key {key}; signature: {sig}", {
+        size: cp.size, root: toHex(cp.root), key: data.verifier_key ? data.verifier_key.vkey : "?",
+        sig: sigState.startsWith("not signed by ") ? t("not signed by ") + sigState.slice(14) : t(sigState) });
     const byIndex = new Map(data.leaves.map((l) => [l.index, l]));
     const hashes = {};
     let good = 0, total = 0;
@@ -137,8 +148,8 @@
       total++;
       const index = Number(row.dataset.index);
       const leaf = byIndex.get(index);
-      if (!leaf || !leaf.entry) { setCell(row, "server", "missing", false); setCell(row, "browser", "missing", false); continue; }
-      setCell(row, "server", leaf.server_verified ? "verified" : (leaf.problem || "not verified"), leaf.server_verified);
+      if (!leaf || !leaf.entry) { setCell(row, "server", t("missing"), false); setCell(row, "browser", t("missing"), false); continue; }
+      setCell(row, "server", leaf.server_verified ? t("verified") : (leaf.problem || t("not verified")), leaf.server_verified);
       try {
         const entry = b64ToBytes(leaf.entry);
         const lh = await leafHash(entry);
@@ -150,18 +161,18 @@
         if (row.dataset.role === "match" && hashes.observation && obj.observation_leaf !== hashes.observation) throw new Error("match does not name the observation leaf");
         if ((row.dataset.role === "verification" || row.dataset.role === "attribution") && hashes.match && obj.match_leaf !== hashes.match) throw new Error("does not name the match leaf");
         const pre = document.createElement("pre");
-        pre.textContent = "leaf " + index + " (" + row.dataset.role + "):\n" + JSON.stringify(obj, null, 1);
+        pre.textContent = t("leaf") + " " + index + " (" + row.dataset.role + "):\n" + JSON.stringify(obj, null, 1);
         entriesBox.appendChild(pre);
-        setCell(row, "browser", "verified in your browser", true);
+        setCell(row, "browser", t("verified in your browser"), true);
         good++;
       } catch (e) {
-        setCell(row, "browser", "FAILED: " + e.message, false);
+        setCell(row, "browser", t("FAILED: ") + e.message, false);
       }
     }
     const allGood = good === total && total > 0 && !sigState.startsWith("BAD");
     status.textContent = allGood
-      ? "All " + total + " leaves verified in your browser against the signed checkpoint of size " + cp.size + "."
-      : good + " of " + total + " leaves verified in your browser; see the rows marked FAILED.";
+      ? t("All {total} leaves verified in your browser against the signed checkpoint of size {size}.", { total, size: cp.size })
+      : t("{good} of {total} leaves verified in your browser; see the rows marked FAILED.", { good, total });
     status.className = allGood ? "ok" : "bad";
     box.dataset.verified = allGood ? "true" : "false";
   }
