@@ -65,7 +65,8 @@ def _pages(seed: Seed) -> list[tuple[str, str]]:
         ("campaign", f"/campaigns/{quote(NAME, safe='')}"), ("findings", "/findings"),
         ("findings-served", "/findings?level=served"), ("finding", f"/findings/{f['id']}"),
         ("operator", f"/operators/{quote(f['operator'], safe='')}"), ("notices", "/notices"),
-        ("audit", "/audit"), ("exports", "/exports"), ("audit-finding", f"/audit?finding_id={f['id']}"),
+        ("audit", "/audit"), ("exports", "/exports"),
+        ("audit-finding", f"/audit?finding_id={f['id']}"),
         ("not-found", "/operators/no-such-operator"),
     ]
 
