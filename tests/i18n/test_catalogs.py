@@ -99,7 +99,8 @@ def test_compiled_catalog_matches_its_source(lang: str, tmp_path: Path) -> None:
 # Visible text a template may carry untranslated: names of the product and of commands, units.
 # names that stay as they are in every language: FIRST's TLP 2.0 labels are written in English
 # in all languages, and format names are names
-ALLOWED = {"netwarden", "API", "AS", "UTC", "d", "CSV", "TLP", "CLEAR", "GREEN", "AMBER", "RED"}
+ALLOWED = {"netwarden", "API", "AS", "UTC", "d", "CSV", "TLP", "CLEAR", "GREEN", "AMBER", "RED",
+           "STIX", "MISP", "VICS", "OpenCTI", "TAXII", "JSON", "CSAM"}
 TAG = re.compile(r"<[^>]*>")
 
 

@@ -86,6 +86,8 @@ def exports_page(request: Request) -> Response:
     info = require(request, "view")
     c = ctx(request)
     from netwarden.web.campaigns import campaigns as load_campaigns
+    from netwarden.web.language import activate
 
     return c.templates.TemplateResponse(request, "exports.html", {
-        "user": info, "runs": c.source.runs(), "campaigns": load_campaigns(c.store)})
+        **activate(request, info), "user": info, "runs": c.source.runs(),
+        "campaigns": load_campaigns(c.store)})
