@@ -78,7 +78,7 @@ def _check_message(msg: ap.Message) -> None:
     else:
         assert 0 <= severity <= 9 and 0 <= code <= 99 and isinstance(text, str)
     try:
-        kind, ident, start, length = ap.snd_header(msg)
+        _kind, _ident, start, length = ap.snd_header(msg)
     except ap.ProtocolError:
         pass
     else:
@@ -186,13 +186,13 @@ def test_nmdc_parsers_raise_only_nmdc_error_and_bound(raw: str | bytes, encoding
         assert user.share_size is None or user.share_size <= MAX_WIRE_INT
         rfc8785.dumps(user.as_details())
     try:
-        target, host, port = np.parse_ctm(text)
+        _target, host, port = np.parse_ctm(text)
     except np.NmdcError:
         pass
     else:
         assert 0 < port < 65536 and host
     try:
-        kind, ident, start, length = np.parse_adcsnd(text)
+        _kind, _ident, start, length = np.parse_adcsnd(text)
     except np.NmdcError:
         pass
     else:
@@ -200,7 +200,7 @@ def test_nmdc_parsers_raise_only_nmdc_error_and_bound(raw: str | bytes, encoding
     nicks = np.parse_nicklist(text, limit)
     assert len(nicks) <= limit and all(np.valid_nick(n) for n in nicks)
     try:
-        lock, pk = np.lock_of(wire)
+        lock, _pk = np.lock_of(wire)
     except np.NmdcError:
         pass
     else:
@@ -214,7 +214,7 @@ def test_nmdc_parsers_raise_only_nmdc_error_and_bound(raw: str | bytes, encoding
 _NAMES = st.one_of(st.sampled_from(["", ".", "..", "a/b", "a\\b", "film.avi", "Фильм.mkv",
                                     "x" * 300, "&", "<", '"', "\t", " "]),
                    st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=20))
-_SIZES = st.one_of(st.sampled_from(_DIGITS + ["", "0x10", "1e9", "12"]),
+_SIZES = st.one_of(st.sampled_from([*_DIGITS, "", "0x10", "1e9", "12"]),
                    st.integers(-10, 2**64).map(str))
 _TTHS = st.one_of(st.sampled_from(["A" * 39, "A" * 38, "a" * 39, "1" * 39, "", "Z" * 40]),
                   st.text(max_size=40))
