@@ -84,18 +84,44 @@ _RADIUS_HEADERS = ["Wed Nov  4 10:00:00 2026", "Mon Jan  1 00:00:00 0001",
                    "Fri Dec 31 23:59:59 9999", "Xxx Foo 99 99:99:99 2026", "garbage"]
 
 
+def _good_or(draw: st.DrawFn, good: str, hostile: list[str]) -> str | None:
+    """Usually ``good`` (so whole records parse and intervals are checked), else hostile
+    (a listed value or random text), sometimes absent."""
+    mode = draw(st.integers(0, 9))
+    if mode == 9:
+        return None
+    if mode < 7:
+        return good
+    return draw(st.one_of(st.sampled_from(hostile), st.text(max_size=12)))
+
+
 @st.composite
 def _radius(draw: st.DrawFn) -> str:
     out = []
+    base = draw(st.integers(1_762_250_400, 1_762_260_000))
     for _ in range(draw(st.integers(0, 8))):
+        if draw(st.integers(0, 3)):
+            out.append(_good_or(draw, "Wed Nov  4 10:00:00 2026", _RADIUS_HEADERS) or "")
+        when = base + draw(st.integers(-600, 7200))
+        good = {"Acct-Status-Type": draw(st.sampled_from(["Start", "Stop", "Interim-Update",
+                                                          "Alive", "Accounting-On"])),
+                "User-Name": f'"u{draw(st.integers(0, 2))}"',
+                "Framed-IP-Address": f"127.77.0.{draw(st.integers(1, 3))}",
+                "Acct-Session-Id": f'"s{draw(st.integers(0, 2))}"',
+                "NAS-IP-Address": "127.77.0.1",
+                "Event-Timestamp": str(when),
+                "Acct-Session-Time": str(draw(st.integers(0, 7200))),
+                "Calling-Station-Id": '"02-BB-09-61-D0-F8"'}
         if draw(st.booleans()):
-            out.append(draw(st.sampled_from(_RADIUS_HEADERS)))
-        for _ in range(draw(st.integers(0, 8))):
-            name = draw(st.sampled_from(_RADIUS_ATTRS))
-            value = draw(st.one_of(st.sampled_from(_RADIUS_VALUES), st.text(max_size=12)))
-            sep = draw(st.sampled_from([" = ", " = ", "=", " = = "]))
-            out.append(draw(st.sampled_from(["\t", "\t", " ", ""])) + name + sep + value)
-        out.append(draw(st.sampled_from(["", "", "\r", "garbage"])))
+            good["Acct-Unique-Session-Id"] = "u-" + good["Acct-Session-Id"].strip('"')
+        for name, ok in good.items():
+            value = _good_or(draw, ok, _RADIUS_VALUES)
+            if value is not None:
+                sep = " = " if draw(st.integers(0, 9)) else draw(st.sampled_from(["=", " = = "]))
+                out.append("\t" + name + sep + value)
+        if draw(st.integers(0, 9)) == 0:
+            out.append(draw(st.sampled_from(["garbage", " Bogus = 1", "\tTimestamp = 1"])))
+        out.append("" if draw(st.integers(0, 9)) else "\r")
     return "\n".join(out) + draw(st.sampled_from(["\n", ""]))
 
 
@@ -135,13 +161,21 @@ _DHCPD_STMTS = ["starts 3 2026/11/04 10:00:00;", "ends 3 2026/11/04 11:00:00;", 
 def _dhcpd(draw: st.DrawFn) -> str:
     out = []
     for _ in range(draw(st.integers(0, 6))):
-        ip = draw(st.sampled_from(_IPS))
-        out.append(draw(st.sampled_from([f"lease {ip} {{", f"lease {ip}{{", f"lease6 {ip} {{",
-                                         "failover peer x {", "server-duid 1;", "junk"])))
-        for _ in range(draw(st.integers(0, 8))):
-            out.append("  " + draw(st.one_of(st.sampled_from(_DHCPD_STMTS),
-                                             st.text(max_size=12))))
-        if draw(st.integers(0, 4)):
+        ip = _good_or(draw, f"127.77.0.{draw(st.integers(1, 3))}", _IPS) or ""
+        out.append(_good_or(draw, f"lease {ip} {{", [f"lease {ip}{{", f"lease6 {ip} {{",
+                                                     "failover peer x {", "server-duid 1;",
+                                                     "junk"]) or "")
+        hour = draw(st.integers(10, 12))
+        good = [f"starts 3 2026/11/04 {hour}:00:00;", f"ends 3 2026/11/04 {hour + 1}:00:00;",
+                "binding state " + draw(st.sampled_from(["active", "free", "released",
+                                                         "expired"])) + ";",
+                "hardware ethernet 02:bb:09:61:d0:f" + str(draw(st.integers(0, 9))) + ";",
+                'uid "\\001\\002\\273";', 'option agent.remote-id "r1";']
+        for stmt in good:
+            got = _good_or(draw, stmt, _DHCPD_STMTS)
+            if got is not None:
+                out.append("  " + got)
+        if draw(st.integers(0, 9)):
             out.append("}")
     return "\n".join(out) + "\n"
 
@@ -169,20 +203,20 @@ _KEA_CONTEXT = ['{"ISC": {"relay-agent-info": {"sub-options": "0x010341424302010
 
 @st.composite
 def _kea(draw: st.DrawFn) -> str:
-    out = [draw(st.sampled_from([_KEA_HEADER, _KEA_HEADER + ",extra", "address,expire", "",
-                                 _KEA_HEADER.replace("expire", "expiry")]))]
-    cell = st.one_of(st.sampled_from([*_NUMS, *_IPS, *_KEA_CONTEXT, "02:bb:09:61:d0:f8",
-                                      "01:02:bb", "zz", "h&#x2cx"]), st.text(max_size=8))
+    out = [_good_or(draw, _KEA_HEADER, [_KEA_HEADER + ",extra", "address,expire", "",
+                                         _KEA_HEADER.replace("expire", "expiry")]) or ""]
+    hostile = [*_NUMS, *_IPS, *_KEA_CONTEXT, "02:bb:09:61:d0:f8", "01:02:bb", "zz", "h&#x2cx"]
     for _ in range(draw(st.integers(0, 10))):
         if draw(st.integers(0, 9)) == 0:
             out.append(_KEA_HEADER)
             continue
-        row = [draw(cell) for _ in range(draw(st.integers(8, 13)))]
-        row[0] = draw(st.sampled_from(_IPS))
-        row[3] = draw(st.sampled_from(_NUMS))
-        row[4] = draw(st.sampled_from(_NUMS))
-        if len(row) > 9:
-            row[9] = draw(st.sampled_from(["0", "1", "2", "3", "", "x", "-1"]))
+        expire = draw(st.integers(1_762_250_400, 1_762_260_000))
+        good = [f"127.77.0.{draw(st.integers(1, 3))}", "02:bb:09:61:d0:f8", "01:02:bb", "3600",
+                str(expire), "1", "0", "0", "host", draw(st.sampled_from(["0", "1", "2", "3"])),
+                draw(st.sampled_from(["", _KEA_CONTEXT[0]])), "0"]
+        row = [_good_or(draw, cell, hostile) or "" for cell in good]
+        if draw(st.integers(0, 9)) == 0:
+            row = row[:draw(st.integers(0, len(row)))]
         out.append(",".join(row))
     return "\n".join(out) + "\n"
 
