@@ -290,7 +290,6 @@ def test_structured_hostile_files_xml(doc: tuple[bytes, int], max_files: int,
 
 
 @given(_hostile_xml(), st.integers(1, 30))
-@settings(deadline=None)
 def test_compressed_hostile_files_xml(doc: tuple[bytes, int], max_files: int) -> None:
     xml, _ = doc
     data = bz2.compress(xml)
