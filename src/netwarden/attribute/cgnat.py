@@ -65,6 +65,7 @@ class JuniperPbaSource(LogSource):
     ``ip`` is the public address, ports the block, and ``account`` the private address."""
 
     kind = "nat"
+    parser_version = 2  # 2: times bounded to the years 1-9999; bad dates are problems
 
     @property
     def interim(self) -> float:

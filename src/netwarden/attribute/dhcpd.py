@@ -52,7 +52,8 @@ class DhcpdLeasesSource(LogSource):
     """ISC ``dhcpd.leases``. Option ``account_key``: ``"hardware"`` (default) or ``"uid"``."""
 
     kind = "dhcpd"
-    parser_version = 2  # 2: identifiers (MAC, client id, option 82); client ids as hex
+    parser_version = 3  # 2: identifiers (MAC, client id, option 82); client ids as hex
+    # 3: times bounded to the years 1-9999, ASCII epoch digits (issue 14)
 
     def intervals(self) -> Iterator[Interval]:
         leases: dict[tuple[str, float, str], Interval] = {}

@@ -57,7 +57,8 @@ class KeaLeaseSource(LogSource):
     """Kea ``lease4`` memfile CSV. Option ``account_key``: ``"hwaddr"`` or ``"client_id"``."""
 
     kind = "kea"
-    parser_version = 2  # 2: identifiers (hwaddr, client_id, relay-agent-info)
+    parser_version = 3  # 2: identifiers (hwaddr, client_id, relay-agent-info)
+    # 3: valid_lifetime/expire out of range are bad rows (issue 14)
 
     def intervals(self) -> Iterator[Interval]:
         columns: dict[str, int] | None = None

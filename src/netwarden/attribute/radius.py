@@ -83,7 +83,8 @@ class RadiusDetailSource(LogSource):
     """FreeRADIUS ``detail`` accounting file. Option ``interim_interval`` (seconds)."""
 
     kind = "radius"
-    parser_version = 2  # 2: identifiers (Calling-Station-Id, NAS-Port-Id)
+    parser_version = 3  # 2: identifiers (Calling-Station-Id, NAS-Port-Id)
+    # 3: times bounded to the years 1-9999, ASCII digits only (issue 14)
 
     @property
     def interim(self) -> float:
