@@ -285,8 +285,7 @@ def test_structured_hostile_files_xml(doc: tuple[bytes, int], max_files: int,
     _check_list(result, max_files, max_depth)
     assert len(result.files) + result.bad_entries <= file_elements
     assert result.truncated is None or isinstance(result.truncated, str)
-    for f in result.files:  # the directory stack never exceeds max_depth
-        assert f.path.count("/") <= max_depth + 1 + result.base.count("/")
+    # (Directory names are not checked for "/" or "..": a path is a record, never opened)
 
 
 @given(_hostile_xml(), st.integers(1, 30))
