@@ -30,6 +30,9 @@ from netwarden.errors import InputError
 MAX_LINE = 64 * 1024  # longest log line we read; longer ones are skipped and recorded
 READ_BLOCK = 1 << 20  # bytes read at once: lines are split from blocks, never read unbounded
 MAX_PROBLEMS_KEPT = 10_000  # problems stored per file (the count goes on)
+# POSIX seconds a log time may be: 0001-01-01 .. 9999-12-31 UTC, what a datetime can hold (a
+# time outside it cannot be shown in evidence; issue 14: "Timestamp = 9...9" was inf)
+MIN_SECONDS, MAX_SECONDS = -62135596800.0, 253402300799.0
 
 
 class Interval(NamedTuple):
@@ -201,6 +204,21 @@ def normalize_ip(text: str) -> str:
     Cached: a log names the same few addresses over and over (Start, updates, Stop).
     """
     return str(ipaddress.ip_address(text.strip().strip("[]")))
+
+
+def checked_seconds(seconds: float, what: str) -> float:
+    """``seconds`` if it is a time a datetime can hold, else ValueError naming ``what``."""
+    if not MIN_SECONDS <= seconds <= MAX_SECONDS:  # also False for NaN
+        raise ValueError(f"{what} {seconds:g} is outside the years 1-9999")
+    return seconds
+
+
+def posix_seconds(text: str, what: str) -> float:
+    """POSIX seconds written as ASCII digits (not ``²``, not 400 digits), within
+    :func:`checked_seconds`; ValueError naming ``what`` otherwise."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 12:
+        raise ValueError(f"{what} {text[:40]!r} is not POSIX seconds")
+    return checked_seconds(float(text), what)
 
 
 def from_seconds(seconds: float) -> datetime:

@@ -32,7 +32,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from netwarden.attribute.base import Interval, LogSource, normalize_ip, parse_offset_time
+from netwarden.attribute.base import (
+    Interval,
+    LogSource,
+    checked_seconds,
+    normalize_ip,
+    parse_offset_time,
+)
 from netwarden.errors import InputError
 
 _PBA = re.compile(
@@ -59,6 +65,7 @@ class JuniperPbaSource(LogSource):
     ``ip`` is the public address, ports the block, and ``account`` the private address."""
 
     kind = "nat"
+    parser_version = 2  # 2: times bounded to the years 1-9999; bad dates are problems
 
     @property
     def interim(self) -> float:
@@ -86,7 +93,13 @@ class JuniperPbaSource(LogSource):
             if not 0 <= lo <= hi <= 65535:
                 self.problem(number, f"bad port range {lo}-{hi}: skipped")
                 continue
-            when = self._time(line, hex_time, number)
+            try:
+                when = self._time(line, hex_time, number)
+                if when is not None:
+                    checked_seconds(when, "time")
+            except ValueError as exc:  # "2026-13-45T..." or "Feb 31": was a crash (issue 14)
+                self.problem(number, f"port-block message with a bad time ({exc}): skipped")
+                continue
             if when is None:
                 self.problem(number, "port-block message without a usable time: skipped")
                 continue

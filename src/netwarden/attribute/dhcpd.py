@@ -25,7 +25,13 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from netwarden.attribute.base import Interval, LogSource, normalize_ip
+from netwarden.attribute.base import (
+    Interval,
+    LogSource,
+    checked_seconds,
+    normalize_ip,
+    posix_seconds,
+)
 from netwarden.attribute.identity import (
     client_id_hex,
     encode,
@@ -46,7 +52,8 @@ class DhcpdLeasesSource(LogSource):
     """ISC ``dhcpd.leases``. Option ``account_key``: ``"hardware"`` (default) or ``"uid"``."""
 
     kind = "dhcpd"
-    parser_version = 2  # 2: identifiers (MAC, client id, option 82); client ids as hex
+    parser_version = 3  # 2: identifiers (MAC, client id, option 82); client ids as hex
+    # 3: times bounded to the years 1-9999, ASCII epoch digits (issue 14)
 
     def intervals(self) -> Iterator[Interval]:
         leases: dict[tuple[str, float, str], Interval] = {}
@@ -179,9 +186,7 @@ class DhcpdLeasesSource(LogSource):
             return None
         if text.startswith("epoch "):
             value = text[6:].split("#", 1)[0].strip()
-            if not value.isdigit():
-                raise ValueError(f"{key} {text!r} is not 'epoch SECONDS'")
-            return float(value)
+            return posix_seconds(value, key)  # 400 digits were a start of inf (issue 14)
         match = _TIME.match(text)
         if not match:
             raise ValueError(f"{key} {text!r} is not 'W YYYY/MM/DD HH:MM:SS'")
@@ -189,5 +194,5 @@ class DhcpdLeasesSource(LogSource):
         # dhcpd.leases(5): these dates are UTC. A declared timezone overrides (odd builds).
         naive = datetime(year, month, day, hh, mm, ss)
         if self.timezone is not None:
-            return self.local_time(naive, line)
+            return checked_seconds(self.local_time(naive, line), key)
         return naive.replace(tzinfo=UTC).timestamp()

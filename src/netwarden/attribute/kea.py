@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from netwarden.attribute.base import Interval, LogSource, normalize_ip
+from netwarden.attribute.base import MAX_SECONDS, Interval, LogSource, normalize_ip
 from netwarden.attribute.identity import client_id_hex, encode, normalize_mac, printable_or_hex
 
 REQUIRED = ("address", "hwaddr", "valid_lifetime", "expire")
@@ -57,7 +57,8 @@ class KeaLeaseSource(LogSource):
     """Kea ``lease4`` memfile CSV. Option ``account_key``: ``"hwaddr"`` or ``"client_id"``."""
 
     kind = "kea"
-    parser_version = 2  # 2: identifiers (hwaddr, client_id, relay-agent-info)
+    parser_version = 3  # 2: identifiers (hwaddr, client_id, relay-agent-info)
+    # 3: valid_lifetime/expire out of range are bad rows (issue 14)
 
     def intervals(self) -> Iterator[Interval]:
         columns: dict[str, int] | None = None
@@ -89,6 +90,9 @@ class KeaLeaseSource(LogSource):
                 lifetime = int(row["valid_lifetime"])
                 expire = int(row["expire"])
                 state = int(row.get("state") or 0)
+                # valid_lifetime is a uint32; a 400-digit expire was an OverflowError (issue 14)
+                if abs(lifetime) > 0xFFFFFFFF or not 0 <= expire <= MAX_SECONDS:
+                    raise ValueError("number out of range")
             except ValueError:
                 self.problem(number, f"row with a bad address or number: {line[:80]!r}: skipped")
                 continue

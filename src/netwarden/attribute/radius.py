@@ -31,7 +31,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
-from netwarden.attribute.base import Interval, LogSource, normalize_ip, parse_offset_time
+from netwarden.attribute.base import (
+    MIN_SECONDS,
+    Interval,
+    LogSource,
+    checked_seconds,
+    normalize_ip,
+    parse_offset_time,
+    posix_seconds,
+)
 from netwarden.attribute.identity import encode, merge, normalize_mac
 
 DEFAULT_INTERIM = 3600.0  # seconds: a session's last sign of life is trusted this long
@@ -75,7 +83,8 @@ class RadiusDetailSource(LogSource):
     """FreeRADIUS ``detail`` accounting file. Option ``interim_interval`` (seconds)."""
 
     kind = "radius"
-    parser_version = 2  # 2: identifiers (Calling-Station-Id, NAS-Port-Id)
+    parser_version = 3  # 2: identifiers (Calling-Station-Id, NAS-Port-Id)
+    # 3: times bounded to the years 1-9999, ASCII digits only (issue 14)
 
     @property
     def interim(self) -> float:
@@ -182,6 +191,8 @@ class RadiusDetailSource(LogSource):
                 return
         try:
             when = self._event_time(attrs, header, first)
+            if when is not None:
+                checked_seconds(when, "event time")
         except ValueError as exc:
             self.problem(first, f"unusable event time: {exc}")
             return
@@ -197,6 +208,10 @@ class RadiusDetailSource(LogSource):
         ids = _identifiers(account, attrs.get("Calling-Station-Id", ""),
                            attrs.get("NAS-Port-Id", ""))
         session_time = _int_or_none(attrs.get("Acct-Session-Time"))
+        if session_time is not None and when - session_time < MIN_SECONDS:
+            self.problem(first, f"Acct-Session-Time {session_time} reaches before year 1: "
+                         "ignored")
+            session_time = None
         yield from self._sweep(when, key)
         revived = self._ended.pop(key, None)
         if revived is not None:  # it was alive after all: it overlaps the later session
@@ -302,9 +317,7 @@ class RadiusDetailSource(LogSource):
             return self._parse_event(event, line)
         stamp = attrs.get("Timestamp")
         if stamp:
-            if not stamp.isdigit():
-                raise ValueError(f"Timestamp {stamp!r} is not POSIX seconds")
-            return float(stamp)
+            return posix_seconds(stamp, "Timestamp")
         if header:
             match = _HEADER.match(header)
             if match:
@@ -315,7 +328,7 @@ class RadiusDetailSource(LogSource):
 
     def _parse_event(self, text: str, line: int) -> float:
         if text.isdigit():
-            return float(text)
+            return posix_seconds(text, "Event-Timestamp")
         match = _EVENT.match(text)
         if match:
             month, day, year, hh, mm, ss, zone = match.groups()
@@ -349,7 +362,12 @@ def _naive(year: str, month: str, day: str, hh: str, mm: str, ss: str) -> dateti
 
 
 def _int_or_none(text: str | None) -> int | None:
-    return int(text) if text is not None and text.isdigit() else None
+    """An Acct-Session-Time: ASCII digits of a 32-bit count (RFC 2866), else None. ("²"
+    raised ValueError and 400 digits OverflowError out of ``intervals()``; issue 14.)"""
+    if text is None or not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    value = int(text)
+    return value if value <= 0xFFFFFFFF else None
 
 
 def _iso(seconds: float) -> str:

@@ -42,6 +42,7 @@ _MULTIPART = re.compile(rb"content-type:\s*(?:multipart|message)/", re.IGNORECAS
 _START = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?Infringement\b")
 _END = re.compile(r"</(?:[A-Za-z_][\w.-]*:)?Infringement\s*>")
 _BARE_AMP = re.compile(r"&(?!(?:[A-Za-z_][\w.-]*|#[0-9]+|#x[0-9A-Fa-f]+);)")
+MAX_SIZE = 2**53 - 1  # a FileSize the ledger's canonical JSON can carry exactly
 REQUIRED = ("Case/ID", "Source/TimeStamp", "Source/IP_Address")
 
 
@@ -110,7 +111,7 @@ def extract_documents(raw: bytes, source: str) -> list[str]:
         charset = part.get_content_charset() or "utf-8"
         try:
             text = payload.decode(charset, "replace")
-        except LookupError:
+        except (LookupError, UnicodeError):  # unknown; or idna/punycode, which refuse 'replace'
             text = payload.decode("utf-8", "replace")
         is_xml = ctype in ("application/xml", "text/xml") or filename.endswith(".xml")
         found = _documents_in(text)
@@ -163,6 +164,15 @@ def _text(root: Any, path: str) -> str | None:
     return value or None
 
 
+def _size(text: str | None) -> int | None:
+    """A FileSize of ASCII digits up to :data:`MAX_SIZE`, else None ("²" raised ValueError and
+    a 30-digit size could not be canonicalised for the ledger; issue 14)."""
+    if not text or not (text.isascii() and text.isdigit()) or len(text) > 16:
+        return None
+    value = int(text)
+    return value if value <= MAX_SIZE else None
+
+
 def parse_acns(document: str, source: str) -> AcnsNotice:
     """Parse one ACNS document safely; InputError for hostile XML or missing fields."""
     if len(document.encode("utf-8")) > MAX_XML_BYTES:
@@ -188,7 +198,7 @@ def parse_acns(document: str, source: str) -> AcnsNotice:
                     hashes[(h.get("Type") or "unknown").lower()] = h.text.strip()
             size = _text(item, "FileSize")
             items.append({"title": _text(item, "Title"), "file_name": _text(item, "FileName"),
-                          "file_size": int(size) if size and size.isdigit() else None,
+                          "file_size": _size(size),
                           "hashes": hashes, "timestamp": _text(item, "TimeStamp")})
     if not any(i["file_name"] or i["hashes"] for i in items):
         missing.append("Content/Item/FileName or Hash")
@@ -203,8 +213,14 @@ def parse_acns(document: str, source: str) -> AcnsNotice:
     if when.tzinfo is None:
         raise InputError(source, f"Source/TimeStamp {stamp!r} has no UTC offset: a local time "
                          "cannot be attributed", "Source/TimeStamp")
+    try:
+        when = when.astimezone(UTC)
+    except OverflowError:  # "0001-01-01T00:00:00+05:00" is before year 1 in UTC (issue 14)
+        raise InputError(source, f"Source/TimeStamp {stamp!r} is outside the years 1-9999 in "
+                         "UTC", "Source/TimeStamp") from None
     port_text = _text(root, "Source/Port")
-    if port_text is not None and (not port_text.isdigit() or not 0 < int(port_text) < 65536):
+    if port_text is not None and (not (port_text.isascii() and port_text.isdigit())
+                                  or len(port_text) > 5 or not 0 < int(port_text) < 65536):
         raise InputError(source, f"Source/Port {port_text!r} is not a port", "Source/Port")
 
     def party(path: str) -> dict[str, str]:
@@ -215,7 +231,7 @@ def parse_acns(document: str, source: str) -> AcnsNotice:
 
     return AcnsNotice(case_id=_text(root, "Case/ID") or "", complainant=party("Complainant"),
                       service_provider=party("Service_Provider"),
-                      timestamp=when.astimezone(UTC), ip=_text(root, "Source/IP_Address") or "",
+                      timestamp=when, ip=_text(root, "Source/IP_Address") or "",
                       port=int(port_text) if port_text else None,
                       type=_text(root, "Source/Type"), items=items,
                       notes=_text(root, "Notes"))

@@ -15,6 +15,7 @@ import base64
 import re
 from dataclasses import dataclass, field
 
+from netwarden.collect.bounds import wire_int
 from netwarden.digest import _librhash as rh
 
 MAX_LINE = 64 * 1024  # bytes of one message; longer is hostile (ADC has no hard limit)
@@ -248,10 +249,8 @@ class UserInfo:
 
     @property
     def client_type(self) -> int:
-        try:
-            return int(self.fields.get("CT", "0"))
-        except ValueError:
-            return 0
+        """INF ``CT`` bits; anything but ASCII digits within the wire domain is 0 (issue 14)."""
+        return wire_int(self.fields.get("CT")) or 0
 
     @property
     def is_operator(self) -> bool:
@@ -263,10 +262,9 @@ class UserInfo:
 
     @property
     def share_size(self) -> int | None:
-        try:
-            return int(self.fields["SS"])
-        except (KeyError, ValueError):
-            return None
+        """INF ``SS``: ASCII digits up to 2**53 - 1, else unknown (a hub's 10**22 would make
+        the observation impossible to canonicalise for the ledger; issue 14)."""
+        return wire_int(self.fields.get("SS"))
 
     @property
     def active(self) -> bool:
@@ -283,8 +281,9 @@ class UserInfo:
 
 def status(msg: Message) -> tuple[int, int, str]:
     """``(severity, code, text)`` of a STA message (severity 0 ok, 1 recoverable, 2 fatal)."""
-    if not msg.params or len(msg.params[0]) != 3 or not msg.params[0].isdigit():
-        raise ProtocolError("STA without a 3-digit code")
+    code = msg.params[0] if msg.params else ""
+    if len(code) != 3 or not (code.isascii() and code.isdigit()):  # "²²²".isdigit() too
+        raise ProtocolError(f"STA without a 3-digit code: {code[:16]!r}")
     raw = msg.params[0]
     return int(raw[0]), int(raw[1:]), msg.params[1] if len(msg.params) > 1 else ""
 

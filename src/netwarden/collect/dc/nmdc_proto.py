@@ -207,7 +207,8 @@ def parse_ctm(args: str) -> tuple[str, str, int]:
     target, addr = parts[0], parts[1]
     host, sep, port_s = addr.rpartition(":")
     port_s = port_s.rstrip("SNR")
-    if not sep or not host or not port_s.isdigit():
+    # ASCII digits, at most 5: "²".isdigit() and a 5000-digit port both broke int() (issue 14)
+    if not sep or not host or not (port_s.isascii() and port_s.isdigit()) or len(port_s) > 5:
         raise NmdcError(f"$ConnectToMe address {addr[:64]!r} is not ip:port")
     port = int(port_s)
     if not 0 < port < 65536:
