@@ -13,7 +13,6 @@ from netwarden.export import export_bytes
 from netwarden.export.model import ExportSource
 from netwarden.export.options import ExportOptions
 from netwarden.scope import load_scope
-
 from test_strict_input import BASE, write
 
 
