@@ -460,6 +460,7 @@ def summarize(result: RunResult) -> dict[str, Any]:
         "run_id": result.run_id, "check_id": result.scope.check_id,
         "operator": result.scope.operator_name, "jurisdiction": result.scope.jurisdiction,
         "authorization": result.scope.authorization,
+        "tlp": result.scope.tlp,
         "started_at": result.started_at.isoformat(),
         "finished_at": result.finished_at.isoformat(),
         "services": [s.url for s in result.scope.services],

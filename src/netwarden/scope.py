@@ -35,6 +35,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 DEFAULT_PORTS = {"ftp": 21, "http": 80, "https": 443, "smb": 445, "adc": 411, "adcs": 411,
                  "nmdc": 411, "dchub": 411, "udp": 6969, "bittorrent": 6881}
 SUPPORTED_SCHEMES = frozenset(DEFAULT_PORTS)
+TLP_LEVELS = ("clear", "white", "green", "amber", "red")
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,9 @@ class Scope:
     attribution: dict[str, Any] = field(default_factory=dict)
     auditor: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    # the Traffic Light Protocol marking the authorizing body sets on what leaves the run
+    # (exports); None: the exporters' default (red with CSAM, else amber)
+    tlp: str | None = None
 
     # -- time --------------------------------------------------------------------------------
     def window_problem(self, now: datetime | None = None) -> str | None:
@@ -250,6 +254,7 @@ class CheckTable(StrictModel):
     not_before: datetime
     not_after: datetime
     jurisdiction: str
+    tlp: str | None = None  # clear | white | green | amber | red (FIRST TLP 2.0)
 
 
 class OperatorTable(StrictModel):
@@ -633,6 +638,10 @@ def parse_scope(data: dict[str, Any], source: str = "<scope>", *,
     not_after = _aware(check.not_after, source, "check.not_after")
     if not_after <= not_before:
         raise ScopeError(source, "must be later than check.not_before", "check.not_after")
+    tlp = check.tlp.strip().lower() if check.tlp is not None else None
+    if tlp is not None and tlp not in TLP_LEVELS:
+        raise ScopeError(source, f"must be one of {', '.join(TLP_LEVELS)}, got {check.tlp!r}",
+                         "check.tlp")
     jurisdiction = check.jurisdiction.strip().lower()
     known = known_jurisdictions()
     if jurisdiction not in known:
@@ -697,7 +706,7 @@ def parse_scope(data: dict[str, Any], source: str = "<scope>", *,
                     operator_name=operator_name, asn=tuple(operator.asn),
                     prefixes=tuple(prefixes), infrastructure=frozenset(infrastructure),
                     services=(), ports=ports, limits=limits, banks=banks,
-                    attribution=attribution, auditor=auditor, raw={})
+                    attribution=attribution, auditor=auditor, raw={}, tlp=tlp)
 
     def static_check(host: str, port: int) -> Decision:
         # Services are validated against prefixes and ports only: the time window is

@@ -48,8 +48,10 @@ def export_bytes(source: ExportSource, fmt: str, options: ExportOptions | None =
                  ) -> tuple[bytes, ExportOptions]:
     """The export of ``source`` in ``fmt`` and the options it was made with (TLP resolved)."""
     write = _writer(fmt)
+    scope_tlp = source.summary.get("tlp") if source.summary else None
     resolved = resolve(options or ExportOptions(),
-                       any(track_of(f) == "csam" for f in source.findings))
+                       any(track_of(f) == "csam" for f in source.findings),
+                       scope_tlp if isinstance(scope_tlp, str) else None)
     return write(source, resolved), resolved
 
 

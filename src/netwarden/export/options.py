@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netwarden.errors import InputError
-
-TLP_LEVELS = ("clear", "white", "green", "amber", "red")
+from netwarden.scope import TLP_LEVELS
 
 
 @dataclass(frozen=True)
@@ -29,12 +28,16 @@ class ExportOptions:
             raise InputError("--organisation", "must be 1-200 characters")
 
 
-def resolve(options: ExportOptions, has_csam: bool) -> ExportOptions:
-    """``options`` with the TLP level decided: the one given, else ``red`` for an export that
-    holds CSAM findings (never to be passed on without the sender's say) and ``amber``
-    otherwise."""
+def resolve(options: ExportOptions, has_csam: bool, scope_tlp: str | None = None
+            ) -> ExportOptions:
+    """``options`` with the TLP level decided: the one given, else the scope's ``[check] tlp``
+    (the authorizing body's marking, recorded in the run's ``summary.json``), else ``red`` for
+    an export that holds CSAM findings (never to be passed on without the sender's say) and
+    ``amber`` otherwise."""
     from dataclasses import replace
 
     if options.tlp is not None:
         return options
+    if scope_tlp in TLP_LEVELS:
+        return replace(options, tlp=scope_tlp)
     return replace(options, tlp="red" if has_csam else "amber")
