@@ -138,3 +138,14 @@ def test_a_rereleased_film_is_found_by_content(tmp_path: Path,
     assert finding["digests"]["sha256"]  # the whole file, digested as it arrived
     assert Ledger.open(store).verify().ok
     store.close()
+
+
+@pytest.mark.parametrize(("key", "value"), [("discover_min_score", 2), ("discover_bytes", 0),
+                                            ("discover", "yes")])
+def test_bad_discovery_options_are_refused_at_scope_load(key: str, value: object) -> None:
+    from netwarden.errors import InputError
+
+    with pytest.raises(InputError) as info:
+        make_scope([{"url": "http://127.77.0.10:6969/announce", "kind": "bittorrent-tracker",
+                     key: value}])
+    assert key in str(info.value)

@@ -27,7 +27,6 @@ from netwarden.collect.bittorrent.metainfo import Metainfo
 from netwarden.collect.bittorrent.peerwire import PeerLimits, PeerSession
 from netwarden.collect.bittorrent.tracker_http import PeerAddress, TrackerError, fetch_bounded
 from netwarden.collect.references import TorrentReference
-from netwarden.errors import InputError
 from netwarden.records import Endpoint, EvidenceLevel, Observation, Outcome, Refusal
 
 if TYPE_CHECKING:
@@ -36,12 +35,9 @@ if TYPE_CHECKING:
 PEERS_PER_CANDIDATE = 3  # in-scope peers tried for one torrent before giving up on it
 
 
-def _positive(collector: BitTorrentCollector, name: str, default: float) -> float:
-    value = collector.service.options.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise InputError(collector.service.url, f"option {name} must be a positive number, "
-                         f"got {value!r}", f"services.{name}")
-    return float(value)
+def _option(collector: BitTorrentCollector, name: str, default: float) -> float:
+    """A discovery option (checked at scope load by ``BitTorrentOptions``), or its default."""
+    return float(collector.service.options.get(name, default))
 
 
 class _RunBudget:
@@ -66,20 +62,16 @@ class Discovery:
         view = collector.ctx.references
         titles = getattr(view, "titles", None)
         self.titles: list[str] = list(titles()) if callable(titles) else []
-        self.max_candidates = int(_positive(collector, "discover_candidates", 20))
-        self.bytes_per_candidate = int(_positive(collector, "discover_bytes", DEFAULT_BYTES))
-        total = int(_positive(collector, "discover_total_bytes", 512 * 1024 * 1024))
+        self.max_candidates = int(_option(collector, "discover_candidates", 20))
+        self.bytes_per_candidate = int(_option(collector, "discover_bytes", DEFAULT_BYTES))
+        total = int(_option(collector, "discover_total_bytes", 512 * 1024 * 1024))
         budget = getattr(collector.ctx, "_bt_discovery_budget", None)
         if budget is None:
             budget = _RunBudget(total)
             collector.ctx._bt_discovery_budget = budget  # type: ignore[attr-defined]
         self.budget: _RunBudget = budget
-        floor = collector.service.options.get("discover_min_score", 0.6)
-        if isinstance(floor, bool) or not isinstance(floor, int | float) or not 0 <= floor <= 1:
-            raise InputError(collector.service.url, "option discover_min_score must be between "
-                             f"0 and 1, got {floor!r}", "services.discover_min_score")
-        self.min_score = float(floor)
-        timeout = _positive(collector, "discover_timeout", 120.0)
+        self.min_score = _option(collector, "discover_min_score", 0.6)
+        timeout = _option(collector, "discover_timeout", 120.0)
         base = collector.peer_limits
         self.limits = PeerLimits(connect_timeout=base.connect_timeout,
                                  read_timeout=base.read_timeout,

@@ -26,7 +26,6 @@ from typing import Any
 from netwarden.collect.candidates import parse_release, title_similarity
 from netwarden.digest import MultiDigest
 from netwarden.digest.perceptual import MAX_VIDEO_BYTES, PerceptualDigest, kind_from_name
-from netwarden.errors import InputError
 from netwarden.scope import Service
 
 
@@ -48,7 +47,7 @@ class DcCandidate:
 
 @dataclass
 class DiscoveryOptions:
-    """The service's discovery limits (validated: an InputError names the bad option)."""
+    """The service's discovery limits."""
 
     enabled: bool = True
     per_user: int = 5
@@ -58,25 +57,13 @@ class DiscoveryOptions:
 
     @classmethod
     def of(cls, service: Service) -> DiscoveryOptions:
+        """From the service's options, already checked at scope load (``DcOptions``)."""
         opts = service.options
-        enabled = opts.get("discover", True)
-        if not isinstance(enabled, bool):
-            raise InputError(service.url, f"option discover must be true or false, got "
-                             f"{enabled!r}", "services.discover")
-        values = []
-        for name, default in (("discover_candidates", 5), ("discover_bytes", MAX_VIDEO_BYTES),
-                              ("discover_total_bytes", 512 * 1024 * 1024)):
-            value = opts.get(name, default)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise InputError(service.url, f"option {name} must be a positive integer, "
-                                 f"got {value!r}", f"services.{name}")
-            values.append(value)
-        floor = opts.get("discover_min_score", 0.6)
-        if isinstance(floor, bool) or not isinstance(floor, int | float) or not 0 <= floor <= 1:
-            raise InputError(service.url, f"option discover_min_score must be between 0 and 1, "
-                             f"got {floor!r}", "services.discover_min_score")
-        return cls(enabled=enabled, per_user=values[0], max_bytes=values[1],
-                   total_bytes=values[2], min_score=float(floor))
+        return cls(enabled=bool(opts.get("discover", True)),
+                   per_user=int(opts.get("discover_candidates", 5)),
+                   max_bytes=int(opts.get("discover_bytes", MAX_VIDEO_BYTES)),
+                   total_bytes=int(opts.get("discover_total_bytes", 512 * 1024 * 1024)),
+                   min_score=float(opts.get("discover_min_score", 0.6)))
 
 
 def candidates(files: Iterable[Any], bank_tths: frozenset[str], titles: list[str],
