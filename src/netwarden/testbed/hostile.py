@@ -382,8 +382,15 @@ class _HostileHTTPHandler(http.server.BaseHTTPRequestHandler):
 
 def serve_hostile_http(host: str, port: int = 0) -> RunningServer:
     """Start the hostile HTTP server on ``host`` (see the module docstring for its attacks)."""
+    return _serve_stoppable(host, port, "HostileHTTP", _HostileHTTPHandler)
+
+
+def _serve_stoppable(host: str, port: int, name: str, base: type, **attrs: Any
+                     ) -> RunningServer:
+    """``serve_http`` with a handler class whose ``stop`` event is set when the server stops,
+    so that handlers stalling on purpose (drips, floods) end with it."""
     stop = threading.Event()
-    handler = type("HostileHTTP", (_HostileHTTPHandler,), {"stop": stop})
+    handler = type(name, (base,), {"stop": stop, **attrs})
     server = serve_http(None, host, port, handler=handler)
     inner_stop = server._stop
 
@@ -538,18 +545,8 @@ def serve_runaway_http(host: str, port: int = 0, *, flood_names: int = 1000,
     two subdirectories ``a/``, ``b/``, without end) and ``loop/`` (``self -> .``,
     ``sub/up -> ..``: ``file.bin`` and ``sub/x.bin`` reachable under endless paths).
     """
-    stop = threading.Event()
-    handler = type("RunawayHTTP", (_RunawayHTTPHandler,),
-                   {"stop": stop, "flood_names": flood_names, "drip_interval": drip_interval})
-    server = serve_http(None, host, port, handler=handler)
-    inner_stop = server._stop
-
-    def stopper() -> None:
-        stop.set()
-        inner_stop()
-
-    server._stop = stopper
-    return server
+    return _serve_stoppable(host, port, "RunawayHTTP", _RunawayHTTPHandler,
+                            flood_names=flood_names, drip_interval=drip_interval)
 
 
 class _RunawayFTPHandler(_HostileFTPHandler):
