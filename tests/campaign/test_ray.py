@@ -1,4 +1,4 @@
-"""The Ray executor on a real local Ray cluster (``ray start --head`` on loopback, one worker).
+"""The Ray executor on a real local Ray cluster (``ray start --head``, bound to loopback only).
 
 The same campaign must give the same findings on Ray as on the local executor; a Ray worker
 killed -9 mid-audit must leave an interrupted attempt and a complete, duplicate-free result.
@@ -39,27 +39,62 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+# Ray turns 127.0.0.1 into "a remotely reachable address" (the host's address from a route
+# lookup) unless multi-node clustering is off; off, every Ray process binds to loopback only,
+# as every network test must. The ``ray start`` subprocesses read the variable; this process
+# (the driver) reads the constant at call time.
+_LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0",
+                 "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
+_START_TRIES = 3
+
+
+def _ray_logs(temp: Path) -> str:
+    """The tail of each Ray log under ``temp``: what a failed ``ray start`` left behind."""
+    tails = []
+    for log in sorted(temp.glob("session_*/logs/*")):
+        if log.is_file() and log.suffix in {".err", ".out", ".log"} and log.stat().st_size:
+            tails.append(f"--- {log.name}\n" + log.read_text(errors="replace")[-1500:])
+    return "\n".join(tails[-8:])
+
+
+def _start_head(ray_bin: str, env: dict[str, str]) -> tuple[str, Path]:
+    """``ray start --head`` on loopback; a failed start is retried on a fresh port, then
+    reported with Ray's own output and logs (a bare exit status says nothing in CI)."""
+    failures = []
+    for _ in range(_START_TRIES):
+        temp = Path(tempfile.mkdtemp(prefix="nwray-", dir="/tmp"))  # short: unix socket paths
+        port = _free_port()
+        done = subprocess.run(
+            [ray_bin, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
+             "--num-cpus=2", "--include-dashboard=false", f"--temp-dir={temp}",
+             "--disable-usage-stats"],
+            capture_output=True, text=True, env=env, timeout=180)
+        if done.returncode == 0:
+            return f"127.0.0.1:{port}", temp
+        failures.append(f"ray start --head (port {port}) exited {done.returncode}\n"
+                        f"{done.stdout[-2000:]}\n{done.stderr[-3000:]}\n{_ray_logs(temp)}")
+        subprocess.run([ray_bin, "stop", "--force"], capture_output=True, env=env, timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)
+    pytest.fail("a local Ray head did not start:\n" + "\n\n".join(failures))
+
+
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[str]:
-    """A head node on 127.0.0.1 with one worker node; stopped after the module."""
+    """One Ray node on 127.0.0.1 (two CPUs, so two audits run at once); stopped after the
+    module. The test kills one of its worker processes, which is what a lost worker is."""
+    import ray._private.ray_constants as ray_constants
+
     ray_bin = str(Path(sys.executable).with_name("ray"))
-    temp = Path(tempfile.mkdtemp(prefix="nwray-", dir="/tmp"))  # short: unix socket paths
-    port = _free_port()
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
-    common = ["--disable-usage-stats"]
-    subprocess.run([ray_bin, "start", "--head", "--node-ip-address=127.0.0.1",
-                    f"--port={port}", "--num-cpus=0", "--include-dashboard=false",
-                    f"--temp-dir={temp}", *common], check=True, capture_output=True, env=env,
-                   timeout=180)
-    address = f"127.0.0.1:{port}"
+    env = {**os.environ, **_LOOPBACK_ENV}
+    clustering = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    address, temp = _start_head(ray_bin, env)
     try:
-        subprocess.run([ray_bin, "start", f"--address={address}", "--node-ip-address=127.0.0.1",
-                        "--num-cpus=2", *common], check=True, capture_output=True, env=env,
-                       timeout=180)
         yield address
     finally:
         subprocess.run([ray_bin, "stop", "--force"], capture_output=True, env=env, timeout=120)
         shutil.rmtree(temp, ignore_errors=True)
+        ray_constants.ENABLE_RAY_CLUSTER = clustering
 
 
 @contextlib.contextmanager
@@ -89,6 +124,7 @@ def test_same_findings_on_ray_and_local_and_a_killed_ray_worker(
         store = open_store(ray_url)
         box: dict[str, Any] = {}
         with _executor(ray_url, ray_cluster) as executor:
+            assert {n["NodeManagerAddress"] for n in ray.nodes()} == {"127.0.0.1"}
             def coordinator() -> None:
                 try:
                     box["result"] = run_campaign(campaign, store, Ledger.open(store), executor)
