@@ -134,12 +134,8 @@ def _audit(out: Path, announce: str, floor: float, banks: object, ledger: object
     false = [r for r in rows if r["host"] != "127.77.1.1"]
     examined = fetched = 0
     outcomes: dict[str, int] = {}
-    from netwarden.ledger.models import LeafRow
-
-    leaves = LeafRow.__table__.c
-    for _, _, raw in ledger.leaves((leaves.run_id == result.run_id)  # type: ignore[attr-defined]
-                                   & (leaves.record_type == "observation")):
-        data = json.loads(bytes(raw))
+    for leaf in ledger.entries("observation", run_id=result.run_id):
+        data = leaf.record()
         if data.get("method") != "bt-discovery":
             continue
         why = str(data.get("reason") or data.get("level"))[:70]

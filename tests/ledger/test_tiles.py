@@ -314,4 +314,4 @@ http {{
         with TileSource(url) as source:
             report = verify_tiles(source, [ledger.key.public])
         assert (report.size, report.entries, report.root) == (600, 600, ledger.root(600))
-        assert report.bytes_hashed == sum(len(e) for _, _, e in ledger.leaves())
+        assert report.bytes_hashed == sum(len(e.data) for e in ledger.entries())

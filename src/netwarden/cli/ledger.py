@@ -223,9 +223,9 @@ def show_command(
             if not 0 <= index < size:
                 raise InputError("--index", f"must be in 0..{size - 1}")
             proof_size = latest.size if latest and index < latest.size else size
-            entry = ledger.entry(index)
-            out = {"index": index, "entry": json.loads(entry),
-                   "leaf_hash": ledger.leaves(_idx(index))[0][1].hex(),
+            leaf = ledger.leaf(index)
+            out = {"index": index, "entry": json.loads(leaf.data),
+                   "leaf_hash": leaf.leaf_hash.hex(),
                    "proof_tree_size": proof_size,
                    "inclusion_proof": [h.hex() for h in ledger.inclusion_proof(index,
                                                                                proof_size)]}
@@ -236,9 +236,3 @@ def show_command(
     else:
         for k, v in out.items():
             typer.echo(f"{k}: {json.dumps(v) if isinstance(v, dict | list) else v}")
-
-
-def _idx(index: int):  # type: ignore[no-untyped-def]
-    from netwarden.ledger.models import LeafRow
-
-    return LeafRow.__table__.c.idx == index

@@ -19,13 +19,14 @@ from netwarden.ledger.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from netwarden.ledger.storage import LeafRef, Ledger, LedgerError, canonical
+from netwarden.ledger.storage import LeafRef, Ledger, LedgerEntry, LedgerError, canonical
 
 __all__ = [
     "BadHashSizeError",
     "IndexOutOfRangeError",
     "LeafRef",
     "Ledger",
+    "LedgerEntry",
     "LedgerError",
     "ProofError",
     "RootMismatchError",

@@ -87,8 +87,8 @@ def export_bundle(ledger: Ledger, indices: set[int], out: Path, *, reason: str, 
                   what: str) -> BundleResult:
     """Write the bundle of leaves ``indices`` to ``out`` (see module docstring)."""
     chosen = sorted(indices)
-    rows = {i: (h, e) for i, h, e in ledger.leaves(
-        merkle_index_in(chosen))} if chosen else {}
+    rows = {e.index: (e.leaf_hash, e.data)
+            for e in ledger.entries(indices=chosen)} if chosen else {}
     leaf_hashes = b"".join(rows[i][0] for i in chosen)
     custody = {
         "record_type": "custody_export",
@@ -171,12 +171,6 @@ def _cosigners_of(ledger: Ledger, note: str) -> list[Any]:
     keys = [w.key for w in ledger.witnesses]
     valid = {name for name, _, _ in check_cosignatures(parse_checkpoint(note), keys).valid}
     return sorted({k for k in keys if k.name in valid}, key=lambda k: k.name)
-
-
-def merkle_index_in(indices: list[int]) -> Any:
-    from netwarden.ledger.models import LeafRow
-
-    return LeafRow.__table__.c.idx.in_(indices)
 
 
 # -- verification ------------------------------------------------------------------------

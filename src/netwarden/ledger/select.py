@@ -12,10 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from netwarden.errors import InputError
-from netwarden.ledger.models import LeafRow
 from netwarden.ledger.storage import Ledger
 
-LEAVES = LeafRow.__table__
 MAX_FINDINGS_LINES = 1_000_000
 RUN_TYPES = ("run", "run_end")
 
@@ -30,14 +28,13 @@ def finding_indices(ledger: Ledger, match_id: str) -> set[int]:
     A finding id (version 2 of findings.jsonl: the id of the observation of one copy) is
     accepted too and selects every match of that copy.
     """
-    matches = ledger.leaves((LEAVES.c.record_type == "match") & (LEAVES.c.record_id == match_id))
+    matches = [(e.index, e.leaf_hash, e.data)
+               for e in ledger.entries("match", record_id=match_id)]
     if not matches:
-        for _i, _h, data in ledger.leaves((LEAVES.c.record_type == "observation")
-                                          & (LEAVES.c.record_id == match_id)):
-            run = _entry(data).get("run_id", "")
-            ids = [_entry(d)["id"] for _j, _g, d in ledger.leaves(
-                (LEAVES.c.record_type == "match") & (LEAVES.c.run_id == run))
-                if _entry(d).get("observation_id") == match_id]
+        for found in ledger.entries("observation", record_id=match_id):
+            run = found.record().get("run_id", "")
+            ids = [m.record()["id"] for m in ledger.entries("match", run_id=run)
+                   if m.record().get("observation_id") == match_id]
             if ids:
                 return set().union(*(finding_indices(ledger, i) for i in ids))
         raise InputError("--finding", f"no match record with id {match_id!r} in the ledger")
@@ -49,11 +46,9 @@ def finding_indices(ledger: Ledger, match_id: str) -> set[int]:
         runs.add(entry.get("run_id", ""))
         obs = entry.get("observation_id")
         if obs:
-            chosen.update(i for i, _, _ in ledger.leaves(
-                (LEAVES.c.record_type == "observation") & (LEAVES.c.record_id == obs)))
-    chosen.update(i for i, _, _ in ledger.leaves(LEAVES.c.match_id == match_id))
-    chosen.update(i for i, _, _ in ledger.leaves(
-        LEAVES.c.record_type.in_(RUN_TYPES) & LEAVES.c.run_id.in_(sorted(runs))))
+            chosen.update(e.index for e in ledger.entries("observation", record_id=obs))
+    chosen.update(e.index for e in ledger.entries(match_id=match_id))
+    chosen.update(e.index for e in ledger.entries(RUN_TYPES, run_id=sorted(runs)))
     return chosen
 
 
@@ -94,14 +89,13 @@ def _operator_name(value: Any) -> str | None:
 
 def operator_indices(ledger: Ledger, operator: str) -> set[int]:
     """All findings of every run whose ``run`` record names ``operator``."""
-    runs = {e["run_id"] for _, _, d in ledger.leaves(LEAVES.c.record_type == "run")
-            if _operator_name((e := _entry(d)).get("operator")) == operator}
+    runs = {e["run_id"] for leaf in ledger.entries("run")
+            if _operator_name((e := leaf.record()).get("operator")) == operator}
     if not runs:
         raise InputError("--operator", f"no run for operator {operator!r} in the ledger")
     chosen: set[int] = set()
-    for _, _, data in ledger.leaves((LEAVES.c.record_type == "match")
-                                    & LEAVES.c.run_id.in_(sorted(runs))):
-        chosen |= finding_indices(ledger, _entry(data)["id"])
+    for leaf in ledger.entries("match", run_id=sorted(runs)):
+        chosen |= finding_indices(ledger, leaf.record()["id"])
     if not chosen:
         raise InputError("--operator", f"runs for operator {operator!r} have no findings")
     return chosen

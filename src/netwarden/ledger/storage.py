@@ -10,6 +10,7 @@ a crash leaves either the whole append or none of it; the transaction commits be
 from __future__ import annotations
 
 import itertools
+import json
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import rfc8785
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from netwarden.errors import InputError, NetwardenError
@@ -69,6 +70,30 @@ class StoredCheckpoint:
 
     def __str__(self) -> str:
         return self.note
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One stored leaf as a reader sees it: index, RFC 6962 leaf hash and canonical bytes.
+
+    What :meth:`Ledger.entries` returns: readers outside ``ledger/`` get leaves through this
+    and never through the storage tables, so the storage layout can change under them.
+    """
+
+    index: int
+    leaf_hash: bytes
+    data: bytes
+
+    def record(self) -> dict[str, Any]:
+        """The entry as a JSON object."""
+        value = json.loads(self.data)
+        if not isinstance(value, dict):
+            raise LedgerError(f"leaf {self.index} is not a JSON object")
+        return value
+
+
+def _one_or_many(value: str | Sequence[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
 
 
 class PreparedEntry(NamedTuple):
@@ -265,13 +290,51 @@ class Ledger:
             raise LedgerError(f"no leaf with index {index}")
         return row[0]
 
-    def leaves(self, where: Any = None) -> list[tuple[int, bytes, bytes]]:
-        """``(index, leaf_hash, entry)`` of the leaves matching a SQLAlchemy condition."""
-        query = select(LEAVES.c.idx, LEAVES.c.leaf_hash, LEAVES.c.entry).order_by(LEAVES.c.idx)
-        if where is not None:
-            query = query.where(where)
+    def leaf(self, index: int) -> LedgerEntry:
+        """Leaf ``index`` with its stored leaf hash."""
+        found = self.entries(indices=[index])
+        if not found:
+            raise LedgerError(f"no leaf with index {index}")
+        return found[0]
+
+    def entries(self, kind: str | Sequence[str] | None = None, *,
+                record_id: str | Sequence[str] | None = None,
+                run_id: str | Sequence[str] | None = None,
+                match_id: str | None = None,
+                indices: Sequence[int] | None = None,
+                newest_first: bool = False,
+                limit: int | None = None) -> list[LedgerEntry]:
+        """The stored leaves that match every given filter, in index order (or newest first).
+
+        The only reader of stored entries for code outside ``ledger/`` (web, metrics, reports,
+        liability, bundles): ``kind`` is the entry's ``record_type``; ``record_id`` its ``id``;
+        ``run_id`` and ``match_id`` the entry's fields of those names. Each filter is one of the
+        look-ups the store keeps an index for.
+        """
+        query = select(LEAVES.c.idx, LEAVES.c.leaf_hash, LEAVES.c.entry)
+        if kind is not None:
+            query = query.where(LEAVES.c.record_type.in_(_one_or_many(kind)))
+        if record_id is not None:
+            query = query.where(LEAVES.c.record_id.in_(_one_or_many(record_id)))
+        if run_id is not None:
+            query = query.where(LEAVES.c.run_id.in_(_one_or_many(run_id)))
+        if match_id is not None:
+            if "\x00" in match_id:
+                return []  # no id holds NUL (and PostgreSQL refuses to compare with one)
+            query = query.where(LEAVES.c.match_id == match_id)
+        if indices is not None:
+            query = query.where(LEAVES.c.idx.in_([int(i) for i in indices]))
+        query = query.order_by(LEAVES.c.idx.desc() if newest_first else LEAVES.c.idx)
+        if limit is not None:
+            query = query.limit(limit)
         with self._read() as conn:
-            return [tuple(r) for r in conn.execute(query)]
+            return [LedgerEntry(int(i), bytes(h), bytes(e)) for i, h, e in conn.execute(query)]
+
+    def counts_by_kind(self) -> dict[str, int]:
+        """Number of stored leaves of each ``record_type`` (metrics)."""
+        query = select(LEAVES.c.record_type, func.count()).group_by(LEAVES.c.record_type)
+        with self._read() as conn:
+            return {str(k): int(n) for k, n in conn.execute(query)}
 
     def leaf_range(self, start: int, end: int) -> list[tuple[bytes, bytes]]:
         """``(leaf hash, entry)`` of leaves ``[start, end)`` in one range read (tile publishing);

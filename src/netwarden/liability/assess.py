@@ -128,17 +128,15 @@ def _ledger_entry(ledger: Any, ref: Any) -> dict[str, Any] | None:
 
 def _hub_facts(ledger: Any, run_id: str) -> dict[str, dict[str, Any]]:
     """Hub facts (``dc-hub-info`` observations) of the run, by hub URL."""
-    if ledger is None or not hasattr(ledger, "leaves"):
+    if ledger is None or not hasattr(ledger, "entries"):
         return {}
-    from netwarden.ledger.models import LeafRow
-
     out: dict[str, dict[str, Any]] = {}
     try:
-        rows = ledger.leaves((LeafRow.run_id == run_id) & (LeafRow.record_type == "observation"))
+        rows = ledger.entries("observation", run_id=run_id)
     except Exception:
         return {}
-    for _idx, _hash, raw in rows:
-        entry = json.loads(raw)
+    for row in rows:
+        entry = row.record()
         details = entry.get("details") or {}
         if entry.get("method") == "dc-hub-info" and details.get("hub"):
             out[details["hub"]] = details

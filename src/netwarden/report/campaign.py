@@ -10,7 +10,6 @@ the liability assessment where one was made (``pending`` otherwise).
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -90,16 +89,14 @@ def _notices(store: Store, operators: set[str] | None) -> list[dict[str, Any]]:
 
 def _bundles(store: Store) -> dict[int, list[str]]:
     """Leaf index → ids of the evidence bundles (custody exports) that carry it."""
-    from netwarden.ledger.models import LeafRow
+    from netwarden.ledger import Ledger
 
     found: dict[int, list[str]] = defaultdict(list)
-    with store.session() as session:
-        for entry in session.scalars(select(LeafRow.entry).where(
-                LeafRow.record_type == "custody_export")):
-            data = json.loads(bytes(entry))
-            for index in data.get("leaves") or []:
-                if isinstance(index, int):
-                    found[index].append(data.get("id", "?"))
+    for leaf in Ledger.open(store, require_key=False).entries("custody_export"):
+        data = leaf.record()
+        for index in data.get("leaves") or []:
+            if isinstance(index, int):
+                found[index].append(data.get("id", "?"))
     return dict(found)
 
 

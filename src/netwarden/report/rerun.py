@@ -26,7 +26,7 @@ from netwarden.store.base import Store
 
 def load_run(run_dir: Path, scope: Scope, store: Store) -> RunResult:
     """The :class:`RunResult` of a finished run directory, for :func:`render_report`."""
-    from netwarden.ledger.models import LeafRow
+    from netwarden.ledger import Ledger
     from netwarden.liability.assess import AssessmentReport, read_findings
     from netwarden.store.models_runs import RunRow
 
@@ -40,10 +40,8 @@ def load_run(run_dir: Path, scope: Scope, store: Store) -> RunResult:
     with store.session() as session:
         row = session.get(RunRow, run_id)
         recorded = row.scope_sha256 if row is not None else None
-        entries = [json.loads(bytes(e)) for e in session.scalars(
-            select(LeafRow.entry).where(LeafRow.run_id == run_id,
-                                        LeafRow.record_type.in_(("observation", "refusal")))
-            .order_by(LeafRow.idx))]
+    entries = [e.record() for e in Ledger.open(store, require_key=False).entries(
+        ("observation", "refusal"), run_id=run_id)]
     if recorded is None:
         raise InputError(str(run_dir), N_("the database has no record of this run"))
     if recorded != scope_digest(scope):

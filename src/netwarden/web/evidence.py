@@ -11,7 +11,6 @@ RFC 9162 inclusion proofs against a signed checkpoint; the server checks them wi
 from __future__ import annotations
 
 import base64
-import json
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +24,6 @@ from netwarden.i18n import N_
 from netwarden.ledger import Ledger, LedgerError, ProofError, verify_inclusion
 from netwarden.ledger.keys import KeyMissingError, VerifierKey
 from netwarden.ledger.merkle import leaf_hash
-from netwarden.ledger.models import LeafRow
 from netwarden.records import new_id
 from netwarden.store.base import Store
 from netwarden.web.auth import User
@@ -184,20 +182,12 @@ class EvidenceLedger:
 
     def trail(self, limit: int = 200, finding_id: str | None = None) -> list[dict[str, Any]]:
         """Review, sign-off, pseudonym-view and reveal leaves, newest first."""
-        if finding_id is not None and "\x00" in finding_id:
-            return []  # no id holds NUL (and PostgreSQL refuses to compare with one)
-        query = (select(LeafRow.idx, LeafRow.leaf_hash, LeafRow.entry)
-                 .where(LeafRow.record_type.in_(TRAIL_TYPES))
-                 .order_by(LeafRow.idx.desc()).limit(limit))
-        if finding_id is not None:
-            query = query.where(LeafRow.match_id == finding_id)
-        with self.store.session() as session:
-            rows = session.execute(query).all()
         out = []
-        for idx, lh, entry in rows:
-            item = json.loads(entry)
-            item["leaf_index"] = idx
-            item["leaf_hash"] = bytes(lh).hex()
+        for leaf in self.ledger.entries(TRAIL_TYPES, match_id=finding_id, newest_first=True,
+                                        limit=limit):
+            item = leaf.record()
+            item["leaf_index"] = leaf.index
+            item["leaf_hash"] = leaf.leaf_hash.hex()
             out.append(item)
         return out
 

@@ -20,7 +20,6 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from sqlalchemy import func, inspect, select
 
-from netwarden.ledger.models import LeafRow
 from netwarden.store.base import Store
 from netwarden.store.models_runs import RunRow
 from netwarden.web.models import EventRow
@@ -55,8 +54,6 @@ class _StateCollector:
         with self.store.session() as session:
             runs = session.execute(select(RunRow.status, func.count(), func.sum(
                 RunRow.observations)).group_by(RunRow.status)).all()
-            leaves = session.execute(select(LeafRow.record_type, func.count())
-                                     .group_by(LeafRow.record_type)).all()
             events = session.execute(select(EventRow.kind, func.count())
                                      .group_by(EventRow.kind)).all()
             tables = set(inspect(session.get_bind()).get_table_names())
@@ -100,7 +97,7 @@ class _StateCollector:
         out.append(g)
         g = GaugeMetricFamily("netwarden_ledger_leaves", "Ledger leaves by record type",
                               labels=["record_type"])
-        for rtype, n in leaves:
+        for rtype, n in sorted(self.evidence.ledger.counts_by_kind().items()):
             g.add_metric([rtype], n)
         out.append(g)
         g = GaugeMetricFamily("netwarden_security_events", "Security events by kind",
