@@ -195,3 +195,20 @@ def test_tampered_leaves_segment_and_short_read_fail() -> None:
     with pytest.raises(TthError):
         block_size(10, 5)
     assert LeafSet(root, len(data), tuple(leaves), 4096).segment(10) == (0, 4096)
+
+
+def test_hostile_directory_names_are_recorded_escaped_and_counted() -> None:
+    """A peer's list cannot make a recorded path climb out of its share or hide a step."""
+    xml = (b'<?xml version="1.0" encoding="utf-8"?><FileListing Version="1" Base="/../x/">'
+           b'<Directory Name=".."><Directory Name="a/../../b"><Directory Name="">'
+           b'<File Name="film.avi" Size="10" TTH="' + b"A" * 39 + b'"/></Directory></Directory>'
+           b'</Directory><Directory Name="ok"><File Name="f" Size="1"/></Directory></FileListing>')
+    listing = parse_files_xml(xml)
+    paths = [f.path for f in listing.files]
+    assert paths == ["/%2E%2E/x/%2E%2E/%61%2F%2E%2E%2F%2E%2E%2F%62/%00/film.avi",
+                     "/%2E%2E/x/ok/f"]
+    assert listing.unsafe_names == 4  # Base "..", "..", "a/../../b", ""
+    tabbed = parse_files_xml(b"<FileListing><File Name=\"a&#9;b\" Size=\"1\"/></FileListing>")
+    assert [f.path for f in tabbed.files] == ["/%61%09%62"] and tabbed.unsafe_names == 1
+    mylist = parse_mylist(bz2.compress("..\n\tfilm.avi|10\n".encode("cp1251")))
+    assert [f.path for f in mylist.files] == ["/%2E%2E/film.avi"] and mylist.unsafe_names == 1

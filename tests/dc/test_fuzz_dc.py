@@ -269,6 +269,10 @@ def _check_list(result: object, max_files: int, max_depth: int = 64) -> None:
         assert f.tth is None or ap.is_tth(f.tth)
         name = f.path.rsplit("/", 1)[-1]
         assert name and name not in (".", "..") and "\\" not in name
+        # every step of a recorded path is a plain name: hostile directory names come escaped
+        assert f.path.startswith("/")
+        for step in f.path[1:].split("/"):
+            assert step and step not in (".", "..") and not any(ord(c) < 32 for c in step), f.path
     rfc8785.dumps([{"path": f.path, "size": f.size, "tth": f.tth} for f in files])
 
 
@@ -285,7 +289,6 @@ def test_structured_hostile_files_xml(doc: tuple[bytes, int], max_files: int,
     _check_list(result, max_files, max_depth)
     assert len(result.files) + result.bad_entries <= file_elements
     assert result.truncated is None or isinstance(result.truncated, str)
-    # (Directory names are not checked for "/" or "..": a path is a record, never opened)
 
 
 @given(_hostile_xml(), st.integers(1, 30))

@@ -406,6 +406,7 @@ class AdcCollector(Collector):
                 outcome=Outcome.SKIPPED if listing.truncated else Outcome.OK,
                 reason=listing.truncated,
                 details={**who, "files": len(listing.files), "bad_entries": listing.bad_entries,
+                         "unsafe_names": listing.unsafe_names,
                          "generator": listing.generator, "list_cid": listing.cid,
                          "decompressed_bytes": listing.decompressed_bytes})
             bank_files = []

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
+from netwarden.collect.base import unsafe_name_reason
 from netwarden.collect.bounds import wire_int
 from netwarden.collect.dc.adc_proto import is_tth
 
@@ -49,6 +50,7 @@ class FileList:
     base: str = "/"
     truncated: str | None = None
     bad_entries: int = 0  # File elements without a valid name/size/TTH
+    unsafe_names: int = 0  # directory names recorded escaped (``..``, separators, controls)
     decompressed_bytes: int = 0
 
 
@@ -92,9 +94,9 @@ def parse_files_xml(xml: bytes, max_files: int = MAX_FILES,
                 if tag == "FileListing":
                     result.cid = elem.get("CID")
                     result.generator = elem.get("Generator")
-                    result.base = elem.get("Base") or "/"
+                    result.base = _base(elem.get("Base") or "/", result)
                 elif tag == "Directory":
-                    stack.append(elem.get("Name") or "")
+                    stack.append(_directory(elem.get("Name") or "", result))
                     if len(stack) > max_depth:
                         result.truncated = f"directories nested deeper than {max_depth}"
                         break
@@ -103,7 +105,7 @@ def parse_files_xml(xml: bytes, max_files: int = MAX_FILES,
                         result.truncated = f"more than {max_files} files listed"
                         break
                     listed = _file(elem.get("Name"), elem.get("Size"), elem.get("TTH"), stack,
-                                   result.base)
+                                   result.base, result)
                     if listed is None:
                         result.bad_entries += 1
                     else:
@@ -122,10 +124,40 @@ def parse_files_xml(xml: bytes, max_files: int = MAX_FILES,
     return result
 
 
+def _escaped(name: str) -> str:
+    """Every byte of ``name`` percent-encoded: a record of what the list said that can never
+    read as a path step (``..`` becomes ``%2E%2E``, ``a/b`` becomes ``%61%2F%62``)."""
+    return "".join(f"%{b:02X}" for b in name.encode("utf-8", "surrogatepass")) or "%00"
+
+
+def _directory(name: str, result: FileList) -> str:
+    """A directory name of the list as a path component of recorded paths.
+
+    The list is written by the peer: a directory called ``..``, ``a/../../b`` or with control
+    characters would make a recorded path claim a place the share does not have (and read as
+    traversal in reports). Such names are kept, escaped, and counted; the files under them are
+    still listed, since a hostile name does not make the file any less shared.
+    """
+    if unsafe_name_reason(name) is None:
+        return name
+    result.unsafe_names += 1
+    return _escaped(name)
+
+
+def _base(base: str, result: FileList) -> str:
+    """The list's ``Base`` (``/`` or ``/dir/sub/`` for a partial list), each step checked."""
+    steps = base.strip("/").split("/") if base.strip("/") else []
+    safe = [_directory(step, result) for step in steps]
+    return "/" + "/".join(safe) + ("/" if safe else "")
+
+
 def _file(name: str | None, size: str | None, tth: str | None, stack: list[str],
-          base: str) -> ListedFile | None:
+          base: str, result: FileList) -> ListedFile | None:
     if not name or "/" in name or "\\" in name or name in (".", ".."):
         return None
+    if any(ord(c) < 32 for c in name):  # kept (its TTH still identifies it), escaped, counted
+        result.unsafe_names += 1
+        name = _escaped(name)
     n = wire_int(size) if size is not None else None  # digits up to 2**53 - 1 (issue 14)
     if size is not None and n is None:
         return None
@@ -165,13 +197,13 @@ def parse_mylist(data: bytes, *, limit: int = MAX_DECOMPRESSED, max_files: int =
             if len(result.files) >= max_files:
                 result.truncated = f"more than {max_files} files listed"
                 break
-            listed = _file(name, size.strip(), None, stack, "/")
+            listed = _file(name, size.strip(), None, stack, "/", result)
             if listed is None:
                 result.bad_entries += 1
             else:
                 result.files.append(listed)
         else:
-            stack.append(entry)
+            stack.append(_directory(entry, result))
     return result
 
 
