@@ -236,3 +236,48 @@ def test_a_service_that_outlasts_max_service_seconds_is_stopped_and_recorded(
                      "max_service_seconds); what was seen before is recorded") == 1
     assert result.outcomes["skipped"] >= 1
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["status"] == "finished"
+
+
+def test_a_run_killed_9_is_marked_interrupted_by_the_next_audit(tmp_path: Path,
+                                                                 home: Path) -> None:
+    """Nothing runs after SIGKILL; the run's lock (store/liveness.py) is dropped by the kernel,
+    so the next audit on this machine marks the dead run ``interrupted``."""
+    from netwarden.store.models_runs import RunRow
+
+    (tmp_path / "good").mkdir()
+    (tmp_path / "good" / "planted.bin").write_bytes(PLANTED)
+    out = tmp_path / "run"
+    script = SCRIPT.format(tests=str(Path(__file__).parent), root=str(tmp_path / "good"),
+                           out=str(out))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        findings = out / "findings.jsonl"
+        for _ in range(600):
+            if (findings.exists() and findings.read_text().strip()) or proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None, proc.communicate()[0].decode()[-3000:]
+        proc.kill()
+        proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    store = open_store()
+    with store.session() as session:
+        assert [r.status for r in session.query(RunRow).all()] == ["running"]
+    (tmp_path / "good2").mkdir()
+    (tmp_path / "good2" / "planted.bin").write_bytes(PLANTED)
+    good = serve_ftp(tmp_path / "good2", GOOD_HOST)
+    try:
+        run_audit(scope_of([good.url]), tmp_path / "next", SmallIndex(PLANTED),
+                  ledger=Ledger.open(store), store=store)
+    finally:
+        good.stop()
+    with store.session() as session:
+        statuses = {r.out_dir: r.status for r in session.query(RunRow).all()}
+    assert statuses == {str(out.resolve()): "interrupted",
+                        str((tmp_path / "next").resolve()): "finished"}
+    assert not (tmp_path / "next" / ".run.lock").exists()

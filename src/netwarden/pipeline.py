@@ -47,6 +47,7 @@ from netwarden.records import (
     utc_now,
 )
 from netwarden.scope import Scope
+from netwarden.store import liveness
 from netwarden.verify import verify_match
 
 log = logging.getLogger("netwarden.pipeline")
@@ -568,7 +569,12 @@ def run_audit(scope: Scope, out_dir: Path, index: ExactIndex, *, ledger: Any | N
     findings_file = (out_dir / "findings.jsonl").open("w", encoding="utf-8")
     recorder = _Recorder(scope, run_id, index, ledger, banks, findings_file, attributor)
     restore = _raise_on_termination()
+    alive = contextlib.ExitStack()
     try:
+        # held until this function returns: a run killed -9 is seen as ended (store/liveness)
+        alive.enter_context(liveness.hold(out_dir))
+        if store is not None:
+            liveness.close_stale_runs(store)
         log.info("run %s: check %s, operator %s, %d services", run_id, scope.check_id,
                  scope.operator_name, len(scope.services))
         recorder.append_now(_run_record(scope, run_id, started, run_metadata or {}))
@@ -618,6 +624,7 @@ def run_audit(scope: Scope, out_dir: Path, index: ExactIndex, *, ledger: Any | N
                      store)
         raise
     finally:
+        alive.close()
         restore()
         findings_file.close()
         logging.getLogger("netwarden").removeHandler(handler)
