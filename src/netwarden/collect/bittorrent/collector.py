@@ -132,7 +132,7 @@ class BitTorrentOptions(StrictModel):
     pcap_dir: str | None = None
     dht_max_queries: Annotated[int, Field(gt=0)] = 200
     dht_timeout: Annotated[float, Field(gt=0)] = 20.0
-    # discovery on HTTP trackers (collect/bittorrent/discover.py)
+    # discovery on HTTP trackers (full scrape) and DHT nodes (BEP 51): discover.py
     discover: bool = True
     discover_min_score: Annotated[float, Field(ge=0, le=1)] = 0.6
     discover_candidates: Annotated[int, Field(gt=0)] = 20
@@ -190,10 +190,13 @@ class BitTorrentCollector(Collector):
         for ref in refs:
             async for record in self._one_torrent(ref):
                 yield record
-        if self.kind == "tracker-http" and self.service.options.get("discover", True) is True:
+        if (self.kind in ("tracker-http", "dht")
+                and self.service.options.get("discover", True) is True):
             from netwarden.collect.bittorrent.discovery_run import Discovery
 
-            async for record in Discovery(self, refs).run():
+            discovery = Discovery(self, refs)
+            async for record in (discovery.run_dht() if self.kind == "dht"
+                                 else discovery.run()):
                 yield record
 
     async def _one_torrent(self, ref: TorrentReference) -> AsyncIterator[Observation | Refusal]:

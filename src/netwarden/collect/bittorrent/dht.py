@@ -1,4 +1,4 @@
-"""BEP 5 ``get_peers``: find peers for an infohash through the DHT, inside the scope only.
+"""BEP 5 ``get_peers`` and BEP 51 ``sample_infohashes`` through the DHT, inside the scope only.
 
 Why bounded and scoped: the DHT is the whole Internet; an audit may only talk to nodes inside
 the authorized prefixes. The walk starts from in-scope bootstrap nodes; every node learnt from
@@ -24,6 +24,8 @@ from netwarden.collect.bittorrent.tracker_http import PeerAddress, compact_peers
 from netwarden.scope import Decision
 
 MAX_DATAGRAM = 8192
+MAX_SAMPLES = 400  # per response: more than a datagram can carry (BEP 51 nodes send ~20)
+MAX_SAMPLED = 100_000  # distinct infohashes one sampling walk keeps
 ALPHA = 4  # concurrent queries
 
 
@@ -37,6 +39,8 @@ class Response:
     node_id: bytes
     peers: list[PeerAddress]
     nodes: list[tuple[bytes, str, int]]  # (id, host, port)
+    samples: list[bytes] = field(default_factory=list)  # BEP 51: infohashes the node stores
+    num: int | None = None  # BEP 51: how many infohashes the node says it stores
 
 
 def compact_nodes(data: bytes) -> list[tuple[bytes, str, int]]:
@@ -74,7 +78,14 @@ def parse_response(data: bytes) -> Response:
                 peers.extend(compact_peers(v, ipv6=len(v) == 18)[0])
     nodes_raw = r.get(b"nodes", b"")
     nodes = compact_nodes(nodes_raw) if isinstance(nodes_raw, bytes) else []
-    return Response(msg[b"t"], node_id, peers, nodes[:200])
+    raw_samples = r.get(b"samples", b"")
+    samples: list[bytes] = []
+    if isinstance(raw_samples, bytes):  # a trailing partial hash is dropped, never padded
+        samples = [raw_samples[i:i + 20]
+                   for i in range(0, min(len(raw_samples), 20 * MAX_SAMPLES) - 19, 20)]
+    num = r.get(b"num")
+    return Response(msg[b"t"], node_id, peers, nodes[:200], samples,
+                    num if isinstance(num, int) and num >= 0 else None)
 
 
 @dataclass
@@ -183,6 +194,108 @@ async def get_peers(info_hash: bytes, bootstrap: list[tuple[str, int]],
                             walk.refused_nodes.append(((host, port), decision.reason))
                         continue
                     candidates.append((_distance(nid, info_hash), host, port))
+    finally:
+        transport.close()
+        walk.seconds = time.monotonic() - start
+    return walk
+
+
+@dataclass
+class SampleWalk:
+    """What a BEP 51 sampling walk saw: every in-scope node queried once, at most."""
+
+    queries: int = 0
+    responses: int = 0
+    errors: int = 0
+    samples: dict[bytes, int] = field(default_factory=dict)  # infohash -> nodes that sampled it
+    stored_claimed: int = 0  # sum of the nodes' ``num``: what they say they store
+    refused_nodes: list[tuple[tuple[str, int], str]] = field(default_factory=list)
+    stopped_by: str = "exhausted"
+    seconds: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return {"queries": self.queries, "responses": self.responses, "errors": self.errors,
+                "samples": len(self.samples), "stored_claimed": self.stored_claimed,
+                "refused_nodes": len(self.refused_nodes), "stopped_by": self.stopped_by,
+                "seconds": round(self.seconds, 3)}
+
+
+async def sample_infohashes(bootstrap: list[tuple[str, int]],
+                            check: Callable[[str, int], Decision], max_queries: int = 200,
+                            timeout: float = 20.0, query_timeout: float = 2.0) -> SampleWalk:
+    """BEP 51 ``sample_infohashes`` over the in-scope DHT: which torrents its nodes store.
+
+    Why: a swarm the bank does not know is announced into the DHT, and a node keeps the
+    infohashes announced to it; sampling every in-scope node once lists the torrents the
+    operator's network offers without joining any swarm. Each node is asked once with a random
+    target (BEP 51 asks not to re-query a node within its ``interval``); the nodes it returns
+    are queried only after the scope check, like :func:`get_peers`; bounded in queries, time and
+    the number of infohashes kept. A node that does not implement BEP 51 answers with an error
+    or plain ``nodes``: counted, never fatal.
+    """
+    walk = SampleWalk()
+    start = time.monotonic()
+    deadline = start + timeout
+    my_id = os.urandom(20)
+    loop = asyncio.get_running_loop()
+    transport, proto = await loop.create_datagram_endpoint(_Proto, local_addr=("0.0.0.0", 0))
+    seen: set[tuple[str, int]] = set()
+    queue: list[tuple[str, int]] = []
+    for host, port in bootstrap:
+        decision = check(host, port)
+        if decision:
+            seen.add((host, port))
+            queue.append((host, port))
+        else:
+            walk.refused_nodes.append(((host, port), decision.reason))
+
+    async def query(host: str, port: int) -> Response | None:
+        tid = os.urandom(4)
+        fut: asyncio.Future[bytes] = loop.create_future()
+        proto.waiters[tid] = ((host, port), fut)
+        transport.sendto(encode({"t": tid, "y": "q", "q": "sample_infohashes",
+                                 "a": {"id": my_id, "target": os.urandom(20)}}), (host, port))
+        walk.queries += 1
+        try:
+            left = max(0.01, min(query_timeout, deadline - time.monotonic()))
+            response = parse_response(await asyncio.wait_for(fut, left))
+            walk.responses += 1
+            return response
+        except (TimeoutError, KrpcError):
+            walk.errors += 1
+            return None
+        finally:
+            proto.waiters.pop(tid, None)
+
+    try:
+        while queue:
+            if walk.queries >= max_queries:
+                walk.stopped_by = "max_queries"
+                break
+            if time.monotonic() >= deadline:
+                walk.stopped_by = "timeout"
+                break
+            batch = queue[:min(ALPHA, max_queries - walk.queries)]
+            del queue[:len(batch)]
+            for response in await asyncio.gather(*(query(h, p) for h, p in batch)):
+                if response is None:
+                    continue
+                walk.stored_claimed += response.num or 0
+                for sample in response.samples:
+                    if sample in walk.samples:
+                        walk.samples[sample] += 1
+                    elif len(walk.samples) < MAX_SAMPLED:
+                        walk.samples[sample] = 1
+                for _nid, host, port in response.nodes:
+                    if (host, port) in seen:
+                        continue
+                    seen.add((host, port))
+                    decision = check(host, port)
+                    if not decision:
+                        if len(walk.refused_nodes) < 1000:
+                            walk.refused_nodes.append(((host, port), decision.reason))
+                        continue
+                    queue.append((host, port))
     finally:
         transport.close()
         walk.seconds = time.monotonic() - start

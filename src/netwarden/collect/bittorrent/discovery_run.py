@@ -1,4 +1,9 @@
-"""One tracker's discovery pass (see :mod:`.discover` for what and why).
+"""One tracker's or one DHT's discovery pass (see :mod:`.discover` for what and why).
+
+Two sources of torrents the bank does not know: a tracker's full scrape (``run``) and the
+in-scope DHT nodes' BEP 51 samples (``run_dht``). Both end in the same place: in-scope peers of
+the unknown torrent, its metadata (BEP 9), a candidate chosen by release name, a download of
+that file whose every piece is checked against the torrent, and identification by content.
 
 Kept apart from :mod:`.collector` so that looking for bank torrents and looking for what the
 bank knows only by content stay two readable pieces; this one uses the collector's scope
@@ -71,6 +76,12 @@ class Discovery:
             collector.ctx._bt_discovery_budget = budget  # type: ignore[attr-defined]
         self.budget: _RunBudget = budget
         self.min_score = _option(collector, "discover_min_score", 0.6)
+        # where the torrent came from, in every discovery record: a tracker (and whether the
+        # operator runs it, which the liability assessment weighs) or the DHT (nobody's)
+        self.source: dict[str, Any] = (
+            {"dht_bootstrap": collector.service.url, "operator_tracker": False}
+            if collector.kind == "dht" else
+            {"tracker": collector.service.url, "operator_tracker": collector.infrastructure})
         timeout = _option(collector, "discover_timeout", 120.0)
         base = collector.peer_limits
         self.limits = PeerLimits(connect_timeout=base.connect_timeout,
@@ -121,6 +132,44 @@ class Discovery:
             async for record in self._one(info_hash, counts):
                 yield record
 
+    async def run_dht(self) -> AsyncIterator[Observation | Refusal]:
+        """BEP 51 samples of the in-scope DHT → unknown torrents → their peers (BEP 5) → the
+        same candidate choice, verified download and identification as a tracker's."""
+        from netwarden.collect.bittorrent.dht import get_peers, sample_infohashes
+
+        c = self.c
+        bootstrap = [(c.service.host, c.service.port)]
+        max_queries = int(c.service.options.get("dht_max_queries", 200))
+        timeout = float(c.service.options.get("dht_timeout", 20.0))
+        walk = await sample_infohashes(bootstrap, c.ctx.check, max_queries=max_queries,
+                                       timeout=timeout)
+        for node, reason in walk.refused_nodes:
+            yield c.refusal(f"{node[0]}:{node[1]}", f"DHT node list from {c.service.url} "
+                            "(sample_infohashes)", reason)
+        sampled = set(walk.samples)
+        unknown = sorted(sampled - self.known, key=lambda h: (-walk.samples[h], h))
+        yield c.observation(c.service.url, method="bt-discovery-dht-sample", details={
+            **self.source, "bank_torrents": len(sampled & self.known),
+            "unknown": len(unknown), "examined_at_most": self.max_candidates,
+            "walk": walk.summary()})
+        for info_hash in unknown[:self.max_candidates]:
+            if self.budget.left <= 0:
+                yield c.observation(c.service.url, method="bt-discovery",
+                                    outcome=Outcome.SKIPPED,
+                                    reason="the run's discovery byte budget is spent "
+                                    "(discover_total_bytes)")
+                return
+            peers_walk = await get_peers(info_hash, bootstrap, c.ctx.check,
+                                         max_queries=max_queries, timeout=timeout)
+            for node, reason in peers_walk.refused_nodes:
+                yield c.refusal(f"{node[0]}:{node[1]}", f"DHT node list from "
+                                f"{c.service.url} (discovery)", reason)
+            listed = [p for p in dict.fromkeys(peers_walk.peers) if not c._me.is_self(p)]
+            async for record in self._from_peers(info_hash, None, listed,
+                                                 f"DHT get_peers from {c.service.url} "
+                                                 "(discovery)"):
+                yield record
+
     async def _one(self, info_hash: bytes, counts: SwarmCounts
                    ) -> AsyncIterator[Observation | Refusal]:
         c = self.c
@@ -135,8 +184,18 @@ class Discovery:
             return
         listed = [] if result is None else [p for p in dict.fromkeys(result.peers)
                                             if not c._me.is_self(p)]  # never ourselves
+        async for record in self._from_peers(info_hash, counts, listed,
+                                             f"{c.service.url} announce (discovery)"):
+            yield record
+
+    async def _from_peers(self, info_hash: bytes, counts: SwarmCounts | None,
+                          listed: list[PeerAddress], found_in: str
+                          ) -> AsyncIterator[Observation | Refusal]:
+        """Screen the peers a source named for ``info_hash``, then try them in turn."""
+        c = self.c
+        magnet = f"magnet:?xt=urn:btih:{info_hash.hex()}"
         peers: list[PeerAddress] = []
-        for item in c._screen(listed, f"{c.service.url} announce (discovery)", {}):
+        for item in c._screen(listed, found_in, {}):
             if isinstance(item, tuple):
                 peers.append(item[0])
             else:
@@ -144,7 +203,7 @@ class Discovery:
         if not peers:
             yield c.observation(magnet, method="bt-discovery", outcome=Outcome.SKIPPED,
                                 reason="no in-scope peer other than us", details={
-                                    "swarm": counts.__dict__})
+                                    "swarm": counts.__dict__ if counts else None})
             return
         for peer in peers[:PEERS_PER_CANDIDATE]:
             record, done = await self._download(info_hash, counts, peer)
@@ -152,7 +211,7 @@ class Discovery:
             if done:
                 return
 
-    async def _download(self, info_hash: bytes, counts: SwarmCounts, peer: PeerAddress
+    async def _download(self, info_hash: bytes, counts: SwarmCounts | None, peer: PeerAddress
                         ) -> tuple[Observation | Refusal, bool]:
         """One session with ``peer``: metadata, choice, download. ``done`` is True when the
         torrent needs no other peer (identified, or not a candidate)."""
@@ -186,8 +245,8 @@ class Discovery:
         candidate: Candidate | None = chosen.get("candidate")
         assembler: FileAssembler | None = chosen.get("assembler")
         details: dict[str, Any] = {
-            "discovery": {"tracker": c.service.url, "operator_tracker": c.infrastructure,
-                          "swarm": counts.__dict__, "decision": chosen.get("why"),
+            "discovery": {**self.source, "swarm": counts.__dict__ if counts else None,
+                          "decision": chosen.get("why"),
                           "candidate": candidate.as_dict() if candidate else None},
             "contact": contact.as_dict()}
         name = candidate.target.path if candidate else (meta.name if meta else None)
