@@ -1,7 +1,7 @@
 """Discovery over BitTorrent: recall, false matches and bytes fetched, against examining every
 media torrent the tracker coordinates — both in the same run, on the same swarm.
 
-    .venv/bin/python benchmarks/bench_discovery.py [--films 8] [--noise 8]
+    .venv/bin/python benchmarks/bench_discovery.py [--films 8] [--noise 8] [--source dht]
 
 The swarm (real opentracker, one real libtorrent seeder per kind): ``--films`` bank films known
 to the bank only by their vPDQ signal and catalog title; for each, a *re-release* (rescaled to
@@ -14,6 +14,11 @@ Runs: ``default`` (``discover_min_score`` 0.6: only names close to a catalog tit
 examined) and the baseline ``examine all`` (``discover_min_score`` 0). Printed: candidates
 examined, bytes fetched, bytes per identification, recall, false matches, and the ratio of
 bytes fetched (baseline / default).
+
+``--source dht`` runs the same swarm with no tracker: the seeders and ``--nodes`` further
+libtorrent DHT nodes announce into an in-scope DHT, and the audit enumerates it with BEP 51
+``sample_infohashes`` (libtorrent's default sample is at most 20 infohashes per node, so
+recall also measures how much of the swarm one walk of the DHT sees).
 """
 
 from __future__ import annotations
@@ -47,12 +52,15 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--films", type=int, default=8)
     parser.add_argument("--noise", type=int, default=8)
-    args = parse_args(parser, {"films": 1, "noise": 1})
+    parser.add_argument("--source", choices=("tracker", "dht"), default="tracker")
+    parser.add_argument("--nodes", type=int, default=4, help="extra DHT nodes (--source dht)")
+    args = parse_args(parser, {"films": 1, "noise": 1, "nodes": 1})
     films, noise = min(args.films, len(TITLES)), min(args.noise, len(NOISE))
     with tempfile.TemporaryDirectory(prefix="nw-bench-discovery-") as tmp:
         os.environ["NETWARDEN_HOME"] = str(Path(tmp) / "home")
         os.environ.pop("NETWARDEN_DB", None)
-        results = run(Path(tmp), films, noise)
+        results = (run_dht(Path(tmp), films, noise, args.nodes) if args.source == "dht"
+                   else run(Path(tmp), films, noise))
     base, dflt = results["examine all"], results["default"]
     print(json.dumps(results, indent=1, ensure_ascii=False))
     ratio = base["bytes_fetched"] / max(1, dflt["bytes_fetched"])
@@ -61,12 +69,11 @@ def main() -> None:
           f"{dflt['false_matches']} vs {base['false_matches']})")
 
 
-def run(tmp: Path, films: int, noise: int) -> dict[str, dict[str, Any]]:
-    from bittorrent.swarm import Seeder, opentracker  # type: ignore[import-not-found]
+def _swarm(tmp: Path, films: int, noise: int) -> tuple[Any, Any, list[Any], list[Any]]:
+    """The bank (vPDQ signals + titles) and the torrents: re-releases, decoys and noise."""
     from bittorrent.test_discovery import _media_torrent  # type: ignore[import-not-found]
     from netwarden.banks import BankStore
     from netwarden.digest.vpdq import vpdq_from_bytes
-    from netwarden.ledger import Ledger
     from netwarden.ledger.keys import init_key
     from netwarden.store import open_store
     from perceptual.synthetic import encode_video, photo, scene_frames
@@ -90,6 +97,14 @@ def run(tmp: Path, films: int, noise: int) -> dict[str, dict[str, Any]]:
         others.append(_media_torrent(tmp, f"{NOISE[k]}.mp4", clip))
     (tmp / "bank.txt").write_text("".join(lines), encoding="utf-8")
     banks.import_file("films-vpdq", "films", "hma", tmp / "bank.txt")
+    return store, banks, rereleases, others
+
+
+def run(tmp: Path, films: int, noise: int) -> dict[str, dict[str, Any]]:
+    from bittorrent.swarm import Seeder, opentracker  # type: ignore[import-not-found]
+    from netwarden.ledger import Ledger
+
+    store, banks, rereleases, others = _swarm(tmp, films, noise)
     hashes = [t.btih for t in rereleases + others]
     out: dict[str, dict[str, Any]] = {}
     with opentracker(tmp / "tracker", hashes, "127.77.0.10") as port:  # type: ignore[arg-type]
@@ -108,8 +123,9 @@ def run(tmp: Path, films: int, noise: int) -> dict[str, dict[str, Any]]:
                 seeder.wait_seeding(60)
             time.sleep(2)  # the announces of the last torrents reach the tracker
             for label, floor in (("default", 0.6), ("examine all", 0.0)):
-                out[label] = _audit(tmp / label.replace(" ", "-"), announce, floor, banks,
-                                    Ledger.open(store), store, films)
+                out[label] = _audit(tmp / label.replace(" ", "-"),
+                                    {"url": announce, "kind": "bittorrent-tracker"}, floor,
+                                    banks, Ledger.open(store), store, films)
         finally:
             for seeder in started:
                 seeder.close()
@@ -117,13 +133,67 @@ def run(tmp: Path, films: int, noise: int) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _audit(out: Path, announce: str, floor: float, banks: object, ledger: object,
+def run_dht(tmp: Path, films: int, noise: int, extra_nodes: int) -> dict[str, dict[str, Any]]:
+    """The same swarm announced into an in-scope DHT of libtorrent nodes, no tracker."""
+    import asyncio
+    import socket
+
+    from bittorrent.swarm import Seeder, free_port  # type: ignore[import-not-found]
+    from bittorrent.test_dht import DHT_SETTINGS  # type: ignore[import-not-found]
+    from netwarden.collect.bittorrent.dht import sample_infohashes
+    from netwarden.ledger import Ledger
+    from netwarden.scope import Decision
+
+    store, banks, rereleases, others = _swarm(tmp, films, noise)
+    settings = {**DHT_SETTINGS, "active_seeds": 1000, "active_limit": 2000,
+                "active_dht_limit": 2000}
+    hosts = ["127.77.1.1", "127.77.2.1"] + [f"127.77.3.{i + 1}" for i in range(extra_nodes)]
+    nodes = [Seeder(h, free_port(h, socket.SOCK_DGRAM), dht=True, extra=settings)
+             for h in hosts]
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        for a in nodes:
+            for b in nodes:
+                if a is not b:
+                    a.session.add_dht_node((b.host, b.port))
+        handles = [nodes[0].seed(t) for t in rereleases] + [nodes[1].seed(t) for t in others]
+        nodes[0].wait_seeding(60)
+        nodes[1].wait_seeding(60)
+        start = nodes[-1]
+        bootstrap = [(start.host, start.port)]
+        everyone = {h: True for h in hosts}
+        deadline = time.monotonic() + 60
+        seen: set[bytes] = set()
+        while time.monotonic() < deadline:  # announces land; a node samples <= 20 of them
+            for handle in handles:
+                handle.force_dht_announce()
+            time.sleep(1)
+            walk = asyncio.run(sample_infohashes(
+                bootstrap, lambda h, p: Decision(everyone.get(h, False), "not ours"),
+                timeout=3))
+            seen |= set(walk.samples)
+            if walk.stored_claimed >= len(handles) * 2:
+                break
+        print(f"DHT: {len(hosts)} nodes; last walk: {walk.summary()}; distinct infohashes "
+              f"sampled over the warm-up: {len(seen)} of {len(handles)}")
+        for label, floor in (("default", 0.6), ("examine all", 0.0)):
+            out[label] = _audit(tmp / label.replace(" ", "-"),
+                                {"url": f"bittorrent://{start.host}:{start.port}",
+                                 "kind": "dht", "dht_timeout": 5}, floor, banks,
+                                Ledger.open(store), store, films)
+    finally:
+        for node in nodes:
+            node.close()
+    store.close()
+    return out
+
+
+def _audit(out: Path, service: dict[str, Any], floor: float, banks: object, ledger: object,
            store: object, films: int) -> dict[str, Any]:
     from bittorrent.conftest import make_scope  # type: ignore[import-not-found]
     from netwarden.pipeline import run_audit
 
-    scope = make_scope([{"url": announce, "kind": "bittorrent-tracker",
-                         "discover_min_score": floor, "discover_candidates": 100}])
+    scope = make_scope([{**service, "discover_min_score": floor, "discover_candidates": 100}])
     started = time.perf_counter()
     result = run_audit(scope, out, banks, ledger=ledger, store=store,  # type: ignore[arg-type]
                        banks=["films-vpdq"])

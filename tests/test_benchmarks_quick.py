@@ -44,6 +44,8 @@ RATIO_LINES: dict[str, list[str]] = {
     "bench_ledger_layouts.py": [r"ratio\s+[\d.]+x"],
 }
 DEFAULT_LINES = [r"(?i)ratio.*\d"]
+# Further modes of one benchmark that take another code path, each run --quick as well.
+VARIANTS: dict[str, list[list[str]]] = {"bench_discovery.py": [["--source", "dht"]]}
 
 
 def _benchmarks() -> list[str]:
@@ -56,14 +58,21 @@ def test_every_benchmark_is_run_here() -> None:
     assert len(_benchmarks()) >= 10
 
 
+def _runs() -> list[tuple[str, list[str]]]:
+    return [(n, []) for n in _benchmarks()] + [
+        (n, v) for n, variants in VARIANTS.items() for v in variants]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", _benchmarks())
-def test_quick_mode_runs_and_prints_its_ratio(name: str) -> None:
+@pytest.mark.parametrize(("name", "extra"), _runs(),
+                         ids=[" ".join([n, *v]) for n, v in _runs()])
+def test_quick_mode_runs_and_prints_its_ratio(name: str, extra: list[str]) -> None:
     env = {**os.environ,
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"),
                                                        os.environ.get("PYTHONPATH")]))}
     try:
-        result = subprocess.run([sys.executable, str(BENCHMARKS / name), "--quick"], cwd=ROOT,
+        result = subprocess.run([sys.executable, str(BENCHMARKS / name), "--quick", *extra],
+                                cwd=ROOT,
                                 env=env, capture_output=True, text=True, timeout=420,
                                 stdin=subprocess.DEVNULL, check=False)
     except subprocess.TimeoutExpired as exc:
