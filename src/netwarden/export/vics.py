@@ -18,7 +18,7 @@ import json
 import re
 from typing import Any
 
-from netwarden.export.hashes import HASHES, known_digests
+from netwarden.export.hashes import hashes, known_digests
 from netwarden.export.model import ExportSource, matches_of, track_of
 from netwarden.export.options import ExportOptions
 
@@ -50,7 +50,7 @@ def media(source: ExportSource) -> list[dict[str, Any]]:
             continue
         item: dict[str, Any] = {"MediaID": len(out) + 1, "Category": _category(f)}
         alternatives = []
-        for h in HASHES:
+        for h in hashes():
             value = digests.get(h.name)
             if value is None:
                 continue
