@@ -56,7 +56,7 @@ def test_unknown_name_names_the_input_and_the_known_ones() -> None:
     assert "'crc32'" in text
     for name in known_names():
         assert name in text
-    with pytest.raises(DigestError, match="unknown signal type 'photodna'.*video_md5"):
+    with pytest.raises(DigestError, match=r"unknown signal type 'photodna'.*video_md5"):
         signal_type("photodna")
     with pytest.raises(DigestError, match=r"code 99 .*1 md5"):
         by_code(99)
@@ -141,3 +141,15 @@ def test_vpdq_is_not_a_single_digest() -> None:
         get("vpdq").parse("00")
     with pytest.raises(DigestError, match="not held in the bank index"):
         parse_digest("vpdq", "00")
+
+
+def test_notices_list_exact_digests_strongest_first_with_btmh() -> None:
+    from netwarden.notices.formats.base import acns_hash_type, hashes
+
+    digests = {"md5": "m", "sha1": "s1", "sha256": "s256", "tth": "T", "ed2k": "e",
+               "btih": "i", "btmh": "h", "pdq": "p", "size": "3"}
+    # before issue 18: sha256, sha1, md5, tth, ed2k, btih (and no btmh)
+    assert [a for a, _ in hashes({"digests": digests})] == [
+        "sha256", "btmh", "sha1", "btih", "tth", "ed2k", "md5"]
+    assert [acns_hash_type(a) for a in ("sha256", "btmh", "btih", "tth", "md5", "pdq")] == [
+        "SHA256", "SHA256", "SHA1", "TTH", "MD5", "PDQ"]
