@@ -220,6 +220,7 @@ class TreeCollector(Collector, Generic[D, F, SessionT]):
         pool: WorkQueue[D | F, SessionT] = WorkQueue(
             self.limits.per_host_concurrency, self._new_session, self._handle, self._failed,
             self._end_session)
+        record: Observation  # WorkQueue.run yields what _handle and _failed return
         async for record in pool.run(list(self._roots())):
             yield record
 

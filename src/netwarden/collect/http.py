@@ -149,6 +149,7 @@ class HttpCollector(Collector):
             self.visited.add(self.first_raw)
             pool: WorkQueue[_Item, None] = WorkQueue(
                 limits.per_host_concurrency, lambda: None, self._handle, self._failed)
+            record: Observation | Refusal  # what _handle and _failed return
             async for record in pool.run([_Item(self.first_raw, 0, "scope services")]):
                 yield record
 
