@@ -14,7 +14,7 @@ import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -134,6 +134,7 @@ class _ForgetfulCollector(Collector):
     """A collector with a bug: it connects without asking the scope first."""
 
     schemes = ("netguard-test",)  # never a URL scheme; selected by kind
+    default_ports: ClassVar[dict[str, int]] = {"netguard-test": 9}
     kinds = ("netguard-test",)
 
     async def collect(self) -> AsyncIterator[Observation | Refusal]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -157,3 +158,82 @@ def test_durations() -> None:
     assert parse_duration(3, "x", "k") == timedelta(seconds=3)
     with pytest.raises(ScopeError):
         parse_duration("2 days", "x", "k")
+
+
+def test_a_jurisdiction_without_rules_is_refused_with_the_known_ones(tmp_path: Path) -> None:
+    from netwarden.scope import known_jurisdictions
+
+    path = write(tmp_path, VALID.replace('jurisdiction = "ru"', 'jurisdiction = "Mars"', 1))
+    with pytest.raises(ScopeError) as info:
+        load_scope(path)
+    message = str(info.value)
+    assert str(path) in message and "check.jurisdiction" in message
+    assert "'mars'" in message and "liability/rules/mars.toml" in message
+    assert known_jurisdictions() >= {"ru", "us"}
+    assert all(j in message for j in known_jurisdictions())
+
+
+# -- collectors declare their schemes, ports and options; the scope asks them --------------
+
+
+def test_scope_schemes_and_ports_are_the_collectors_declarations() -> None:
+    from netwarden.collect import registered
+    from netwarden.scope import scheme_ports
+
+    declared = {s: cls.default_ports[s] for cls in registered() for s in cls.schemes}
+    assert scheme_ports() == declared
+    assert {k: declared[k] for k in ("ftp", "http", "https", "smb", "adc", "nmdc", "udp",
+                                     "bittorrent")} == {
+        "ftp": 21, "http": 80, "https": 443, "smb": 445, "adc": 411, "nmdc": 411,
+        "udp": 6969, "bittorrent": 6881}
+
+
+def test_adding_a_protocol_is_one_collector_class(tmp_path: Path) -> None:
+    from collections.abc import AsyncIterator
+
+    from netwarden.collect import Collector, register, unregister
+    from netwarden.records import Observation, Refusal
+    from netwarden.scope import StrictModel
+
+    class EchoOptions(StrictModel):
+        greeting: str = "hello"
+
+    class EchoCollector(Collector):
+        schemes = ("echo-test",)
+        default_ports: ClassVar[dict[str, int]] = {"echo-test": 7}
+        options_model = EchoOptions
+
+        async def collect(self) -> AsyncIterator[Observation | Refusal]:
+            yield self.observation(self.service.url, method="echo")
+
+    text = VALID.replace('url = "http://127.77.1.1:8080/pub/"',
+                         'url = "echo-test://127.77.1.1/"\ngreeting = "hi"', 1)
+    with pytest.raises(ScopeError, match="unsupported scheme 'echo-test'"):
+        load_scope(write(tmp_path, text))
+    register(EchoCollector)
+    try:
+        service = load_scope(write(tmp_path, text)).services[1]
+        assert (service.scheme, service.port, service.options) == ("echo-test", 7,
+                                                                   {"greeting": "hi"})
+        with pytest.raises(ScopeError, match=r"services\[1\]\.greting.*unknown option"):
+            load_scope(write(tmp_path, text.replace("greeting =", "greting =")))
+    finally:
+        unregister(EchoCollector)
+    with pytest.raises(ScopeError, match="unsupported scheme 'echo-test'"):
+        load_scope(write(tmp_path, text))
+
+
+def test_a_collector_without_a_default_port_is_refused() -> None:
+    from collections.abc import AsyncIterator
+
+    from netwarden.collect import Collector, register
+    from netwarden.records import Observation, Refusal
+
+    class Portless(Collector):
+        schemes = ("portless-test",)
+
+        async def collect(self) -> AsyncIterator[Observation | Refusal]:
+            yield self.observation(self.service.url, method="none")
+
+    with pytest.raises(ValueError, match="no default port for its scheme 'portless-test'"):
+        register(Portless)

@@ -18,10 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
+from netwarden.algorithms import Kind, registry
 from netwarden.records import Match, Observation, Outcome, content_track
 
-# Strongest first: a SHA-256 match outranks an MD5 match of the same reference.
-ALGORITHM_STRENGTH = ("sha256", "btmh", "sha1", "btih", "tth", "ed2k", "md5")
 
 def primary_order(match: Match) -> tuple[int, int, int, int, str, str]:
     """Sort key of a finding's matches: the first is the finding's primary match.
@@ -51,10 +50,9 @@ class ExactIndex(Protocol):
 
 
 def _strength(algorithm: str) -> int:
-    try:
-        return ALGORITHM_STRENGTH.index(algorithm)
-    except ValueError:
-        return len(ALGORITHM_STRENGTH)
+    """Lower is stronger: each algorithm module's ``rank`` (a SHA-256 match outranks an MD5
+    match of the same reference: sha256, btmh, sha1, btih, tth, ed2k, md5, then perceptual)."""
+    return registry.strength(algorithm)
 
 
 def identify(observation: Observation, index: ExactIndex, observation_leaf: str | None = None,
@@ -99,4 +97,5 @@ def identify(observation: Observation, index: ExactIndex, observation_leaf: str 
 
 
 def _has_perceptual(observation: Observation) -> bool:
-    return "pdq" in observation.digests or "vpdq" in observation.details
+    return ("vpdq" in observation.details
+            or any(a.name in observation.digests for a in registry.of_kind(Kind.PERCEPTUAL)))

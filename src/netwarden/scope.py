@@ -32,9 +32,6 @@ from netwarden.errors import InputError, ScopeError
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-DEFAULT_PORTS = {"ftp": 21, "http": 80, "https": 443, "smb": 445, "adc": 411, "adcs": 411,
-                 "nmdc": 411, "dchub": 411, "udp": 6969, "bittorrent": 6881}
-SUPPORTED_SCHEMES = frozenset(DEFAULT_PORTS)
 TLP_LEVELS = ("clear", "white", "green", "amber", "red")
 
 
@@ -209,6 +206,18 @@ def parse_duration(text: str | int | float, source: str, key: str) -> timedelta:
         raise ScopeError(source, f"expected a duration such as '2s' or '500ms', got {text!r}", key)
     value, unit = float(match.group(1)), match.group(2) or "s"
     return timedelta(seconds=value * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit])
+
+
+def scheme_ports() -> dict[str, int]:
+    """URL scheme → default port, of every registered collector (each declares its
+    ``schemes`` and ``default_ports`` in its own module): the schemes a scope may use.
+
+    Why asked of the collectors: a new protocol is one module; a list here would be a second
+    place to edit and drift.
+    """
+    from netwarden.collect import default_ports  # registers the collectors (lazy: heavy)
+
+    return default_ports()
 
 
 def known_jurisdictions() -> frozenset[str]:
@@ -477,13 +486,14 @@ def _parse_service(index: int, table: ServiceTable, source: str, base: Path,
     url = _nonempty(table.url, source, f"{key}.url")
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
-    if scheme not in SUPPORTED_SCHEMES:
+    ports = scheme_ports()
+    if scheme not in ports:
         raise ScopeError(source, f"unsupported scheme {scheme!r} in the URL "
-                         f"(supported: {', '.join(sorted(SUPPORTED_SCHEMES))})", f"{key}.url")
+                         f"(supported: {', '.join(sorted(ports))})", f"{key}.url")
     if not parts.hostname:
         raise ScopeError(source, "the URL has no host", f"{key}.url")
     try:
-        port = parts.port or DEFAULT_PORTS[scheme]
+        port = parts.port or ports[scheme]
     except ValueError as exc:
         raise ScopeError(source, f"bad port in the URL: {exc}", f"{key}.url") from None
     # Credentials never stay in the URL: the URL is recorded in every observation, the

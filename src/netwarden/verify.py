@@ -10,15 +10,22 @@ observation's level; without bytes the result is ``not_attempted`` and the level
 
 from __future__ import annotations
 
+from netwarden.algorithms import registry
 from netwarden.records import EvidenceLevel, Match, Observation, Verification
 
-FULL_DIGESTS = frozenset({"md5", "sha1", "sha256", "ed2k", "tth"})
+
+def _full_content(algorithm: str) -> bool:
+    """Does an equal digest of the bytes received prove the whole content? (The algorithm
+    module's ``kind``: md5, sha1, sha256, ed2k and tth are full-content digests; infohashes
+    name a container and perceptual hashes are near, not equal.)"""
+    found = registry.find(algorithm)
+    return found is not None and found.full_content
 
 
 def verify_match(observation: Observation, match: Match, match_leaf: str | None = None
                  ) -> Verification:
     """The verification of one match, from what the collector recorded."""
-    full = (match.method == "exact" and match.algorithm in FULL_DIGESTS
+    full = (match.method == "exact" and _full_content(match.algorithm)
             and observation.bytes_from_endpoint and observation.size is not None)
     if full and observation.digests.get(match.algorithm) == match.matched_value:
         return Verification(

@@ -19,7 +19,12 @@ from dataclasses import dataclass, field
 from netwarden.banks.digests import ALGORITHMS
 from netwarden.banks.formats import BankEntry
 
-CODES = {name: algo.code for name, algo in ALGORITHMS.items()}
+
+def _codes() -> dict[str, int]:
+    """Algorithm name → bank-index code, from the registry (taken once per batch)."""
+    return {name: algo.code for name, algo in ALGORITHMS.items() if algo.code is not None}
+
+
 # Whole entries held per batch at most (bare digests: the import's batch_size, 200,000 by
 # default): a catalog row or torrent costs kilobytes, a bare SHA-256 about 80 bytes.
 MAX_OTHERS = 50_000
@@ -40,6 +45,7 @@ class ImportBatch:
     # For each of ``others``: how many bare entries of each of its algorithms came before it.
     before: list[dict[int, int]] = field(default_factory=list)
     size: int = 0
+    codes: dict[str, int] = field(default_factory=_codes)  # name → code (the registry's)
 
     def full(self, batch_size: int) -> bool:
         """Time to write: ``batch_size`` entries, or MAX_OTHERS whole entries, are held."""
@@ -51,7 +57,7 @@ class ImportBatch:
         # Exactly BankEntry: a subclass (a VideoEntry's vPDQ) carries more than a digest.
         if entry.reference_id is None and len(digests) == 1 and type(entry) is BankEntry:
             [(name, raw)] = digests.items()
-            code = CODES[name]
+            code = self.codes[name]
             if code not in self.identified_codes:
                 raws = self.bare.get(code)
                 if raws is None:
@@ -60,7 +66,8 @@ class ImportBatch:
                 return
         self.others.append(entry)
         bare = self.bare
-        self.before.append({code: len(bare.get(code, ())) for code in (CODES[n] for n in digests)}
+        codes = self.codes
+        self.before.append({code: len(bare.get(code, ())) for code in (codes[n] for n in digests)}
                            if bare else _NONE_BEFORE)
 
     def owners(self) -> tuple[dict[Key, int], dict[int, list[bytes]]]:
@@ -73,7 +80,7 @@ class ImportBatch:
         owner: dict[Key, int] = {}
         for j, entry in enumerate(self.others):
             for name, raw in entry.digests.items():
-                owner.setdefault((CODES[name], raw), j)
+                owner.setdefault((self.codes[name], raw), j)
         counted: dict[int, list[bytes]] = {}
         for code, raws in self.bare.items():
             shared = {raw for (c, raw) in owner if c == code} if owner else set()

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import func, select
 
+from netwarden.algorithms import registry
 from netwarden.banks.digests import algorithm
 from netwarden.banks.models import Bank, BankDigest, BankImport, BankReference, BankVpdq
 from netwarden.banks.pdq_index import MAX_RADIUS, PdqIndex, to_array
@@ -45,7 +46,7 @@ from netwarden.records import Observation, Outcome
 
 log = logging.getLogger("netwarden.banks.perceptual")
 
-DEFAULT_PDQ_THRESHOLD = 31
+DEFAULT_PDQ_THRESHOLD = registry.get("pdq").threshold or 31  # algorithms/pdq.py declares it
 NEGATIVE_CATEGORIES = frozenset({"allow-list", "allowlist", "known-good"})
 NEGATIVE_FORMATS = frozenset({"nsrl"})
 VPDQ_DEFAULTS = {"distance": vp.DISTANCE_THRESHOLD, "quality": vp.QUALITY_THRESHOLD,

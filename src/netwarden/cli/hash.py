@@ -29,7 +29,7 @@ from rich.table import Table
 from rich.text import Text
 
 from netwarden.cli import app
-from netwarden.digest import ALGORITHMS, DigestResult, hash_files
+from netwarden.digest import DigestResult, computed_algorithms, hash_files
 from netwarden.digest.perceptual import perceptual_of_file
 from netwarden.errors import InputError
 
@@ -129,7 +129,7 @@ def hash_command(
         table.add_column("digest", style="bold")
         table.add_column("value", overflow="fold")
         digests = result.as_dict()
-        for name in ALGORITHMS:
+        for name in computed_algorithms():
             table.add_row(name, str(digests[name]))
         for name, value in extra.items():
             if isinstance(value, list):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
@@ -95,9 +95,14 @@ class NoOptions(StrictModel):
 
 
 class Collector(ABC):
-    """Walks one service and yields what it saw. Subclasses set ``schemes`` and ``collect``."""
+    """Walks one service and yields what it saw. Subclasses set ``schemes``, ``default_ports``
+    and ``collect``; the class attributes below are everything the scope file and the run
+    know about a protocol (scope.py derives its schemes and ports from them)."""
 
     schemes: ClassVar[tuple[str, ...]] = ()
+    # The port of each scheme in ``schemes`` when a service URL names none. The scope file
+    # accepts exactly the schemes registered collectors declare here.
+    default_ports: ClassVar[Mapping[str, int]] = {}
     kinds: ClassVar[tuple[str, ...]] = ()  # service `kind` options this collector serves
     protocol: ClassVar[str] = ""
     # The service options this collector takes (keys of its [[services]] table besides url,
@@ -215,6 +220,7 @@ class TreeCollector(Collector, Generic[D, F, SessionT]):
         pool: WorkQueue[D | F, SessionT] = WorkQueue(
             self.limits.per_host_concurrency, self._new_session, self._handle, self._failed,
             self._end_session)
+        record: Observation  # WorkQueue.run yields what _handle and _failed return
         async for record in pool.run(list(self._roots())):
             yield record
 
@@ -245,10 +251,37 @@ def register(cls: type[Collector]) -> type[Collector]:
     if not cls.schemes:
         raise ValueError(f"{cls.__name__} declares no URL schemes")
     for scheme in cls.schemes:
+        port = cls.default_ports.get(scheme)
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise ValueError(f"{cls.__name__} declares no default port for its scheme "
+                             f"{scheme!r} (default_ports = {{{scheme!r}: <port>}})")
+        taken = _REGISTRY.get(scheme.lower())
+        if taken is not None and taken.__qualname__ != cls.__qualname__:
+            raise ValueError(f"{cls.__name__}: scheme {scheme!r} is already "
+                             f"{taken.__name__}'s")
+    for scheme in cls.schemes:
         _REGISTRY[scheme.lower()] = cls
     for kind in getattr(cls, "kinds", ()):
         _KINDS[kind.lower()] = cls
     return cls
+
+
+def unregister(cls: type[Collector]) -> None:
+    """Remove ``cls`` from every scheme and kind it serves (tests, plug-ins)."""
+    for table in (_REGISTRY, _KINDS):
+        for key in [k for k, v in table.items() if v is cls]:
+            del table[key]
+
+
+def default_ports() -> dict[str, int]:
+    """Every URL scheme a registered collector serves, with its default port (sorted): the
+    schemes a scope file may use."""
+    return {scheme: cls.default_ports[scheme] for scheme, cls in sorted(_REGISTRY.items())}
+
+
+def registered() -> tuple[type[Collector], ...]:
+    """The registered collector classes, each once, in scheme order."""
+    return tuple(dict.fromkeys(cls for _scheme, cls in sorted(_REGISTRY.items())))
 
 
 def collector_for(service: Service) -> type[Collector]:

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import unquote_to_bytes
 
 from netwarden.collect.base import (
@@ -466,6 +466,7 @@ class FtpCollector(TreeCollector[_Dir, _File, _Session]):
     """Walks one FTP service; yields one observation per directory, file or problem."""
 
     schemes = ("ftp",)
+    default_ports: ClassVar[dict[str, int]] = {"ftp": 21}
     protocol = "ftp"
     dir_type = _Dir
 

@@ -22,7 +22,7 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import unquote_to_bytes, urljoin, urlsplit
 
 import httpx
@@ -35,6 +35,7 @@ from netwarden.collect.base import (
     location_url,
     register,
 )
+from netwarden.collect.base import default_ports as scheme_ports
 from netwarden.collect.bounds import shown, wire_int
 from netwarden.collect.html_index import index_links
 from netwarden.collect.names import decode_name, legacy_encoding
@@ -42,7 +43,7 @@ from netwarden.collect.speed import SpeedGuard, TooSlowError
 from netwarden.digest import MultiDigest
 from netwarden.digest.perceptual import PerceptualDigest
 from netwarden.records import Endpoint, EvidenceLevel, Observation, Outcome, Refusal
-from netwarden.scope import DEFAULT_PORTS, Service
+from netwarden.scope import Service
 
 log = logging.getLogger("netwarden.collect.http")
 
@@ -102,6 +103,7 @@ class HttpCollector(Collector):
     """Walks one HTTP(S) service from its URL; one observation per index, file or problem."""
 
     schemes = ("http", "https")
+    default_ports: ClassVar[dict[str, int]] = {"http": 80, "https": 443}
     uses_credentials = False  # no HTTP authentication: credentials would be silently unused
 
     def __init__(self, service: Service, ctx: CollectContext) -> None:
@@ -147,6 +149,7 @@ class HttpCollector(Collector):
             self.visited.add(self.first_raw)
             pool: WorkQueue[_Item, None] = WorkQueue(
                 limits.per_host_concurrency, lambda: None, self._handle, self._failed)
+            record: Observation | Refusal  # what _handle and _failed return
             async for record in pool.run([_Item(self.first_raw, 0, "scope services")]):
                 yield record
 
@@ -165,7 +168,7 @@ class HttpCollector(Collector):
             parts = urlsplit(url)
             scheme = parts.scheme.lower()
             try:
-                host, port = parts.hostname or "", parts.port or DEFAULT_PORTS.get(scheme, 0)
+                host, port = parts.hostname or "", parts.port or scheme_ports().get(scheme, 0)
             except ValueError:
                 return [self._problem(item, url, chain, Outcome.ERROR,
                                       f"invalid redirect target {url!r}")]
@@ -412,7 +415,7 @@ class HttpCollector(Collector):
         absolute = urljoin(page_url, _href_bytes(href).decode("latin-1"))
         target = urlsplit(absolute)
         try:
-            host, port = target.hostname or "", target.port or DEFAULT_PORTS.get(
+            host, port = target.hostname or "", target.port or scheme_ports().get(
                 target.scheme.lower(), 0)
         except ValueError:
             return self._skipped_link(page_url, href, "link with an invalid port")

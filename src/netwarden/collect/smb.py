@@ -23,7 +23,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import unquote
 
 from netwarden.collect.base import (
@@ -257,6 +257,7 @@ class SmbCollector(TreeCollector[_Dir, _File, _Session]):
     """Walks one SMB share; yields one observation per directory, file or problem."""
 
     schemes = ("smb",)
+    default_ports: ClassVar[dict[str, int]] = {"smb": 445}
     protocol = "smb"
     dir_type = _Dir
 

@@ -6,7 +6,8 @@ Interface (stable)::
     engine.update(chunk)                      # any number of times, any chunk sizes
     result = engine.finalize()                # DigestResult
     result.as_dict() -> {"size": n, "md5": hex, "sha1": hex, "sha256": hex,
-                         "ed2k": hex, "tth": BASE32}
+                         "ed2k": hex, "tth": BASE32, ...}  # + registered algorithms
+    computed_algorithms() -> ("md5", "sha1", "sha256", "ed2k", "tth", ...)
     hash_file(path, piece_length=None) -> DigestResult
     hash_stream(readable, piece_length=None, max_size=None) -> DigestResult
     hash_files(paths, workers=None) -> iterator of (path, DigestResult | InputError)
@@ -24,6 +25,8 @@ What is computed, with whose conventions:
   it; plain ``rhash`` prints the same value in lower case; base32 is case-insensitive, so
   compare case-folded when a value comes from elsewhere).
 - Optionally BitTorrent v1 piece SHA-1s (raw 20-byte digests), given a piece length.
+- Any other algorithm registered in :mod:`netwarden.algorithms` that declares a librhash id
+  or a streaming hasher (``new_hasher``), in ``DigestResult.extra`` under its name.
 
 Why this implementation: everything but the piece SHA-1s is computed by RHash's C library
 (``librhash.so.0``, Debian ``librhash0``) through ctypes, one ``rhash_update`` call per 1 MiB
@@ -46,20 +49,19 @@ from __future__ import annotations
 
 from netwarden.digest._librhash import LibRHashMissing
 from netwarden.digest.engine import (
-    ALGORITHMS,
     CHUNK_SIZE,
     ED2K_CHUNK,
     TTH_LEAF,
     DigestResult,
     MultiDigest,
     SizeLimitExceeded,
+    computed_algorithms,
     hash_file,
     hash_files,
     hash_stream,
 )
 
 __all__ = [
-    "ALGORITHMS",
     "CHUNK_SIZE",
     "ED2K_CHUNK",
     "TTH_LEAF",
@@ -67,6 +69,7 @@ __all__ = [
     "LibRHashMissing",
     "MultiDigest",
     "SizeLimitExceeded",
+    "computed_algorithms",
     "hash_file",
     "hash_files",
     "hash_stream",

@@ -5,7 +5,6 @@ See the package docstring (:mod:`netwarden.digest`) for what is computed and why
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 import stat
@@ -16,18 +15,43 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from netwarden.algorithms import registry
+from netwarden.algorithms.base import Algorithm, Hasher
 from netwarden.digest import _librhash as rh
 from netwarden.errors import InputError
 
-ALGORITHMS = ("md5", "sha1", "sha256", "ed2k", "tth")
 CHUNK_SIZE = 1 << 20  # bytes read per call: big enough to amortise Python, small enough for L2
 ED2K_CHUNK = 9_728_000  # eDonkey chunk; librhash appends MD4("") at exact multiples, like rhash
 TTH_LEAF = 1024  # THEX leaf size used by DC/ADC clients
 
-_IDS = {"md5": rh.MD5, "sha1": rh.SHA1, "sha256": rh.SHA256, "ed2k": rh.ED2K, "tth": rh.TTH}
-_MASK = rh.MD5 | rh.SHA1 | rh.SHA256 | rh.ED2K | rh.TTH
+_NAMED = ("md5", "sha1", "sha256", "ed2k", "tth")  # DigestResult's own fields; others: extra
 
 Progress = Callable[[int], None]
+
+
+def computed_algorithms() -> tuple[str, ...]:
+    """Names of the digests the engine computes, as :meth:`DigestResult.as_dict` lists them:
+    every registered algorithm that declares a librhash id or a streaming hasher."""
+    return tuple(a.name for a in _plan()[0])
+
+
+_plan_cache: tuple[int, tuple[tuple[Algorithm, ...], int, tuple[Algorithm, ...]]] | None = None
+
+
+def _plan() -> tuple[tuple[Algorithm, ...], int, tuple[Algorithm, ...]]:
+    """(algorithms computed, in result order; librhash mask; those with their own hasher)."""
+    global _plan_cache
+    version = registry.version()
+    if _plan_cache is None or _plan_cache[0] != version:
+        computed = registry.computed()
+        named = [a for name in _NAMED for a in computed if a.name == name]
+        ordered = (*named, *(a for a in computed if a.name not in _NAMED))
+        mask = 0
+        for a in ordered:
+            mask |= a.librhash_id or 0
+        hashed = tuple(a for a in ordered if a.librhash_id is None)
+        _plan_cache = (version, (ordered, mask, hashed))
+    return _plan_cache[1]
 
 
 class SizeLimitExceeded(InputError):
@@ -76,7 +100,8 @@ def _byte_view(data: bytes | bytearray | memoryview) -> memoryview:
 
 
 class MultiDigest:
-    """MD5, SHA-1, SHA-256, ED2K and TTH (and optionally BitTorrent v1 piece SHA-1s) of a stream.
+    """MD5, SHA-1, SHA-256, ED2K and TTH (and optionally BitTorrent v1 piece SHA-1s) of a stream,
+    and any other registered algorithm that declares a streaming hasher (netwarden.algorithms).
 
     ``update`` may be called with chunks of any size, split anywhere: the result depends only on
     the concatenated bytes. Nothing is kept but hash states (and one 20-byte digest per piece).
@@ -90,7 +115,13 @@ class MultiDigest:
                 isinstance(piece_length, bool) or not isinstance(piece_length, int)
                 or piece_length <= 0):
             raise ValueError(f"piece_length must be a positive integer, got {piece_length!r}")
-        self._ctx = rh.Context(_MASK)
+        self._algorithms, mask, hashed = _plan()
+        self._ctx = rh.Context(mask)
+        self._hashers: list[tuple[Algorithm, Hasher]] = []
+        for algorithm in hashed:
+            hasher = algorithm.new_hasher()
+            assert hasher is not None  # computed(): a librhash id or a hasher
+            self._hashers.append((algorithm, hasher))
         self._size = 0
         self._piece_length = piece_length
         self._piece = hashlib.sha1() if piece_length else None
@@ -112,6 +143,8 @@ class MultiDigest:
         if n == 0:
             return
         self._ctx.update(data if isinstance(data, bytes) else view)
+        for _algorithm, hasher in self._hashers:
+            hasher.update(view)
         if self._piece is not None:
             self._update_pieces(view)
         self._size += n
@@ -135,7 +168,12 @@ class MultiDigest:
         """The digests of everything fed; idempotent, and no further ``update`` is allowed."""
         if self._result is not None:
             return self._result
-        raw = self._ctx.finish(tuple(_IDS.values()))
+        raw = self._ctx.finish(tuple(a.librhash_id for a in self._algorithms
+                                     if a.librhash_id is not None))
+        own = {a.name: hasher.digest() for a, hasher in self._hashers}
+        values = {a.name: a.format(raw[a.librhash_id] if a.librhash_id is not None
+                                   else own[a.name])
+                  for a in self._algorithms}
         pieces: tuple[bytes, ...] | None = None
         if self._piece is not None:
             if self._piece_fill:
@@ -144,12 +182,13 @@ class MultiDigest:
             self._piece = None
         self._result = DigestResult(
             size=self._size,
-            md5=raw[rh.MD5].hex(),
-            sha1=raw[rh.SHA1].hex(),
-            sha256=raw[rh.SHA256].hex(),
-            ed2k=raw[rh.ED2K].hex(),
-            tth=base64.b32encode(raw[rh.TTH]).decode("ascii").rstrip("="),
+            md5=values.pop("md5"),
+            sha1=values.pop("sha1"),
+            sha256=values.pop("sha256"),
+            ed2k=values.pop("ed2k", None),
+            tth=values.pop("tth", None),
             pieces=pieces,
+            extra=values,
         )
         return self._result
 

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from pymisp import MISPEvent, MISPObject
 
-from netwarden.export.hashes import BY_NAME, known_digests
+from netwarden.export.hashes import by_name, known_digests
 from netwarden.export.model import (
     ExportSource,
     attribution_status,
@@ -66,8 +66,9 @@ def build_event(source: ExportSource, options: ExportOptions) -> MISPEvent:
         file_obj.comment = f"netwarden finding {fid}"
         if first_seen:
             file_obj.first_seen = first_seen
+        names = by_name()
         for name, value in known_digests(f.get("digests")).items():
-            h = BY_NAME[name]
+            h = names[name]
             if h.misp_type == "text":  # the file template has no relation for this digest
                 file_obj.add_attribute("text", value=f"{name}:{value}", Tag=tags,
                                        to_ids=False, comment=f"{name} digest")

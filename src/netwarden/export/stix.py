@@ -27,7 +27,7 @@ from typing import Any
 
 import stix2
 
-from netwarden.export.hashes import BY_NAME, known_digests
+from netwarden.export.hashes import by_name, known_digests
 from netwarden.export.model import (
     ExportSource,
     MatchView,
@@ -60,10 +60,11 @@ def _time(value: Any) -> str:
 def _pattern(match: MatchView, digests: dict[str, str]) -> str:
     """A STIX pattern on the digest that matched (for perceptual matches: the observed PDQ,
     which lies within the match distance of the reference)."""
-    name = BY_NAME.get(match.algorithm)
+    names = by_name()
+    name = names.get(match.algorithm)
     value = digests.get(match.algorithm)
     if name is None or value is None:
-        name, value = BY_NAME["sha256"], digests.get("sha256", "")
+        name, value = names["sha256"], digests.get("sha256", "")
     return f"[file:hashes.'{name.stix}' = '{value}']"
 
 
@@ -111,7 +112,8 @@ def build_bundle(source: ExportSource, options: ExportOptions) -> stix2.Bundle:
         fid = str(f["id"])
         digests = known_digests(f.get("digests"))
         observables: list[str] = []
-        hashes = {BY_NAME[k].stix: v for k, v in digests.items()}
+        names = by_name()
+        hashes = {names[k].stix: v for k, v in digests.items()}
         file_props: dict[str, Any] = {}
         if hashes:
             file_props["hashes"] = hashes

@@ -16,7 +16,7 @@ import csv
 import io
 from typing import Any
 
-from netwarden.export.hashes import HASHES, known_digests
+from netwarden.export.hashes import hashes, known_digests
 from netwarden.export.model import (
     ExportSource,
     attribution_status,
@@ -27,15 +27,24 @@ from netwarden.export.model import (
 )
 from netwarden.export.options import ExportOptions
 
-COLUMNS: tuple[str, ...] = (
+_BEFORE_DIGESTS: tuple[str, ...] = (
     "id", "run_id", "check_id", "operator", "track", "category", "bank", "reference", "title",
     "match_method", "match_algorithm", "match_distance", "evidence_level",
     "verification_result", "location", "protocol", "host", "port", "name", "size",
-    *(h.csv_column for h in HASHES), "observed_at", "attribution_status", "pseudonym",
+)
+_AFTER_DIGESTS: tuple[str, ...] = (
+    "observed_at", "attribution_status", "pseudonym",
     "operator_infrastructure", "assessment_role", "assessment_primary",
     "assessment_primary_outcomes", "match_leaf_index", "match_leaf_hash",
     "observation_leaf_index",
 )
+
+
+def columns() -> tuple[str, ...]:
+    """The CSV's columns: one per exported digest (the algorithm registry's listing order,
+    md5, sha1, sha256, pdq, tth, ed2k, btih, btmh, then registered ones) between the fixed
+    ones."""
+    return (*_BEFORE_DIGESTS, *(h.csv_column for h in hashes()), *_AFTER_DIGESTS)
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -100,15 +109,15 @@ def row(finding: dict[str, Any], options: ExportOptions) -> dict[str, str]:
         "observation_leaf_index": obs_index,
     }
     digests = known_digests(finding.get("digests"))
-    for h in HASHES:
+    for h in hashes():
         values[h.csv_column] = digests.get(h.name)
-    return {c: _cell(values.get(c)) for c in COLUMNS}
+    return {c: _cell(values.get(c)) for c in columns()}
 
 
 def write(source: ExportSource, options: ExportOptions) -> bytes:
     """The CSV (header + one row per finding) as bytes, with a BOM when asked."""
     buffer = io.StringIO(newline="")
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\r\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns(), lineterminator="\r\n")
     writer.writeheader()
     for f in source.findings:
         writer.writerow(row(f, options))

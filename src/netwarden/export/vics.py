@@ -18,13 +18,20 @@ import json
 import re
 from typing import Any
 
-from netwarden.export.hashes import HASHES, known_digests
+from netwarden.algorithms import registry
+from netwarden.export.hashes import hashes, known_digests
 from netwarden.export.model import ExportSource, matches_of, track_of
 from netwarden.export.options import ExportOptions
 
 CONTEXT = "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/Default/$metadata#Media"
 _VICS_TITLE = re.compile(r"^VICS category ([123])\b")
-_KEY_ORDER = ("sha256", "sha1", "md5", "pdq")
+
+
+def _key_order() -> list[str]:
+    """The digests VICS carries (a media field or an alternative hash), strongest first in the
+    algorithm registry's order: sha256, sha1, md5, pdq."""
+    return [a.name for a in registry.by_strength() if a.exchange is not None
+            and (a.exchange.vics_field or a.exchange.vics_alternative)]
 
 
 def _category(finding: dict[str, Any]) -> int:
@@ -39,18 +46,19 @@ def media(source: ExportSource) -> list[dict[str, Any]]:
     """The VICS media list: one per distinct CSAM item."""
     out: list[dict[str, Any]] = []
     seen: dict[tuple[str, str], dict[str, Any]] = {}
+    key_order = _key_order()
     for f in source.findings:
         if track_of(f) != "csam":
             continue
         digests = known_digests(f.get("digests"))
-        key = next(((k, digests[k].lower()) for k in _KEY_ORDER if k in digests), None)
+        key = next(((k, digests[k].lower()) for k in key_order if k in digests), None)
         if key is None:
             continue
         if key in seen:
             continue
         item: dict[str, Any] = {"MediaID": len(out) + 1, "Category": _category(f)}
         alternatives = []
-        for h in HASHES:
+        for h in hashes():
             value = digests.get(h.name)
             if value is None:
                 continue

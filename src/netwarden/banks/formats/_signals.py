@@ -1,8 +1,9 @@
 """Hash-sharing signals (ThreatExchange / HMA names) → bank entries; shared by hma, vics, ncmec.
 
 ThreatExchange names signal types ``pdq``, ``vpdq``, ``md5`` (also ``video_md5``,
-``photo_md5``), ``sha256``...; netwarden stores PDQ and the exact digests in the digest index
-and a vPDQ (a list of frame hashes) as a :class:`VideoEntry`'s signal string.
+``photo_md5``), ``sha256``... (each algorithm module declares its ``signal_types``);
+netwarden stores PDQ and the exact digests in the digest index and a vPDQ (a list of frame
+hashes) as a :class:`VideoEntry`'s signal string.
 """
 
 from __future__ import annotations
@@ -11,12 +12,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from netwarden.algorithms import DigestError, registry
 from netwarden.banks.formats.base import BankEntry, RecordError, record_digest
 from netwarden.digest.vpdq import parse_signal
-
-# ThreatExchange / HMA signal type name → netwarden algorithm.
-SIGNAL_TYPES = {"pdq": "pdq", "vpdq": "vpdq", "md5": "md5", "video_md5": "md5",
-                "photo_md5": "md5", "sha1": "sha1", "sha256": "sha256", "video_sha256": "sha256"}
 
 
 @dataclass(frozen=True)
@@ -31,11 +29,12 @@ class SignalError(RecordError):
 
 
 def algorithm_for(signal_type: str) -> str:
-    name = SIGNAL_TYPES.get(signal_type.strip().lower())
-    if name is None:
-        raise SignalError(f"unknown signal type {signal_type!r} "
-                          f"(known: {', '.join(sorted(SIGNAL_TYPES))})")
-    return name
+    """The netwarden algorithm of a ThreatExchange / HMA signal type name (each algorithm
+    module declares its ``signal_types``); SignalError naming it and the known ones."""
+    try:
+        return registry.signal_type(signal_type).name
+    except DigestError as exc:
+        raise SignalError(str(exc)) from None
 
 
 def canonical_vpdq(text: str) -> str:

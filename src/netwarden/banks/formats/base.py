@@ -169,8 +169,6 @@ def describe_decode_error(exc: UnicodeDecodeError) -> str:
 # way (file, line, optional column, the problem in words). These helpers are that one way, so
 # a message cannot drift between formats and a fix reaches all of them.
 
-_PLAIN_LENGTHS = ", ".join(f"{n} ({name})" for n, name in PLAIN_BY_HEX_LENGTH.items())
-
 
 class RecordError(ValueError):
     """One record is unusable: ``problem`` says why, ``where`` names the column or key.
@@ -202,14 +200,16 @@ def record_digest(algorithm: str, text: str, where: str | None = None) -> bytes:
 
 
 def digest_by_length(token: str) -> tuple[str, bytes]:
-    """(algorithm, raw) of a bare hex digest whose length tells the algorithm (md5/sha1/sha256).
+    """(algorithm, raw) of a bare hex digest whose length tells the algorithm (md5/sha1/sha256:
+    the algorithms that declare ``plain_hex``).
 
     Why by length: ``plain`` lines carry no type; 32, 40 and 64 hex digits are unambiguous
     among the exact digests. RecordError for any other length or a non-hex digit.
     """
     kind = PLAIN_BY_HEX_LENGTH.get(len(token))
     if kind is None:
-        raise RecordError(f"digest of {len(token)} characters; expected hex of {_PLAIN_LENGTHS}")
+        lengths = ", ".join(f"{n} ({name})" for n, name in PLAIN_BY_HEX_LENGTH.items())
+        raise RecordError(f"digest of {len(token)} characters; expected hex of {lengths}")
     return kind, record_digest(kind, token)
 
 

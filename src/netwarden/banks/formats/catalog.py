@@ -1,8 +1,9 @@
 """``catalog``: a rights holder's CSV of reference items.
 
 Header (first row) names the columns: ``reference_id`` is required, ``title`` and
-``rights_holder`` are optional, and at least one of the digest columns ``md5, sha1, sha256,
-ed2k, tth, btih`` (``btmh`` too). Empty cells mean "not given". Unknown columns make the file
+``rights_holder`` are optional, and at least one digest column: the name of any algorithm the
+bank index holds (``md5, sha1, sha256, ed2k, tth, btih, btmh, pdq`` and any registered in
+:mod:`netwarden.algorithms`). Empty cells mean "not given". Unknown columns make the file
 unusable (a misspelt ``sha-256`` would otherwise silently drop every SHA-256). A row with a
 bad value (wrong length, not hex / base32, no digest at all, not UTF-8) is reported by line
 number and skipped whole; the other rows import.
@@ -62,8 +63,7 @@ def _check_header(source: str, row: list[str]) -> list[str]:
     if "reference_id" not in columns:
         raise InputError(source, "no reference_id column", "line 1")
     if not any(c in ALGORITHMS for c in columns):
-        raise InputError(source, "no digest column (md5, sha1, sha256, ed2k, tth, btih)",
-                         "line 1")
+        raise InputError(source, f"no digest column ({', '.join(ALGORITHMS)})", "line 1")
     return columns
 
 
@@ -79,7 +79,7 @@ def _row(number: int, columns: list[str], row: list[str]) -> BankEntry:
     if not reference_id:
         raise RecordError("empty reference_id")
     digests = {name: record_digest(name, values[name], where=name)
-               for name in ALGORITHMS if values.get(name)}
+               for name in ALGORITHMS if values.get(name)}  # in code order, as always
     if not digests:
         raise RecordError(f"reference {reference_id!r} has no digest")
     return BankEntry(digests=digests, reference_id=reference_id,

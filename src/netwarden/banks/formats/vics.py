@@ -25,16 +25,20 @@ from typing import Any
 from netwarden.banks.formats._signals import SignalError, entry_for
 from netwarden.banks.formats.base import BankEntry, BankFormat, LineProblem, open_regular_file
 from netwarden.errors import InputError
-from netwarden.export.hashes import VICS_ALTERNATIVES, VICS_FIELDS
+from netwarden.export.hashes import vics_alternatives, vics_fields
 
 MAX_VICS_BYTES = 512 * 1024 * 1024
 IMPORTED = {1: "child abuse material", 2: "child exploitive (age difficult)",
             3: "CGI/animation"}
 NOT_IMPORTED = {0: "non-pertinent", 4: "comparison image"}
-# VICS field (lower case) -> netwarden digest; a bare "PDQ" field is read too (older exports).
-DIGEST_KEYS = {**VICS_FIELDS, "pdq": "pdq"}
-KNOWN_KEYS = {"mediaid", "category", "mediafiles", "filename", "name", "odata.id",
-              "odata.metadata", "alternativehashes", "mediasize", *DIGEST_KEYS}
+OTHER_KEYS = frozenset({"mediaid", "category", "mediafiles", "filename", "name", "odata.id",
+                        "odata.metadata", "alternativehashes", "mediasize"})
+
+
+def digest_keys() -> dict[str, str]:
+    """VICS field (lower case) → netwarden digest, from the algorithm registry; a bare "PDQ"
+    field is read too (older exports)."""
+    return {**vics_fields(), "pdq": "pdq"}
 
 
 class VicsFormat(BankFormat):
@@ -56,6 +60,7 @@ class VicsFormat(BankFormat):
         if not isinstance(value, list):
             raise InputError(source, "no OData 'value' list of media or cases")
         unknown: dict[str, str] = {}  # field -> where first seen
+        keys = digest_keys()
         skipped_alternatives: dict[str, int] = {}
         for where, item in _media_items(source, document, value):
             if isinstance(item, LineProblem):
@@ -66,7 +71,7 @@ class VicsFormat(BankFormat):
                 continue
             fields = {str(k).lower(): v for k, v in item.items()}
             for key in fields:
-                if key not in KNOWN_KEYS:
+                if key not in OTHER_KEYS and key not in keys:
                     unknown.setdefault(key, where)
             category = fields.get("category")
             if not isinstance(category, int) or isinstance(category, bool):
@@ -99,7 +104,7 @@ class VicsFormat(BankFormat):
         sources = [fields] + [{str(k).lower(): v for k, v in f.items()}
                               for f in fields.get("mediafiles") or [] if isinstance(f, dict)]
         for part in sources:
-            for key, signal in DIGEST_KEYS.items():
+            for key, signal in digest_keys().items():
                 value = part.get(key)
                 if not value:
                     continue
@@ -111,12 +116,13 @@ class VicsFormat(BankFormat):
                 found += 1
                 yield entry
         alternatives = fields.get("alternativehashes")
+        alternatives_by_name = vics_alternatives()
         for i, alt in enumerate(alternatives if isinstance(alternatives, list) else []):
             alt_fields = {str(k).lower(): v for k, v in alt.items()} if isinstance(
                 alt, dict) else {}
             name = str(alt_fields.get("hashname") or "")
             value = alt_fields.get("hashvalue")
-            alt_signal = VICS_ALTERNATIVES.get(name.lower())
+            alt_signal = alternatives_by_name.get(name.lower())
             if alt_signal is None or not isinstance(value, str) or not value:
                 if alt_signal is None:
                     skipped_alternatives[name] = skipped_alternatives.get(name, 0) + 1

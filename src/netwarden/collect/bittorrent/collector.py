@@ -42,7 +42,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
 
@@ -154,6 +154,8 @@ class BitTorrentCollector(Collector):
     """Trackers, DHT nodes and known peers of the scope, for every bank torrent."""
 
     schemes = ("bittorrent", "udp")
+    # a peer's port; a UDP tracker's (BEP 15)
+    default_ports: ClassVar[dict[str, int]] = {"bittorrent": 6881, "udp": 6969}
     kinds = ("bittorrent-tracker", "tracker", "dht", "peer")
     protocol = "bittorrent"
     options_model = BitTorrentOptions

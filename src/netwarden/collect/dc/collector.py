@@ -26,7 +26,7 @@ import re
 import secrets
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
 
@@ -113,6 +113,7 @@ class AdcCollector(Collector):
     """Audits one Direct Connect hub: ADC (``adc://``) or NMDC (``nmdc://``, ``dchub://``)."""
 
     schemes = ("adc", "adcs", "nmdc", "dchub")
+    default_ports: ClassVar[dict[str, int]] = {"adc": 411, "adcs": 411, "nmdc": 411, "dchub": 411}
     protocol = "adc"
     options_model = DcOptions
     check_service = staticmethod(active_options)

@@ -15,7 +15,14 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 from xml.etree import ElementTree as ET
 
-from netwarden.notices.formats.base import NoticeFormat, NoticeInput, Rendered, hashes, utc
+from netwarden.notices.formats.base import (
+    NoticeFormat,
+    NoticeInput,
+    Rendered,
+    acns_hash_type,
+    hashes,
+    utc,
+)
 
 NAMESPACE = "http://www.acns.net/ACNS"
 SCHEMA_LOCATION = "http://www.acns.net/ACNS http://www.acns.net/v1.2/ACNS2v1_2.xsd"
@@ -23,8 +30,6 @@ TYPES = {"bittorrent": ("BitTorrent", "P2P", "BITTORRENT"), "adc": ("DirectConne
          "adcs": ("DirectConnect", "P2P", "ADC"), "nmdc": ("DirectConnect", "P2P", "NMDC"),
          "ftp": ("FTP", "FTP", "FTP"), "http": ("HTTP", "HTTP", "HTTP"),
          "https": ("HTTP", "HTTP", "HTTPS"), "smb": ("SMB", "SMB", "SMB")}
-HASH_TYPES = {"sha256": "SHA256", "sha1": "SHA1", "md5": "MD5", "tth": "TTH", "ed2k": "ED2K",
-              "btih": "SHA1"}
 STATEMENTS = (
     "I have a good faith belief that use of the material in the manner complained of is not "
     "authorized by the copyright owner, its agent, or the law.",
@@ -86,7 +91,7 @@ def infringement_xml(data: NoticeInput, finding: Mapping[str, Any], case_id: str
     if finding.get("size") is not None:
         _sub(item, "FileSize", finding["size"])
     for algorithm, value in hashes(finding)[:1]:
-        _sub(item, "Hash", value, Type=HASH_TYPES.get(algorithm, algorithm.upper()))
+        _sub(item, "Hash", value, Type=acns_hash_type(algorithm))
     # the exact location goes into Notes: the schema's Source names only address and port
     _sub(root, "Notes", f"Location: {finding['location']}. " + " ".join(STATEMENTS)
          + (f" Signed: {n.signature}" if n.signature else ""))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
+from netwarden.algorithms import registry
 from netwarden.errors import InputError
 
 
@@ -98,10 +99,23 @@ class NoticeFormat(ABC):
 
 
 def hashes(finding: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(algorithm, value) of a finding's digests, strongest first."""
+    """(algorithm, value) of a finding's exact digests, strongest first.
+
+    The order and the set are the algorithm registry's (each module's ``rank``): sha256,
+    btmh, sha1, btih, tth, ed2k, md5 — the order identify ranks matches in. Perceptual hashes
+    are not listed: a notice names the copy by digests that identify it exactly.
+    """
     digests = finding.get("digests") or {}
-    order = ("sha256", "sha1", "md5", "tth", "ed2k", "btih")
-    return [(a, digests[a]) for a in order if digests.get(a)]
+    return [(a.name, digests[a.name]) for a in registry.by_strength()
+            if not a.perceptual and digests.get(a.name)]
+
+
+def acns_hash_type(algorithm: str) -> str:
+    """The ACNS 2.0 ``Hash@Type`` of a digest (its module's ``exchange.acns``; else its name
+    in upper case)."""
+    found = registry.find(algorithm)
+    names = found.exchange if found is not None else None
+    return names.acns if names is not None and names.acns else algorithm.upper()
 
 
 def utc(value: Any) -> str:
