@@ -320,12 +320,15 @@ class _Recorder:
         try:
             answer = self.attributor.attribute(obs.endpoint.host, obs.endpoint.port,
                                                obs.observed_at).as_dict()
-        except Exception as exc:  # a log problem must not lose the finding
-            log.exception("attribution of %s failed", obs.location)
+            record = Attribution(run_id=self.run_id, match_id=match.id,
+                                 match_leaf=match_leaf, **answer)
+        except Exception as exc:  # a log problem (or an answer no leaf can hold) must not
+            log.exception("attribution of %s failed", obs.location)  # lose the finding
             answer = {"status": "none", "reason_code": "attribution_error",
                       "reason": f"attribution failed: {type(exc).__name__}: {exc}"}
-        pos, _ = self._stage(Attribution(run_id=self.run_id, match_id=match.id,
-                                         match_leaf=match_leaf, **answer))
+            record = Attribution(run_id=self.run_id, match_id=match.id,
+                                 match_leaf=match_leaf, **answer)
+        pos, _ = self._stage(record)
         return answer, (pos if self.ledger is not None else None)
 
 
