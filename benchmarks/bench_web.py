@@ -36,6 +36,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # pgserver: the tests' throwaway PostgreSQL cluster
@@ -54,9 +55,10 @@ def _port() -> int:
         return sock.getsockname()[1]
 
 
-def _synthetic(n: int, seed: int = 7) -> tuple[list[dict], list[list[dict]]]:
-    """Findings (as findings.jsonl objects, without ledger refs yet) and their leaf entries."""
-    from netwarden.records import new_id
+def _synthetic(n: int, seed: int = 7) -> tuple[list[dict], list[list[Any]]]:
+    """Findings (as findings.jsonl objects, without ledger refs yet) and their leaf records
+    (an observation and a match each, as a run appends them)."""
+    from netwarden.records import Endpoint, Match, Observation, new_id
 
     rnd = random.Random(seed)
     start = datetime(2026, 11, 1, tzinfo=UTC)
@@ -87,12 +89,15 @@ def _synthetic(n: int, seed: int = 7) -> tuple[list[dict], list[list[dict]]]:
             "operator_infrastructure": i % 50 == 0, "observation_id": obs_id,
             "match_id": match_id, "verification_id": None})
         entries.append([
-            {"record_type": "observation", "id": obs_id, "run_id": f"benchrun{run:04d}",
-             "host": host, "port": 8080, "protocol": "http", "sha256": sha,
-             "observed_at": at.isoformat()},
-            {"record_type": "match", "id": match_id, "run_id": f"benchrun{run:04d}",
-             "match_id": match_id, "observation_id": obs_id, "reference": findings[-1][
-                 "reference"], "method": "exact"}])
+            Observation(id=obs_id, run_id=f"benchrun{run:04d}",
+                        endpoint=Endpoint(protocol="http", host=host, port=8080),
+                        location=f"http://{host}:8080/files/{i}.bin", name=f"{i}.bin",
+                        size=1_000_000 + i, digests={"sha256": sha}, observed_at=at,
+                        method="http-get"),
+            Match(id=match_id, run_id=f"benchrun{run:04d}", observation_id=obs_id,
+                  bank="films", category=findings[-1]["category"],
+                  reference_id=findings[-1]["reference"], algorithm="sha256",
+                  matched_value=sha)])
     return findings, entries
 
 

@@ -33,6 +33,7 @@ from netwarden.ledger.clock import clock_info
 from netwarden.records import (
     FINDING_SCHEMA_VERSION,
     PENDING,
+    Attribution,
     Endpoint,
     EvidenceLevel,
     Finding,
@@ -41,6 +42,8 @@ from netwarden.records import (
     Outcome,
     Record,
     Refusal,
+    Run,
+    RunEnd,
     Verification,
     content_track,
     new_id,
@@ -144,12 +147,11 @@ class _Recorder:
         self._batch_started = 0.0
 
     # -- staging and flushing ---------------------------------------------------------------
-    def _stage(self, record: Record | dict[str, Any]) -> tuple[int, str | None]:
-        """Stage an entry for the next batch: its position in the batch and its leaf hash."""
+    def _stage(self, record: Record) -> tuple[int, str | None]:
+        """Stage a record for the next batch: its position in the batch and its leaf hash."""
         if self.ledger is None:
             return -1, None
-        entry = record.entry() if isinstance(record, Record) else record
-        prepared = self.ledger.prepare(entry)
+        prepared = self.ledger.prepare(record)
         if not self._staged:
             self._batch_started = time.monotonic()
         self._staged.append(prepared)
@@ -180,9 +182,9 @@ class _Recorder:
             self._waiting = []
             self.findings_file.flush()
 
-    def append_now(self, entry: dict[str, Any]) -> None:
-        """Append one entry outside the batches (the run's first and last records)."""
-        self._stage(entry)
+    def append_now(self, record: Record) -> None:
+        """Append one record outside the batches (the run's first and last records)."""
+        self._stage(record)
         self.flush()
 
     def service_status(self) -> list[dict[str, Any]]:
@@ -319,13 +321,15 @@ class _Recorder:
         try:
             answer = self.attributor.attribute(obs.endpoint.host, obs.endpoint.port,
                                                obs.observed_at).as_dict()
-        except Exception as exc:  # a log problem must not lose the finding
-            log.exception("attribution of %s failed", obs.location)
+            record = Attribution(run_id=self.run_id, match_id=match.id,
+                                 match_leaf=match_leaf, **answer)
+        except Exception as exc:  # a log problem (or an answer no leaf can hold) must not
+            log.exception("attribution of %s failed", obs.location)  # lose the finding
             answer = {"status": "none", "reason_code": "attribution_error",
                       "reason": f"attribution failed: {type(exc).__name__}: {exc}"}
-        pos, _ = self._stage({"record_type": "attribution", "id": new_id(),
-                              "run_id": self.run_id, "match_id": match.id,
-                              "match_leaf": match_leaf, **answer})
+            record = Attribution(run_id=self.run_id, match_id=match.id,
+                                 match_leaf=match_leaf, **answer)
+        pos, _ = self._stage(record)
         return answer, (pos if self.ledger is not None else None)
 
 
@@ -351,16 +355,17 @@ def _unstorable(record: Observation | Refusal, exc: Exception) -> Observation:
                        details={"unstored_record_id": record.id})
 
 
-def _run_record(scope: Scope, run_id: str, started: datetime, extra: dict[str, Any]
-                ) -> dict[str, Any]:
-    return {
-        "record_type": "run", "id": run_id, "run_id": run_id, "check_id": scope.check_id,
-        "authorization": scope.authorization, "operator": scope.operator_name,
-        "jurisdiction": scope.jurisdiction, "scope_sha256": scope_digest(scope),
-        "started_at": started.isoformat(), "software": f"netwarden {__version__}",
-        "host": platform.node(), "python": platform.python_version(),
-        "clock": clock_info(), **extra,
-    }
+def _run_record(scope: Scope, run_id: str, started: datetime, extra: dict[str, Any]) -> Run:
+    """The run's first leaf; ``extra`` is the caller's run metadata (a campaign worker's
+    campaign, job, attempt and worker), refused when it names a field :class:`Run` lacks."""
+    return Run(
+        id=run_id, run_id=run_id, check_id=scope.check_id,
+        authorization=scope.authorization, operator=scope.operator_name,
+        jurisdiction=scope.jurisdiction, scope_sha256=scope_digest(scope),
+        started_at=started.isoformat(), software=f"netwarden {__version__}",
+        host=platform.node(), python=platform.python_version(),
+        clock=clock_info(), **extra,
+    )
 
 
 async def _collect_all(scope: Scope, run_id: str, recorder: _Recorder,
@@ -600,11 +605,10 @@ def run_audit(scope: Scope, out_dir: Path, index: ExactIndex, *, ledger: Any | N
         write_run_dir(result)
         if assess:
             _assess(result, ledger, store)
-        recorder.append_now({"record_type": "run_end", "id": new_id(), "run_id": run_id,
-                             "finished_at": finished.isoformat(),
-                             "observations": recorder.observations,
-                             "findings": len(result.findings),
-                             "refused": recorder.refused_total})
+        recorder.append_now(RunEnd(run_id=run_id, finished_at=finished.isoformat(),
+                                   observations=recorder.observations,
+                                   findings=len(result.findings),
+                                   refused=recorder.refused_total))
         if ledger is not None and hasattr(ledger, "checkpoint"):
             result.checkpoint = str(ledger.checkpoint())
         write_run_dir(result)  # final summary and report, with the checkpoint
@@ -671,11 +675,10 @@ def _interrupted(exc: BaseException, scope: Scope, run_id: str, out_dir: Path,
     steps: list[tuple[str, Callable[[], None]]] = [
         ("flush the last batch", recorder.flush),
         ("close findings.jsonl", findings_file.close),
-        ("append run_end", lambda: recorder.append_now({
-            "record_type": "run_end", "id": new_id(), "run_id": run_id,
-            "finished_at": finished.isoformat(), "status": "interrupted",
-            "interrupted": reason, "observations": recorder.observations,
-            "findings": len(recorder.findings), "refused": recorder.refused_total})),
+        ("append run_end", lambda: recorder.append_now(RunEnd(
+            run_id=run_id, finished_at=finished.isoformat(), status="interrupted",
+            interrupted=reason, observations=recorder.observations,
+            findings=len(recorder.findings), refused=recorder.refused_total))),
         ("checkpoint", lambda: setattr(result, "checkpoint", str(ledger.checkpoint()))
          if ledger is not None and hasattr(ledger, "checkpoint") else None),
         ("write the run directory", lambda: write_run_dir(result)),

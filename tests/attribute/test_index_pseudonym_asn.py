@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import time
 from pathlib import Path
@@ -79,8 +80,12 @@ def test_reveal_needs_a_basis_and_finds_the_account(tmp_path: Path, make_attribu
             att.reveal(pseudonym, basis)
     found = att.reveal(pseudonym, "Court order 12/2026")
     assert found.account == "user0002" and found.sources == (str(log),)
-    entry = found.as_dict()
-    assert entry["basis"] == "Court order 12/2026" and entry["record_type"] == "reveal"
+    # the one reveal leaf (what `netwarden reveal` appends): the pseudonym, never the account
+    entry = found.record("investigator", "2026-77-0042").entry()
+    assert entry["basis"] == "Court order 12/2026"
+    assert entry["record_type"] == "subscriber_reveal" and entry["pseudonym"] == pseudonym
+    assert entry["by"] == "investigator" and entry["sources"] == [str(log)]
+    assert "user0002" not in json.dumps(entry)
     with pytest.raises(InputError, match="no account"):
         att.reveal(Pseudonymizer(b"z" * 32).pseudonym("user0002"), "order")
     with pytest.raises(InputError, match="not a netwarden pseudonym"):

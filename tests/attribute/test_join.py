@@ -269,7 +269,8 @@ def test_reveal_of_a_joined_subscriber(issue_logs: tuple[Path, Path], make_attri
     assert found.account == USER
     assert set(found.identifier) == {"user", "remote_id"}
     assert set(found.sources) == {str(detail), str(leases)}
-    assert found.as_dict()["identifier"] == list(found.identifier)
+    leaf = found.record("investigator", "c").entry()  # the reveal leaf names every kind
+    assert leaf["identifier"] == list(found.identifier) and USER not in str(leaf)
     by_mac = att.reveal(pseudonymizer.pseudonym(f"mac:{MAC}"), "court order 5/2026")
     assert by_mac.identifier == ("mac",) and set(by_mac.sources) == {str(detail), str(leases)}
 

@@ -17,12 +17,16 @@ from netwarden.store import open_store
 WRITER = """
 import sys
 from pathlib import Path
+from typing import Literal
 from netwarden.ledger import Ledger
+from netwarden.records import Record
 from netwarden.store import open_store
+class Note(Record):
+    record_type: Literal["note"] = "note"
+    n: int
 ledger = Ledger.open(open_store(sys.argv[1]), Path(sys.argv[2]))
 for i in range(100000):
-    refs = ledger.append_many([{"record_type": "note", "id": f"{i}-{j}", "n": j}
-                               for j in range(1 + i % 7)])
+    refs = ledger.append_many([Note(id=f"{i}-{j}", n=j) for j in range(1 + i % 7)])
     if i % 25 == 0:
         ledger.checkpoint()
     print(refs[-1].index, flush=True)  # acknowledged: durable from here on

@@ -15,6 +15,8 @@ from netwarden.ledger import Ledger, verify_inclusion
 from netwarden.ledger.keys import init_key
 from netwarden.store import Store, open_store
 
+from .conftest import Note
+
 pytestmark = pytest.mark.slow
 
 
@@ -31,8 +33,8 @@ def test_appends_persist_on_postgresql(pg_store: Store, tmp_path: Path) -> None:
     keys = tmp_path / "keys"
     init_key(keys)
     ledger = Ledger.open(pg_store, keys)
-    refs = [ledger.append({"record_type": "test", "id": f"r{i}", "n": i}) for i in range(5)]
-    refs += ledger.append_many([{"record_type": "test", "id": f"m{i}"} for i in range(7)])
+    refs = [ledger.append(Note(id=f"r{i}", n=i)) for i in range(5)]
+    refs += ledger.append_many([Note(id=f"m{i}") for i in range(7)])
     assert [r.index for r in refs] == list(range(12))
     reopened = Ledger.open(pg_store, keys)  # a new object: reads what was committed
     assert reopened.size == 12
@@ -56,7 +58,7 @@ def test_bulk_verify_and_tiles_on_postgresql(pg_store: Store, tmp_path: Path,
     keys = tmp_path / "keys"
     init_key(keys, "pg.example/log")
     ledger = Ledger.open(pg_store, keys)
-    ledger.append_many([{"record_type": "test", "id": f"r{i}", "n": i} for i in range(700)])
+    ledger.append_many([Note(id=f"r{i}", n=i) for i in range(700)])
     cp = ledger.checkpoint()
     monkeypatch.setattr(audit, "FAST_CHUNK", 128)
     reached: list[int] = []

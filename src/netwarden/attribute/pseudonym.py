@@ -20,9 +20,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from netwarden.errors import InputError
+from netwarden.records import SubscriberReveal
 
 PREFIX = "ps1_"
 MIN_KEY_BYTES = 16
@@ -94,11 +94,19 @@ class Reveal:
     sources: tuple[str, ...] = field(default_factory=tuple)
     identifier: tuple[str, ...] = field(default_factory=tuple)  # kinds that carry the account
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-able entry for the ledger (record_type ``reveal``)."""
-        return {"record_type": "reveal", "pseudonym": self.pseudonym, "account": self.account,
-                "basis": self.basis, "revealed_at": self.revealed_at.isoformat(),
-                "sources": list(self.sources), "identifier": list(self.identifier)}
+    def record(self, by: str, check_id: str) -> SubscriberReveal:
+        """The ledger leaf of this reveal, to append *before* the account is shown.
+
+        Everything but the account: who (``by``), when (``revealed_at``, with its offset), on
+        what basis, under which check, the pseudonym, which identifier kinds and logs carry
+        the account. The account stays out because ledgers leave the house in bundles; the
+        pseudonym already commits to it under the key, so the leaf still says whose it was to
+        anyone who holds the key and a court's order.
+        """
+        return SubscriberReveal(pseudonym=self.pseudonym, basis=self.basis.strip(), by=by,
+                                revealed_at=self.revealed_at.astimezone().isoformat(),
+                                check_id=check_id,
+                                sources=list(self.sources), identifier=list(self.identifier))
 
 
 def reveal(pseudonymizer: Pseudonymizer, pseudonym: str, basis: str,

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from netwarden.campaign.config import Campaign
 from netwarden.campaign.models import CampaignAttemptRow, CampaignJobRow, CampaignRow
-from netwarden.records import new_id, utc_now
+from netwarden.records import RunInterrupted, utc_now
 from netwarden.store.base import Store
 from netwarden.store.models_findings import record_findings_file
 from netwarden.store.models_runs import RunRow
@@ -84,13 +84,10 @@ def _interrupt_leaf(ledger: Any, attempt: CampaignAttemptRow, job: CampaignJobRo
                     run_id: str | None, reason: str) -> int | None:
     if ledger is None:
         return None
-    ref = ledger.append({
-        "record_type": "run_interrupted", "id": new_id(), "run_id": run_id or "none",
-        "campaign": job.campaign, "operator": job.operator, "scope_sha256": job.scope_sha256,
-        "attempt": attempt.attempt, "worker": attempt.worker, "reason": reason,
-        "recorded_at": utc_now().isoformat(),
-        "note": "the run's leaves stay in the ledger; its findings are not counted: the "
-                "operator is audited again"})
+    ref = ledger.append(RunInterrupted(
+        run_id=run_id or "none", campaign=job.campaign, operator=job.operator,
+        scope_sha256=job.scope_sha256, attempt=attempt.attempt, worker=attempt.worker,
+        reason=reason, recorded_at=utc_now().isoformat()))
     return ref.index
 
 

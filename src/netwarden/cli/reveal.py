@@ -11,13 +11,11 @@ carry the account in several) and the logs that carry it.
 from __future__ import annotations
 
 import getpass
-from datetime import datetime
 from pathlib import Path
 
 import typer
 
 from netwarden.cli import app
-from netwarden.records import new_id
 from netwarden.scope import load_scope
 from netwarden.store import open_store
 
@@ -46,13 +44,7 @@ def reveal(
     try:
         found = attributor.reveal(pseudonym, basis)  # refuses an empty basis
         ledger = Ledger.open(store)
-        entry = {"record_type": "subscriber_reveal", "id": new_id(), "run_id": None,
-                 "pseudonym": found.pseudonym, "basis": basis.strip(),
-                 "by": by or getpass.getuser(),
-                 "revealed_at": datetime.now().astimezone().isoformat(),
-                 "check_id": loaded.check_id, "sources": list(found.sources),
-                 "identifier": list(found.identifier)}
-        ref = ledger.append(entry)
+        ref = ledger.append(found.record(by or getpass.getuser(), loaded.check_id))
     finally:
         attributor.close()
         store.close()

@@ -12,7 +12,6 @@ Never any content: digests, names, locations, times, categories and pseudonyms o
 from __future__ import annotations
 
 import hashlib
-import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 from netwarden.errors import InputError
 from netwarden.export.model import ExportSource, from_campaign, from_run_dir, from_runs, track_of
 from netwarden.export.options import ExportOptions, resolve
+from netwarden.records import Export
 
 __all__ = ["EXTENSIONS", "FORMATS", "MEDIA_TYPES", "ExportOptions", "ExportSource", "export_bytes",
            "from_campaign", "from_run_dir", "from_runs", "record_export"]
@@ -59,12 +59,10 @@ def record_export(ledger: Any, source: ExportSource, fmt: str, options: ExportOp
                   data: bytes, by: str, role: str | None = None) -> tuple[int, str]:
     """Append the ``export`` leaf (ids of the findings exported, format, TLP, whether
     pseudonyms were included, the file's SHA-256, who); returns (index, leaf hash)."""
-    entry = {"record_type": "export", "id": secrets.token_hex(16), "format": fmt,
-             "source": source.label, "run_ids": source.run_ids,
-             "finding_ids": [str(f["id"]) for f in source.findings],
-             "count": len(source.findings), "tlp": options.tlp,
-             "pseudonyms": options.pseudonyms, "sha256": hashlib.sha256(data).hexdigest(),
-             "bytes": len(data), "by": by, "role": role,
-             "at": datetime.now(UTC).isoformat()}
-    ref = ledger.append(entry)
+    record = Export(format=fmt, source=source.label, run_ids=list(source.run_ids),
+                    finding_ids=[str(f["id"]) for f in source.findings],
+                    count=len(source.findings), tlp=options.tlp,
+                    pseudonyms=options.pseudonyms, sha256=hashlib.sha256(data).hexdigest(),
+                    bytes=len(data), by=by, role=role, at=datetime.now(UTC).isoformat())
+    ref = ledger.append(record)
     return ref.index, ref.hex

@@ -25,7 +25,7 @@ from netwarden.ledger import merkle
 from netwarden.ledger.checkpoint import CheckpointError, parse_checkpoint
 from netwarden.ledger.keys import VerifierKey, parse_vkey
 from netwarden.ledger.storage import Ledger
-from netwarden.records import new_id
+from netwarden.records import CustodyExport
 
 FORMAT = "netwarden-evidence-bundle/1"
 README = Path(__file__).with_name("README.bundle.md")
@@ -90,22 +90,19 @@ def export_bundle(ledger: Ledger, indices: set[int], out: Path, *, reason: str, 
     rows = {e.index: (e.leaf_hash, e.data)
             for e in ledger.entries(indices=chosen)} if chosen else {}
     leaf_hashes = b"".join(rows[i][0] for i in chosen)
-    custody = {
-        "record_type": "custody_export",
-        "id": new_id(),
-        "run_id": None,
-        "who": by,
-        "at": datetime.now().astimezone().isoformat(),
-        "what": what,
-        "why": reason,
-        "leaves": chosen,
-        "evidence_digest": hashlib.sha256(leaf_hashes).hexdigest(),
-        "evidence_digest_method": "SHA-256 over the exported leaf hashes, in index order",
+    custody = CustodyExport(
+        who=by,
+        at=datetime.now().astimezone().isoformat(),
+        what=what,
+        why=reason,
+        leaves=chosen,
+        evidence_digest=hashlib.sha256(leaf_hashes).hexdigest(),
+        evidence_digest_method="SHA-256 over the exported leaf hashes, in index order",
         # The README travels in the zip; its digest in this (signed, proven) leaf is what makes
         # a rewritten README detectable: the manifest alone is not signed.
-        "readme_sha256": hashlib.sha256(README.read_bytes()).hexdigest(),
-        "software": f"netwarden {__version__}",
-    }
+        readme_sha256=hashlib.sha256(README.read_bytes()).hexdigest(),
+        software=f"netwarden {__version__}",
+    )
     ref = ledger.append(custody)
     cp = ledger.checkpoint()
     rows[ref.index] = (ref.leaf_hash, ledger.entry(ref.index))
@@ -139,7 +136,7 @@ def export_bundle(ledger: Ledger, indices: set[int], out: Path, *, reason: str, 
     manifest = {
         "format": FORMAT,
         "software": {"name": "netwarden", "version": __version__},
-        "created_at": custody["at"],
+        "created_at": custody.at,
         "selection": what,
         "checkpoint": {"file": "checkpoint.txt", "size": cp.size, "root": cp.root.hex(),
                        "key_id": cp.key_id, "timestamp": timestamp},
@@ -147,7 +144,7 @@ def export_bundle(ledger: Ledger, indices: set[int], out: Path, *, reason: str, 
         "entries": entries,
         "earlier_checkpoints": earlier,
         "custody_index": ref.index,
-        "readme": {"file": "README.md", "sha256": custody["readme_sha256"]},
+        "readme": {"file": "README.md", "sha256": custody.readme_sha256},
     }
     cosigners = _cosigners_of(ledger, cp.note)
     if cosigners:  # only when the checkpoint carries cosignatures: older bundles are unchanged

@@ -28,6 +28,7 @@ from netwarden.ledger import merkle
 from netwarden.ledger.checkpoint import parse_checkpoint, sign_checkpoint
 from netwarden.ledger.keys import SigningKey, load_key
 from netwarden.ledger.models import CheckpointRow, KeyRow, LeafRow, NodeRow
+from netwarden.records import Record
 from netwarden.store.base import Store
 
 if TYPE_CHECKING:
@@ -215,25 +216,31 @@ class Ledger:
         found = _read_nodes(conn, set(keys))
         return merkle.Frontier(size, [found[k] for k in keys])
 
-    def append(self, entry: dict[str, Any]) -> LeafRef:
-        """Append one entry; durable on return."""
-        return self.append_many([entry])[0]
+    def append(self, record: Record) -> LeafRef:
+        """Append one record (a :class:`~netwarden.records.Record`); durable on return."""
+        return self.append_many([record])[0]
 
     @staticmethod
-    def prepare(entry: dict[str, Any]) -> PreparedEntry:
-        """Canonicalise ``entry`` and compute its leaf hash without appending it.
+    def prepare(record: Record) -> PreparedEntry:
+        """Canonicalise ``record``'s entry and compute its leaf hash without appending it.
 
         The pipeline needs a record's leaf hash before the record is durable (a match names the
         leaf of its observation), and appends whole chains in one transaction; preparing once
-        avoids canonicalising twice.
+        avoids canonicalising twice. Only records are taken: every leaf type is a ``Record``
+        (issue 18), so no hand-built dict reaches the ledger.
         """
+        if not isinstance(record, Record):
+            raise InputError("ledger entry", "must be a netwarden.records.Record, got "
+                             f"{type(record).__name__}")
+        entry = record.entry()
         data = canonical(entry)
         return PreparedEntry(data, merkle.leaf_hash(data), _column(entry, "record_type", True),
                              _column(entry, "id"), _column(entry, "run_id"),
                              _column(entry, "match_id"))
 
-    def append_many(self, entries: Sequence[dict[str, Any] | PreparedEntry]) -> list[LeafRef]:
-        """Append entries in order, in one transaction (all or nothing); durable on return."""
+    def append_many(self, entries: Sequence[Record | PreparedEntry]) -> list[LeafRef]:
+        """Append records (or prepared ones) in order, in one transaction (all or nothing);
+        durable on return."""
         prepared = [e if isinstance(e, PreparedEntry) else self.prepare(e) for e in entries]
         if not prepared:
             return []

@@ -44,7 +44,7 @@ from netwarden.liability.facts import (
     knowledge_facts,
     participation_evidence,
 )
-from netwarden.records import Finding, new_id
+from netwarden.records import Assessment, Finding, OperatorAssessment, Record, new_id
 
 SEVERITY = {"lead": -2, "no_civil_rule": -1, "exempt": 0, "not_exempt": 1, "liable": 2}
 ROLE_WORDS = {
@@ -72,7 +72,7 @@ DUTY_WORDS = {
 
 
 class LedgerLike(Protocol):
-    def append(self, entry: dict[str, Any]) -> Any: ...
+    def append(self, record: Record) -> Any: ...
 
 
 @dataclass
@@ -143,10 +143,10 @@ def _hub_facts(ledger: Any, run_id: str) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _leaf(ledger: LedgerLike | None, entry: dict[str, Any]) -> dict[str, Any] | None:
+def _leaf(ledger: LedgerLike | None, record: Record) -> dict[str, Any] | None:
     if ledger is None:
         return None
-    ref = ledger.append(entry)
+    ref = ledger.append(record)
     return {"index": ref.index, "leaf_hash": ref.leaf_hash.hex()}
 
 
@@ -383,38 +383,33 @@ def assess_run(run_dir: Path, notices: Iterable[NoticeFacts] | None = None, *,
     for item in items:
         finding = by_id[item["id"]]
         ver = finding.ledger.get("verification") if isinstance(finding.ledger, dict) else None
-        entry = {"record_type": "assessment", "id": new_id(), "run_id": run_id,
-                 "finding_id": finding.id, "match_id": finding.match_id,
-                 "verification_leaf": ver.get("leaf_hash") if isinstance(ver, dict) else None,
-                 "assessed_at": assessed_at, "role": item["role"], "track": item["track"],
-                 "lead": item["lead"],
-                 "facts": {k: v["value"] for k, v in item["facts"].items()},
-                 "knowledge": {j: {k: v["value"] for k, v in kv.items()}
-                               for j, kv in item["knowledge"].items()},
-                 "outcomes": {j: r["outcomes"] for j, r in item["results"].items()},
-                 "provisional": {j: r["provisional"] for j, r in item["results"].items()},
-                 "rules_fired": {j: [f["id"] for f in r["rules_fired"]]
-                                 for j, r in item["results"].items()},
-                 "rules_sha256": digests}
-        item["leaf"] = _leaf(ledger, entry)
-        item["assessment_id"] = entry["id"]
+        record = Assessment(
+            run_id=run_id, finding_id=finding.id, match_id=finding.match_id,
+            verification_leaf=ver.get("leaf_hash") if isinstance(ver, dict) else None,
+            assessed_at=assessed_at, role=item["role"], track=item["track"],
+            lead=item["lead"], facts={k: v["value"] for k, v in item["facts"].items()},
+            knowledge={j: {k: v["value"] for k, v in kv.items()}
+                       for j, kv in item["knowledge"].items()},
+            outcomes={j: r["outcomes"] for j, r in item["results"].items()},
+            provisional={j: r["provisional"] for j, r in item["results"].items()},
+            rules_fired={j: [f["id"] for f in r["rules_fired"]]
+                         for j, r in item["results"].items()},
+            rules_sha256=digests)
+        item["leaf"] = _leaf(ledger, record)
+        item["assessment_id"] = record.id
     groups: dict[str, list[dict[str, Any]]] = {}
     for item in items:
         groups.setdefault(item["operator"], []).append(item)
     operators, texts = [], {}
     for operator, group in groups.items():
         op = _operator_summary(operator, group, names)
-        op["leaf"] = _leaf(ledger, {"record_type": "operator_assessment", "id": new_id(),
-                                    "run_id": run_id, "operator": operator,
-                                    "assessed_at": assessed_at,
-                                    "finding_assessments": [i["leaf"]["leaf_hash"]
-                                                            for i in group if i["leaf"]],
-                                    "outcomes": {j: [r["outcome"], *r["exposures"]]
-                                                 for j, r in op["jurisdictions"].items()},
-                                    "csam_outcomes": {j: [r["outcome"], *r["exposures"]]
-                                                      for j, r in op["csam"].items()},
-                                    "leads": op["leads"],
-                                    "rules_sha256": digests})
+        op["leaf"] = _leaf(ledger, OperatorAssessment(
+            run_id=run_id, operator=operator, assessed_at=assessed_at,
+            finding_assessments=[i["leaf"]["leaf_hash"] for i in group if i["leaf"]],
+            outcomes={j: [r["outcome"], *r["exposures"]]
+                      for j, r in op["jurisdictions"].items()},
+            csam_outcomes={j: [r["outcome"], *r["exposures"]] for j, r in op["csam"].items()},
+            leads=op["leads"], rules_sha256=digests))
         op["text"] = texts[operator] = plain_text(op, primary)
         operators.append(op)
     report = AssessmentReport(run_id, run_dir, names, primary, items, operators, texts)

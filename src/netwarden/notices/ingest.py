@@ -30,7 +30,7 @@ from defusedxml import ElementTree as SafeET
 from netwarden.errors import InputError
 from netwarden.notices.formats.acns import NAMESPACE
 from netwarden.notices.models import NoticeRow
-from netwarden.records import new_id
+from netwarden.records import IncomingNotice, new_id
 
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024
 MAX_XML_BYTES = 1024 * 1024
@@ -274,10 +274,9 @@ def ingest(path: Path, store: Any, attributor: Any | None, *, ledger: Any | None
         notice_id = new_id()
         leaf = None
         if ledger is not None:
-            ref = ledger.append({"record_type": "incoming_notice", "id": notice_id,
-                                 "format": "acns", "file": Path(path).name,
-                                 "message_sha256": digest, "received_at": now.isoformat(),
-                                 "notice": notice.as_dict(), "attribution": attribution})
+            ref = ledger.append(IncomingNotice(
+                id=notice_id, format="acns", file=Path(path).name, message_sha256=digest,
+                received_at=now.isoformat(), notice=notice.as_dict(), attribution=attribution))
             leaf = {"index": ref.index, "leaf_hash": ref.leaf_hash.hex()}
         with store.session() as session:
             row = NoticeRow(id=notice_id, direction="incoming", format="acns",
@@ -301,10 +300,9 @@ def _reject(store: Any, ledger: Any | None, source: str, raw: bytes, digest: str
     notice_id = new_id()
     leaf = None
     if ledger is not None:
-        ref = ledger.append({"record_type": "incoming_notice", "id": notice_id,
-                             "format": "acns", "file": Path(source).name,
-                             "message_sha256": digest, "received_at": now.isoformat(),
-                             "rejected": problem})
+        ref = ledger.append(IncomingNotice(
+            id=notice_id, format="acns", file=Path(source).name, message_sha256=digest,
+            received_at=now.isoformat(), rejected=problem))
         leaf = {"index": ref.index, "leaf_hash": ref.leaf_hash.hex()}
     with store.session() as session:
         session.add(NoticeRow(id=notice_id, direction="incoming", format="acns",

@@ -32,7 +32,7 @@ from netwarden.notices.send import (
     message_bytes,
 )
 from netwarden.notices.tracking import deadline_for, record_state
-from netwarden.records import Finding, new_id
+from netwarden.records import Finding, Notice, Record, new_id
 
 
 @dataclass(frozen=True)
@@ -50,10 +50,10 @@ class SentNotice:
     state: str
 
 
-def _leaf(ledger: Any | None, entry: dict[str, Any]) -> dict[str, Any] | None:
+def _leaf(ledger: Any | None, record: Record) -> dict[str, Any] | None:
     if ledger is None:
         return None
-    ref = ledger.append(entry)
+    ref = ledger.append(record)
     return {"index": ref.index, "leaf_hash": ref.leaf_hash.hex()}
 
 
@@ -125,13 +125,12 @@ def _one(store: Any, ledger: Any | None, form: Any, batch: list[Finding], notifi
     run_id = batch[0].run_id
     ver_leaves = [f.ledger["verification"]["leaf_hash"] for f in batch
                   if isinstance(f.ledger, dict) and "verification" in f.ledger]
-    leaf = _leaf(ledger, {
-        "record_type": "notice", "id": notice_id, "run_id": run_id, "direction": "outgoing",
-        "format": form.name, "jurisdiction": jurisdiction,
-        "finding_ids": [f.id for f in batch], "verification_leaves": ver_leaves,
-        "recipient": recipient.email, "notifier": notifier.email, "subject": rendered.subject,
-        "message_sha256": digest, "complete": rendered.complete,
-        "missing": list(rendered.missing), "created_at": created.isoformat()})
+    leaf = _leaf(ledger, Notice(
+        id=notice_id, run_id=run_id, direction="outgoing", format=form.name,
+        jurisdiction=jurisdiction, finding_ids=[f.id for f in batch],
+        verification_leaves=ver_leaves, recipient=recipient.email, notifier=notifier.email,
+        subject=rendered.subject, message_sha256=digest, complete=rendered.complete,
+        missing=list(rendered.missing), created_at=created.isoformat()))
     with store.session() as session:
         session.add(NoticeRow(
             id=notice_id, direction="outgoing", run_id=run_id, format=form.name,

@@ -28,8 +28,8 @@ from typing import Any
 from netwarden.collect import CollectContext, collector_for
 from netwarden.liability.assess import read_findings
 from netwarden.notices.models import NoticeEventRow, NoticeRow
-from netwarden.notices.tracking import notices_due, record_state
-from netwarden.records import Finding, Observation, Outcome, new_id
+from netwarden.notices.tracking import aware, notices_due, record_state
+from netwarden.records import Finding, Observation, Outcome, Recheck, new_id
 from netwarden.scope import Scope, Service
 
 
@@ -114,7 +114,8 @@ def recheck(store: Any, scope: Scope, run_dir: Path, *, ledger: Any | None = Non
     recheck_run = new_id()
     cache: dict[tuple[str, int], tuple[list[Observation], str | None]] = {}
     with store.session() as session:  # read what is due, then work outside transactions
-        rows = [(r.id, r.run_id, list(r.finding_ids or ()), r.leaf_hash, r.deadline_at)
+        rows = [(r.id, r.run_id, list(r.finding_ids or ()), r.leaf_hash,
+                 aware(r.deadline_at))
                 for r in (session.get(NoticeRow, n) for n in due)
                 if r is not None and r.run_id in run_ids]
     for notice_id, run_id, finding_ids, notice_leaf, deadline_at in rows:
@@ -143,16 +144,15 @@ def recheck(store: Any, scope: Scope, run_dir: Path, *, ledger: Any | None = Non
             obs_leaf = leaf = None
             if ledger is not None:
                 if obs is not None:
-                    ref = ledger.append(obs.entry())
+                    ref = ledger.append(obs)
                     obs_leaf = {"index": ref.index, "leaf_hash": ref.leaf_hash.hex()}
-                ref = ledger.append({
-                    "record_type": "recheck", "id": new_id(), "run_id": run_id,
-                    "recheck_run_id": recheck_run, "notice_id": notice_id,
-                    "notice_leaf": notice_leaf, "finding_id": fid,
-                    "match_id": finding.match_id, "location": finding.location,
-                    "result": result, "reason": reason, "checked_at": checked_at.isoformat(),
-                    "deadline_at": deadline_at.isoformat() if deadline_at else None,
-                    "observation_leaf": obs_leaf})
+                ref = ledger.append(Recheck(
+                    run_id=run_id, recheck_run_id=recheck_run, notice_id=notice_id,
+                    notice_leaf=notice_leaf, finding_id=fid, match_id=finding.match_id,
+                    location=finding.location, result=result, reason=reason,
+                    checked_at=checked_at.isoformat(),
+                    deadline_at=deadline_at.isoformat() if deadline_at else None,
+                    observation_leaf=obs_leaf))
                 leaf = {"index": ref.index, "leaf_hash": ref.leaf_hash.hex()}
             with store.session() as session:
                 session.add(NoticeEventRow(

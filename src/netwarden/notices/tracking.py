@@ -25,6 +25,7 @@ from netwarden.errors import InputError
 from netwarden.liability.engine import Deadline, load_rules
 from netwarden.liability.facts import NoticeFacts, Recheck
 from netwarden.notices.models import NoticeEventRow, NoticeRow
+from netwarden.records import NoticeState
 
 STATES = ("draft", "failed", "sent", "acknowledged", "removed", "still_available", "expired",
           "received", "rejected")
@@ -93,15 +94,10 @@ def record_state(store: Any, notice_id: str, state: str, at: datetime, ledger: A
     detail = detail or {}
     leaf = None
     if ledger is not None:
-        entry: dict[str, Any] = {"record_type": "notice_state",
-                                 "id": f"{notice_id}:{state}:{at.isoformat()}",
-                                 "notice_id": notice_id, "notice_leaf": notice_leaf,
-                                 "state": state, "at": at.isoformat(), "detail": detail}
-        if run_id:
-            entry["run_id"] = run_id
-        if finding_id:
-            entry["finding_id"] = finding_id
-        leaf = ledger.append(entry)
+        leaf = ledger.append(NoticeState(
+            id=f"{notice_id}:{state}:{at.isoformat()}", run_id=run_id or None,
+            notice_id=notice_id, notice_leaf=notice_leaf, state=state, at=at.isoformat(),
+            detail=detail, finding_id=finding_id or None))
     with store.session() as session:
         row = session.get(NoticeRow, notice_id)
         for key, value in (updates or {}).items():

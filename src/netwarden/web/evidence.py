@@ -24,7 +24,7 @@ from netwarden.i18n import N_
 from netwarden.ledger import Ledger, LedgerError, ProofError, verify_inclusion
 from netwarden.ledger.keys import KeyMissingError, VerifierKey
 from netwarden.ledger.merkle import leaf_hash
-from netwarden.records import new_id
+from netwarden.records import PseudonymView, Record, Review, Signoff
 from netwarden.store.base import Store
 from netwarden.web.auth import User
 from netwarden.web.models import ReviewRow
@@ -87,9 +87,9 @@ class EvidenceLedger:
         except KeyMissingError:
             self.can_sign = False
 
-    def _append(self, entry: dict[str, Any]) -> tuple[int, str]:
+    def _append(self, record: Record) -> tuple[int, str]:
         with self._lock:
-            ref = self.ledger.append(entry)
+            ref = self.ledger.append(record)
         return ref.index, ref.hex
 
     # -- review workflow --------------------------------------------------------------------
@@ -122,12 +122,12 @@ class EvidenceLedger:
                              f"{', '.join(REVIEW_DECISIONS)}")
         text = _reason(reason, "reason")
         refs = finding.get("ledger") if isinstance(finding.get("ledger"), dict) else {}
-        entry = {"record_type": "review", "id": new_id(), "run_id": finding.get("run_id"),
-                 "match_id": finding["id"], "finding_id": finding["id"],
-                 "finding_leaf": (refs.get("match") or {}).get("leaf_hash"),
-                 "decision": decision, "reason": text, "by": user.name, "role": user.role,
-                 "at": local_now()}
-        return self._store_row(entry, "review", decision, text, user)
+        record = Review(run_id=finding.get("run_id"), match_id=finding["id"],
+                        finding_id=finding["id"],
+                        finding_leaf=(refs.get("match") or {}).get("leaf_hash"),
+                        decision=decision, reason=text, by=user.name, role=user.role,
+                        at=local_now())
+        return self._store_row(record, user)
 
     def signoff(self, user: User, finding: dict[str, Any], decision: str,
                 reason: str | None) -> ReviewRow:
@@ -143,20 +143,17 @@ class EvidenceLedger:
             raise ConflictError(N_("the latest review is already signed off"))
         if state.review.user_name == user.name:
             raise ConflictError(N_("a supervisor cannot sign off their own review (four eyes)"))
-        entry = {"record_type": "signoff", "id": new_id(), "run_id": finding.get("run_id"),
-                 "match_id": finding["id"], "finding_id": finding["id"],
-                 "review_leaf": state.review.leaf_hash, "review_decision": state.review.decision,
-                 "decision": decision, "reason": text, "by": user.name, "role": user.role,
-                 "at": local_now()}
-        return self._store_row(entry, "signoff", decision, text, user)
+        record = Signoff(run_id=finding.get("run_id"), match_id=finding["id"],
+                         finding_id=finding["id"], review_leaf=state.review.leaf_hash,
+                         review_decision=state.review.decision, decision=decision,
+                         reason=text, by=user.name, role=user.role, at=local_now())
+        return self._store_row(record, user)
 
-    def _store_row(self, entry: dict[str, Any], kind: str, decision: str, reason: str,
-                   user: User) -> ReviewRow:
-        entry = {k: v for k, v in entry.items() if v is not None}
-        index, leaf = self._append(entry)
-        row = ReviewRow(id=entry["id"], finding_id=entry["finding_id"], kind=kind,
-                        decision=decision, reason=reason, user_name=user.name, role=user.role,
-                        at=datetime.fromisoformat(entry["at"]).astimezone(UTC),
+    def _store_row(self, record: Review | Signoff, user: User) -> ReviewRow:
+        index, leaf = self._append(record)
+        row = ReviewRow(id=record.id, finding_id=record.finding_id, kind=record.record_type,
+                        decision=record.decision, reason=record.reason, user_name=user.name,
+                        role=user.role, at=datetime.fromisoformat(record.at).astimezone(UTC),
                         leaf_index=index, leaf_hash=leaf)
         with self.store.session() as session:
             session.add(row)
@@ -171,12 +168,10 @@ class EvidenceLedger:
     def pseudonym_view(self, user: User, finding: dict[str, Any], pseudonym: str, what: str,
                        why: str) -> int:
         """Record that ``user`` is being shown ``pseudonym``; returns the leaf index."""
-        entry = {"record_type": "pseudonym_view", "id": new_id(),
-                 "run_id": finding.get("run_id"), "match_id": finding["id"],
-                 "finding_id": finding["id"], "pseudonym": pseudonym, "by": user.name,
-                 "role": user.role, "at": local_now(), "what": what, "why": why}
-        entry = {k: v for k, v in entry.items() if v is not None}
-        return self._append(entry)[0]
+        return self._append(PseudonymView(
+            run_id=finding.get("run_id"), match_id=finding["id"], finding_id=finding["id"],
+            pseudonym=pseudonym, by=user.name, role=user.role, at=local_now(), what=what,
+            why=why))[0]
 
     # -- reading ------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from netwarden.export import (
     from_runs,
     record_export,
 )
+from netwarden.records import Record
 from netwarden.web.app import ctx, require
 
 api_router = APIRouter(prefix="/api/v1", tags=["v1"])
@@ -35,9 +36,9 @@ class _LockedLedger:
     def __init__(self, evidence: Any) -> None:
         self.evidence = evidence
 
-    def append(self, entry: dict[str, Any]) -> Any:
+    def append(self, record: Record) -> Any:
         with self.evidence._lock:
-            return self.evidence.ledger.append(entry)
+            return self.evidence.ledger.append(record)
 
 
 @api_router.get("/exports", responses={200: {"description": "The export file"},
