@@ -3,6 +3,7 @@ when asked, English otherwise; a run's report prints to an A4 PDF from the comma
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -67,3 +68,53 @@ def test_run_report_prints_to_pdf(tmp_path: Path) -> None:
     assert (run / "report.pdf").read_bytes().startswith(b"%PDF")
     missing = _cli("--lang", "ru", "report", "--run", str(tmp_path), "--pdf", home=tmp_path)
     assert missing.returncode == 2 and "нет report.html" in missing.stderr
+
+
+def test_other_commands_speak_the_language(tmp_path: Path) -> None:
+    """ledger, bank, key and bundle print their summaries and errors in the chosen language;
+    digests, paths and names stay as they are (they are evidence and machine input)."""
+    junk = tmp_path / "junk.zip"
+    junk.write_bytes(b"not a zip")
+    expected = {
+        "ru": {"ledger": ("записей: 0  корень: ", "контрольных точек: 0", "журнал ЦЕЛОСТЕН"),
+               "bank": ("банк", "категория", "эталоны", "хеш-значения", "алгоритмы"),
+               "key": "ошибка: {keys}: ключ журнала отсутствует; сначала выполните "
+                      "`netwarden key init`",
+               "missing": "ошибка: {missing}: файл не найден",
+               "junk": "пакет ОТКЛОНЁН: "},
+        "en": {"ledger": ("leaves: 0  root: ", "checkpoints: 0", "ledger OK"),
+               "bank": ("bank", "category", "references", "digests", "algorithms"),
+               "key": "error: {keys}: no ledger key; run `netwarden key init` first",
+               "missing": "error: {missing}: no such file",
+               "junk": "bundle REJECTED: "},
+    }
+    empty_root = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    for lang, words in expected.items():
+        home = tmp_path / lang
+        env = {"NETWARDEN_LANG": lang}
+        verified = _cli("ledger", "verify", env=env, home=home)
+        assert verified.returncode == 0, verified.stderr
+        for text in words["ledger"]:
+            assert text in verified.stdout, (lang, text, verified.stdout)
+        assert empty_root in verified.stdout  # the digest is the same in every language
+        banks = _cli("bank", "list", env=env, home=home)
+        assert banks.returncode == 0, banks.stderr
+        assert all(w in banks.stdout for w in words["bank"]), (lang, banks.stdout)
+        key = _cli("key", "show", env=env, home=home)
+        assert key.returncode == 2
+        assert str(words["key"]).format(keys=home / "keys" / "ledger.key") in key.stderr, \
+            key.stderr
+        missing = _cli("bundle", "verify", str(tmp_path / "none.zip"), env=env, home=home)
+        assert missing.returncode == 2
+        assert str(words["missing"]).format(missing=tmp_path / "none.zip") in missing.stderr, \
+            missing.stderr
+        rejected = _cli("bundle", "verify", str(junk), env=env, home=home)
+        assert rejected.returncode == 1 and str(words["junk"]) in rejected.stderr, \
+            rejected.stderr
+    # --json stays language-neutral: the same keys in Russian as in English
+    ru_json = _cli("--lang", "ru", "ledger", "verify", "--json", home=tmp_path / "ru")
+    en_json = _cli("ledger", "verify", "--json", home=tmp_path / "ru")
+    assert ru_json.returncode == 0 and en_json.returncode == 0
+    ru_report, en_report = json.loads(ru_json.stdout), json.loads(en_json.stdout)
+    ru_report.pop("seconds"), en_report.pop("seconds")
+    assert ru_report == en_report and ru_report["root"] == empty_root

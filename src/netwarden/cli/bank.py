@@ -20,6 +20,7 @@ from netwarden.banks.formats import available_formats
 from netwarden.banks.store import BankInfo, BankStore, ImportReport
 from netwarden.cli import app
 from netwarden.errors import InputError
+from netwarden.i18n import _
 from netwarden.store import default_db_url, open_store
 
 bank_app = typer.Typer(help="Reference banks: import bank files, list and show banks.",
@@ -33,7 +34,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON 
 
 
 def _fail(exc: InputError) -> typer.Exit:
-    typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+    # the problem in the chosen language where the catalog has it; names stay as given
+    location = f"{exc.source}: {exc.where}" if exc.where else exc.source
+    typer.secho(f"{_('error:')} {location}: {_(exc.problem)}", err=True, fg=typer.colors.RED)
     return typer.Exit(2)
 
 
@@ -68,12 +71,13 @@ def import_command(
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                       console=err, transient=True,
                       disable=as_json or not sys.stderr.isatty()) as progress:
-            task = progress.add_task(f"importing {file}", total=None)
+            task = progress.add_task(_("importing {file}").format(file=file), total=None)
             report = banks.import_file(
                 name, category, fmt, file, signal=signal, negative=negative,
                 pdq_threshold=threshold, dihedral=dihedral,
-                progress=lambda n: progress.update(task, description=f"importing {file}: "
-                                                                     f"{n:,} records"))
+                progress=lambda n: progress.update(task, description=_(
+                    "importing {file}: {records} records").format(file=file,
+                                                                   records=f"{n:,}")))
     except InputError as exc:
         raise _fail(exc) from None
     # An empty file is as unusable as one of bad lines: importing it leaves no bank to audit
@@ -84,20 +88,23 @@ def import_command(
     else:
         _print_report(report)
     if unusable:
-        what = f"{report.bad} bad" if report.bad else "the file holds no entry"
-        typer.secho(f"error: {file}: no usable entry ({what})", err=True,
-                    fg=typer.colors.RED)
+        what = (_("{bad} bad").format(bad=report.bad) if report.bad
+                else _("the file holds no entry"))
+        typer.secho(f"{_('error:')} {file}: " + _("no usable entry ({what})").format(what=what),
+                    err=True, fg=typer.colors.RED)
         raise typer.Exit(2)
 
 
 def _print_report(report: ImportReport) -> None:
-    typer.echo(f"bank {report.bank} ({report.category}) ← {report.source} [{report.format}]: "
-               f"{report.added} added, {report.duplicates} duplicate, {report.bad} bad")
+    typer.echo(_("bank {bank} ({category}) ← {source} [{format}]: {added} added, "
+                 "{duplicates} duplicate, {bad} bad").format(
+        bank=report.bank, category=report.category, source=report.source, format=report.format,
+        added=report.added, duplicates=report.duplicates, bad=report.bad))
     for problem in report.problems[:SHOWN_PROBLEMS]:
-        typer.echo(f"  bad: {problem}")
+        typer.echo("  " + _("bad: {problem}").format(problem=problem))
     if report.bad > SHOWN_PROBLEMS:
-        typer.echo(f"  ... and {report.bad - SHOWN_PROBLEMS} more bad records (--json lists "
-                   f"up to {len(report.problems)})")
+        typer.echo("  " + _("... and {more} more bad records (--json lists up to {listed})")
+                   .format(more=report.bad - SHOWN_PROBLEMS, listed=len(report.problems)))
 
 
 @bank_app.command("list")
@@ -113,7 +120,7 @@ def list_command(
     if as_json:
         typer.echo(json.dumps([b.as_json() for b in banks], indent=2))
         return
-    table = Table("bank", "category", "references", "digests", "algorithms")
+    table = Table(_("bank"), _("category"), _("references"), _("digests"), _("algorithms"))
     for b in banks:
         table.add_row(b.name, b.category, f"{b.references:,}", f"{b.digests:,}",
                       ", ".join(f"{k} {v:,}" for k, v in b.algorithms.items()))
@@ -134,12 +141,14 @@ def show_command(
     if as_json:
         typer.echo(json.dumps(info.as_json(), indent=2))
         return
-    typer.echo(f"bank {info.name}\n  category: {info.category}\n"
-               f"  created: {info.created_at.isoformat()}\n"
-               f"  references: {info.references:,}\n  digests: {info.digests:,}")
+    typer.echo(_("bank {name}\n  category: {category}\n  created: {created}\n"
+                 "  references: {references}\n  digests: {digests}").format(
+        name=info.name, category=info.category, created=info.created_at.isoformat(),
+        references=f"{info.references:,}", digests=f"{info.digests:,}"))
     for alg, count in info.algorithms.items():
         typer.echo(f"    {alg}: {count:,}")
-    table = Table("imported at", "format", "source", "sha256", "added", "duplicate", "bad")
+    table = Table(_("imported at"), _("format"), _("source"), "sha256", _("added"),
+                  _("duplicate"), _("bad"))
     for i in info.imports:
         table.add_row(i.imported_at.isoformat(timespec="seconds"), i.format, i.source,
                       (i.source_sha256 or "-")[:16], str(i.added), str(i.duplicates), str(i.bad))

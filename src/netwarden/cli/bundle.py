@@ -9,6 +9,7 @@ import typer
 
 from netwarden.cli import app
 from netwarden.errors import InputError
+from netwarden.i18n import N_, _, pgettext
 from netwarden.ledger import Ledger
 from netwarden.ledger.bundle import BundleError, export_bundle, verify_bundle
 from netwarden.ledger.keys import parse_vkey
@@ -40,9 +41,10 @@ def export_command(
     """Export findings with proofs; the export itself is appended as a custody leaf."""
     chosen = [x for x in (finding, operator, run) if x is not None]
     if len(chosen) != 1:
-        raise InputError("bundle export", "give exactly one of --finding, --operator, --run")
+        raise InputError("bundle export",
+                         N_("give exactly one of --finding, --operator, --run"))
     if not reason.strip():
-        raise InputError("--reason", "must say why the bundle is exported")
+        raise InputError("--reason", N_("must say why the bundle is exported"))
     store = open_store(db)
     try:
         ledger = Ledger.open(store, key_dir)
@@ -57,8 +59,9 @@ def export_command(
                                by=by or getpass.getuser(), what=what)
     finally:
         store.close()
-    typer.echo(f"wrote {result.path} ({result.entries} entries, checkpoint size "
-               f"{result.checkpoint_size}, custody leaf {result.custody_index})")
+    typer.echo(_("wrote {path} ({entries} entries, checkpoint size {size}, custody leaf "
+                 "{index})").format(path=result.path, entries=result.entries,
+                                    size=result.checkpoint_size, index=result.custody_index))
     typer.echo(f"sha256 {result.sha256}")
 
 
@@ -81,7 +84,7 @@ def verify_command(
     from netwarden.ledger.cosign import parse_cosigner_vkey
 
     if not file.is_file():
-        raise InputError(str(file), "no such file")
+        raise InputError(str(file), N_("no such file"))
     pinned = parse_vkey(key, "--key") if key else None
     witnesses = [parse_cosigner_vkey(w, "--witness") for w in witness] if witness else None
     try:
@@ -89,14 +92,17 @@ def verify_command(
         if tiles is not None:
             report.checks += check_against_tiles(file, tiles, pinned)
     except BundleError as exc:
-        typer.secho(f"bundle REJECTED: {exc}", fg=typer.colors.RED, err=True)
+        typer.secho(_("bundle REJECTED: {problem}").format(problem=exc), fg=typer.colors.RED,
+                    err=True)
         raise typer.Exit(1) from None
+    ok, note = pgettext("verification", "ok"), _("note:")
     for check in report.checks:
-        typer.echo(f"ok  {check}")
+        typer.echo(f"{ok}  {check}")
     for ts in report.timestamps:
-        typer.echo(f"ok  RFC 3161 time {ts}")
+        typer.echo(f"{ok}  " + _("RFC 3161 time {time}").format(time=ts))
     for line in report.cosignatures:
-        typer.echo(f"ok  {line}" if line.startswith("cosigned") else f"note: {line}")
+        typer.echo(f"{ok}  {line}" if line.startswith("cosigned") else f"{note} {line}")
     if pinned is None:
-        typer.echo(f"note: compare the key with the one the operator published: {report.key}")
-    typer.secho("bundle VERIFIED", fg=typer.colors.GREEN)
+        typer.echo(f"{note} " + _("compare the key with the one the operator published: "
+                                  "{key}").format(key=report.key))
+    typer.secho(_("bundle VERIFIED"), fg=typer.colors.GREEN)

@@ -15,6 +15,7 @@ import typer
 
 from netwarden.cli import app
 from netwarden.errors import InputError
+from netwarden.i18n import N_, _
 
 
 @app.command("export")
@@ -53,9 +54,10 @@ def export_command(
     from netwarden.store import open_store
 
     if fmt not in FORMATS:
-        raise InputError("--format", f"{fmt!r} is not one of {', '.join(FORMATS)}")
+        raise InputError("--format", _("{value!r} is not one of {known}").format(
+            value=fmt, known=", ".join(FORMATS)))
     if (run_dir is None) == (campaign is None):
-        raise InputError("RUN_DIR", "give a run directory or --campaign NAME (one of them)")
+        raise InputError("RUN_DIR", N_("give a run directory or --campaign NAME (one of them)"))
     options = ExportOptions(organisation=organisation, tlp=tlp, pseudonyms=pseudonyms,
                             bom=bom)
     store = open_store(db)
@@ -74,9 +76,10 @@ def export_command(
     if as_json:
         typer.echo(json.dumps(result))
     else:
-        typer.echo(f"{len(source.findings)} findings of {source.label} written to {out} "
-                   f"({fmt}, TLP:{(used.tlp or 'amber').upper()}); export recorded as ledger "
-                   f"leaf {index}")
+        typer.echo(_("{count} findings of {label} written to {out} ({format}, TLP:{tlp}); "
+                     "export recorded as ledger leaf {index}").format(
+            count=len(source.findings), label=source.label, out=out, format=fmt,
+            tlp=(used.tlp or "amber").upper(), index=index))
 
 
 def _write_atomically(out: Path, data: bytes) -> None:
@@ -87,4 +90,5 @@ def _write_atomically(out: Path, data: bytes) -> None:
         os.replace(tmp, out)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise InputError(str(out), f"cannot write: {exc.strerror or exc}") from None
+        raise InputError(str(out), _("cannot write: {reason}").format(
+            reason=exc.strerror or exc)) from None

@@ -32,6 +32,7 @@ from netwarden.cli import app
 from netwarden.digest import DigestResult, computed_algorithms, hash_files
 from netwarden.digest.perceptual import perceptual_of_file
 from netwarden.errors import InputError
+from netwarden.i18n import _
 
 
 def _printable(text: str) -> str:
@@ -51,7 +52,7 @@ def _results(files: list[Path], show_progress: bool,
              err: Console) -> list[tuple[Path, DigestResult | InputError]]:
     if not show_progress:
         return list(hash_files(files))
-    progress = Progress(TextColumn("[bold]hashing"), BarColumn(), DownloadColumn(),
+    progress = Progress(TextColumn("[bold]" + _("hashing")), BarColumn(), DownloadColumn(),
                         TransferSpeedColumn(), console=err, transient=True)
     with progress:
         task = progress.add_task("hash", total=_total_size(files))
@@ -117,14 +118,17 @@ def hash_command(
     for path, result in results:
         if isinstance(result, InputError):
             failed = True
-            err.print(Text.assemble(("error:", "red"), " ", _printable(str(result))))
+            location = f"{result.source}: {result.where}" if result.where else result.source
+            err.print(Text.assemble((_("error:"), "red"), " ",
+                                    _printable(f"{location}: {_(result.problem)}")))
             continue
         extra = perceptual_fields(path, result, signal=signal) if perceptual else {}
         if json_output:
             record = {"path": _printable(os.fspath(path)), **result.as_dict(), **extra}
             typer.echo(json.dumps(record))
             continue
-        table = Table(title=Text(f"{_printable(os.fspath(path))}  ({result.size:,} bytes)"),
+        size = _("{size} bytes").format(size=f"{result.size:,}")
+        table = Table(title=Text(f"{_printable(os.fspath(path))}  ({size})"),
                       title_justify="left", show_header=False, box=box.SIMPLE)
         table.add_column("digest", style="bold")
         table.add_column("value", overflow="fold")

@@ -10,6 +10,7 @@ import typer
 
 from netwarden.cli import app
 from netwarden.errors import InputError
+from netwarden.i18n import N_, _, pgettext
 from netwarden.ledger import Ledger
 from netwarden.ledger.keys import parse_vkey
 from netwarden.store import open_store
@@ -64,19 +65,23 @@ def verify_command(
         typer.echo(json.dumps(report.as_dict(), indent=2))
     else:
         mb = report.bytes_hashed / 1e6
-        typer.echo(f"leaves: {report.size}  root: {report.root.hex()}")
-        typer.echo(f"checkpoints: {report.checkpoints}  signed leaves: {report.signed_size}  "
-                   f"unsigned tail: {report.unsigned_tail}")
-        typer.echo(f"hashed {mb:.1f} MB in {report.seconds:.2f} s")
+        typer.echo(_("leaves: {size}  root: {root}").format(size=report.size,
+                                                            root=report.root.hex()))
+        typer.echo(_("checkpoints: {checkpoints}  signed leaves: {signed}  unsigned tail: "
+                     "{tail}").format(checkpoints=report.checkpoints, signed=report.signed_size,
+                                      tail=report.unsigned_tail))
+        typer.echo(_("hashed {mb} MB in {seconds} s").format(mb=f"{mb:.1f}",
+                                                             seconds=f"{report.seconds:.2f}"))
         for note in report.notes:
-            typer.echo(f"note: {note}")
+            typer.echo(f"{_('note:')} {note}")
         for problem in report.problems:
-            typer.secho(f"PROBLEM: {problem}", fg=typer.colors.RED, err=True)
+            typer.secho(_("PROBLEM: {problem}").format(problem=problem), fg=typer.colors.RED,
+                        err=True)
         if report.ok:
-            typer.secho("ledger OK", fg=typer.colors.GREEN)
+            typer.secho(_("ledger OK"), fg=typer.colors.GREEN)
         else:
-            typer.secho(f"ledger BROKEN: first bad index {report.first_bad_index}",
-                        fg=typer.colors.RED, err=True)
+            typer.secho(_("ledger BROKEN: first bad index {index}").format(
+                index=report.first_bad_index), fg=typer.colors.RED, err=True)
     if not report.ok:
         raise typer.Exit(1)
 
@@ -87,7 +92,7 @@ def _verify_tiles(location: str, pinned: list, witness: list[str], quorum: int, 
     from netwarden.ledger.tiles import TileError, TileSource, verify_tiles
 
     if not pinned:
-        raise InputError("--key", "verifying tiles needs the log's verifier key (--key)")
+        raise InputError("--key", N_("verifying tiles needs the log's verifier key (--key)"))
     witnesses = [parse_cosigner_vkey(w, "--witness") for w in witness]
     try:
         with TileSource(location) as source:
@@ -95,18 +100,21 @@ def _verify_tiles(location: str, pinned: list, witness: list[str], quorum: int, 
     except TileError as exc:
         if as_json:
             typer.echo(json.dumps({"ok": False, "problem": str(exc)}, indent=2))
-        typer.secho(f"tiles BROKEN: {exc}", fg=typer.colors.RED, err=True)
+        typer.secho(_("tiles BROKEN: {problem}").format(problem=exc), fg=typer.colors.RED,
+                    err=True)
         raise typer.Exit(1) from None
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
         return
+    ok, note = pgettext("verification", "ok"), _("note:")
     for check in report.checks:
-        typer.echo(f"ok  {check}")
+        typer.echo(f"{ok}  {check}")
     for line in report.cosignatures.lines() if report.cosignatures else []:
-        typer.echo(f"ok  {line}" if line.startswith("cosigned") else f"note: {line}")
-    typer.echo(f"hashed {report.bytes_hashed / 1e6:.1f} MB in {report.seconds:.2f} s")
-    typer.secho(f"tiles OK: {report.origin} size {report.size} root {report.root.hex()}",
-                fg=typer.colors.GREEN)
+        typer.echo(f"{ok}  {line}" if line.startswith("cosigned") else f"{note} {line}")
+    typer.echo(_("hashed {mb} MB in {seconds} s").format(mb=f"{report.bytes_hashed / 1e6:.1f}",
+                                                         seconds=f"{report.seconds:.2f}"))
+    typer.secho(_("tiles OK: {origin} size {size} root {root}").format(
+        origin=report.origin, size=report.size, root=report.root.hex()), fg=typer.colors.GREEN)
 
 
 @ledger_app.command("checkpoint")
@@ -123,7 +131,8 @@ def checkpoint_command(db: str | None = DB, key_dir: Path | None = KEY_DIR,
         store.close()
     typer.echo(cp.note, nl=False)
     for problem in ledger.witness_problems:
-        typer.secho(f"WITNESS: {problem}", fg=typer.colors.RED, err=True)
+        typer.secho(_("WITNESS: {problem}").format(problem=problem), fg=typer.colors.RED,
+                    err=True)
     if ledger.witness_problems:
         raise typer.Exit(1)
 
@@ -148,19 +157,23 @@ def publish_command(
         if sign and (latest is None or latest.size < ledger.size):
             latest = ledger.checkpoint()
             for problem in ledger.witness_problems:
-                typer.secho(f"WITNESS: {problem}", fg=typer.colors.RED, err=True)
+                typer.secho(_("WITNESS: {problem}").format(problem=problem),
+                            fg=typer.colors.RED, err=True)
         if latest is None:
-            raise InputError("ledger publish", "no checkpoint to publish (drop --no-sign)")
+            raise InputError("ledger publish", N_("no checkpoint to publish (drop --no-sign)"))
         try:
             result = publish(ledger, out, latest.note)
         except TileError as exc:
-            typer.secho(f"publish REFUSED: {exc}", fg=typer.colors.RED, err=True)
+            typer.secho(_("publish REFUSED: {problem}").format(problem=exc),
+                        fg=typer.colors.RED, err=True)
             raise typer.Exit(1) from None
     finally:
         store.close()
-    typer.echo(f"published size {result.size} (was {result.previous_size}) to {out}: "
-               f"{result.tiles_written} tiles, {result.bundles_written} entry bundles, "
-               f"{result.bytes_written / 1e6:.1f} MB in {result.seconds:.2f} s")
+    typer.echo(_("published size {size} (was {previous}) to {out}: {tiles} tiles, {bundles} "
+                 "entry bundles, {mb} MB in {seconds} s").format(
+        size=result.size, previous=result.previous_size, out=out, tiles=result.tiles_written,
+        bundles=result.bundles_written, mb=f"{result.bytes_written / 1e6:.1f}",
+        seconds=f"{result.seconds:.2f}"))
 
 
 @ledger_app.command("witness")
@@ -184,17 +197,17 @@ def witness_command(
     from netwarden.ledger.witness import Witness, serve
 
     logs = [parse_vkey(k, "--log") for k in log]
-    host, _, port = listen.rpartition(":")
+    host, _sep, port = listen.rpartition(":")
     if not host or not port.isdigit():
-        raise InputError("--listen", f"{listen!r} is not host:port")
+        raise InputError("--listen", _("{listen!r} is not host:port").format(listen=listen))
     if (state / WITNESS_KEY_FILE).exists():
         signer = load_witness_key(state)
     else:
         signer = init_witness_key(state, name or f"netwarden-witness-{os.urandom(4).hex()}")
     server = serve(Witness(signer, logs, state), host.strip("[]"), int(port))
-    typer.echo(f"witness {signer.public.vkey}", err=False)
-    typer.echo(f"listening on http://{listen}/add-checkpoint for "
-               f"{', '.join(k.name for k in logs)}", err=False)
+    typer.echo(_("witness {vkey}").format(vkey=signer.public.vkey), err=False)
+    typer.echo(_("listening on {url} for {logs}").format(
+        url=f"http://{listen}/add-checkpoint", logs=", ".join(k.name for k in logs)), err=False)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -221,7 +234,7 @@ def show_command(
                    "latest_checkpoint": latest.note if latest else None}
         else:
             if not 0 <= index < size:
-                raise InputError("--index", f"must be in 0..{size - 1}")
+                raise InputError("--index", _("must be in 0..{last}").format(last=size - 1))
             proof_size = latest.size if latest and index < latest.size else size
             leaf = ledger.leaf(index)
             out = {"index": index, "entry": json.loads(leaf.data),

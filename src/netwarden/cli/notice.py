@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from netwarden.cli import app
 from netwarden.errors import InputError
+from netwarden.i18n import N_, _, word
 from netwarden.store import open_store
 
 notice_app = typer.Typer(help="Notices to providers and the providers' response.",
@@ -42,9 +43,10 @@ def _config(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError(str(path), "no such file") from None
+        raise InputError(str(path), N_("no such file")) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(str(path), f"is not valid TOML: {exc}") from None
+        raise InputError(str(path), _("is not valid TOML: {reason}").format(
+            reason=exc)) from None
 
 
 @notice_app.command("send")
@@ -78,7 +80,7 @@ def send_command(
     if not draft:
         table = dict(data.get("smtp") or {})
         if not table:
-            raise InputError(source, "an [smtp] table is required unless --draft", "smtp")
+            raise InputError(source, N_("an [smtp] table is required unless --draft"), "smtp")
         env = table.pop("password_env", None)
         if env:
             table["password"] = os.environ.get(str(env), "")
@@ -102,11 +104,14 @@ def send_command(
         for r in rows:
             answer = r["delivery"] and f"{r['delivery']['outcome']} {r['delivery']['code']} " \
                 f"{r['delivery']['message']}"
-            typer.echo(f"{r['id']} {r['format']} {len(r['findings'])} finding(s): {r['state']}"
-                       f"{' — ' + answer if answer else ''}"
-                       f"{' — deadline ' + r['deadline_at'] if r['deadline_at'] else ''}")
+            deadline_text = (" — " + _("deadline {time}").format(time=r["deadline_at"])
+                             if r["deadline_at"] else "")
+            typer.echo(_("{id} {format} {count} finding(s): {state}").format(
+                id=r["id"], format=r["format"], count=len(r["findings"]), state=word(r["state"]))
+                + f"{' — ' + answer if answer else ''}{deadline_text}")
             for m in r["missing"]:
-                typer.secho(f"  incomplete: lacks {m}", fg=typer.colors.YELLOW)
+                typer.secho("  " + _("incomplete: lacks {what}").format(what=m),
+                            fg=typer.colors.YELLOW)
     if any(s.state == "failed" for s in sent):
         raise typer.Exit(1)
 
@@ -157,7 +162,7 @@ def show_command(
         with store.session() as session:
             row = session.get(NoticeRow, notice_id)
             if row is None:
-                raise InputError(notice_id, "no such notice")
+                raise InputError(notice_id, N_("no such notice"))
             doc = {c.name: getattr(row, c.name) for c in NoticeRow.__table__.columns
                    if c.name != "message"}
             doc["events"] = [{"at": e.at.isoformat(), "state": e.state,
@@ -182,7 +187,7 @@ def ack_command(notice_id: str = typer.Argument(...),
         acknowledge(store, notice_id, _ledger(store), note)
     finally:
         store.close()
-    typer.echo(f"{notice_id}: acknowledged")
+    typer.echo(f"{notice_id}: {word('acknowledged')}")
 
 
 @notice_app.command("ingest")
@@ -216,9 +221,11 @@ def ingest_command(
         return
     for r in rows:
         a = r["attribution"]
-        who = a.get("pseudonym") or f"no attribution ({a.get('reason_code')}: {a.get('reason')})"
-        typer.echo(f"{r['id']} case {r['case_id']}: {r['ip']}:{r['port']} at {r['timestamp']}"
-                   f" → {who}")
+        who = a.get("pseudonym") or _("no attribution ({code}: {reason})").format(
+            code=a.get("reason_code"), reason=a.get("reason"))
+        typer.echo(_("{id} case {case}: {address} at {time} → {who}").format(
+            id=r["id"], case=r["case_id"], address=f"{r['ip']}:{r['port']}",
+            time=r["timestamp"], who=who))
 
 
 @app.command("recheck")
@@ -244,9 +251,9 @@ def recheck_command(
         results = recheck(store, the_scope, run_dir, ledger=ledger, notice_ids=notice,
                           force=force, timeout=timeout)
         for r in results:
-            typer.echo(f"{r.notice_id} {r.finding_id}: {r.result} — {r.reason}")
+            typer.echo(f"{r.notice_id} {r.finding_id}: {word(r.result)} — {r.reason}")
         if not results:
-            typer.echo("no delivered notice is due for a re-check")
+            typer.echo(_("no delivered notice is due for a re-check"))
         if assess:
             _assess(run_dir, store, ledger, None, (), False)
     finally:

@@ -12,6 +12,7 @@ import typer
 
 from netwarden.cli import app
 from netwarden.errors import InputError
+from netwarden.i18n import N_, _
 
 if TYPE_CHECKING:
     from netwarden.web.oidc import OIDCSettings
@@ -74,9 +75,11 @@ def serve(
         try:
             token = metrics_token_file.read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise InputError(str(metrics_token_file), f"cannot read: {exc.strerror}") from exc
+            raise InputError(str(metrics_token_file), _("cannot read: {reason}").format(
+                reason=exc.strerror)) from exc
         if len(token) < 16:
-            raise InputError(str(metrics_token_file), "the token must be at least 16 characters")
+            raise InputError(str(metrics_token_file),
+                             N_("the token must be at least 16 characters"))
     settings = AuthSettings(idle=timedelta(minutes=session_minutes),
                             secure_cookies=secure_cookies,
                             trusted_proxies=parse_trusted_proxies(trusted_proxy))
@@ -86,10 +89,12 @@ def serve(
                          scopes=oidc_scopes, label=oidc_label)
     web = create_app(db, settings=settings, metrics_token=token, oidc=oidc)
     _start_webhook_sender(web.state.ctx.store)
-    typer.echo(f"netwarden web application on http://{host}:{port}/ (Ctrl-C stops)")
+    typer.echo(_("netwarden web application on {url} (Ctrl-C stops)").format(
+        url=f"http://{host}:{port}/"))
     if oidc is not None:
-        typer.echo(f"single sign-on at {oidc.issuer} as client {oidc.client_id}, "
-                   f"callback {oidc.redirect_url}")
+        typer.echo(_("single sign-on at {issuer} as client {client}, callback {callback}")
+                   .format(issuer=oidc.issuer, client=oidc.client_id,
+                           callback=oidc.redirect_url))
     uvicorn.run(web, host=host, port=port, log_level="info", proxy_headers=False,
                 server_header=False, limit_concurrency=200, timeout_keep_alive=5)
 
@@ -131,25 +136,27 @@ def oidc_settings(*, public_url: str | None, issuer: str | None, client_id: str 
                                           ("--oidc-client-secret-file", secret_file),
                                           ("--oidc-role-map", role_map)) if value]
         if given:
-            raise InputError(given[0], "needs --oidc-issuer")
+            raise InputError(given[0], N_("needs --oidc-issuer"))
         return None
     check_url("--oidc-issuer", issuer)
     if not client_id:
-        raise InputError("--oidc-client-id", "is required with --oidc-issuer")
+        raise InputError("--oidc-client-id", N_("is required with --oidc-issuer"))
     if secret_file is None:
-        raise InputError("--oidc-client-secret-file", "is required with --oidc-issuer")
+        raise InputError("--oidc-client-secret-file", N_("is required with --oidc-issuer"))
     if not public_url:
-        raise InputError("--public-url", "is required with --oidc-issuer (the provider sends "
-                         f"users back to it + {CALLBACK_PATH})")
+        raise InputError("--public-url", _("is required with --oidc-issuer (the provider "
+                                           "sends users back to it + {path})").format(
+                                               path=CALLBACK_PATH))
     check_url("--public-url", public_url)
     try:
         lines = secret_file.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise InputError(str(secret_file), f"cannot read the OIDC client secret: "
-                         f"{exc.strerror}") from exc
+        raise InputError(str(secret_file), _("cannot read the OIDC client secret: {reason}")
+                         .format(reason=exc.strerror)) from exc
     secret = lines[0].strip() if lines else ""
     if not secret:
-        raise InputError(str(secret_file), "the first line (the OIDC client secret) is empty")
+        raise InputError(str(secret_file),
+                         N_("the first line (the OIDC client secret) is empty"))
     mapping = parse_role_map(role_map) if role_map else None
     extra = {"role_map": mapping} if mapping is not None else {}
     return OIDCSettings(issuer=issuer, client_id=client_id, client_secret=secret,
@@ -163,14 +170,15 @@ def _read_password(password_file: Path | None) -> str:
         try:
             text = password_file.read_text(encoding="utf-8")
         except OSError as exc:
-            raise InputError(str(password_file), f"cannot read: {exc.strerror}") from exc
+            raise InputError(str(password_file), _("cannot read: {reason}").format(
+                reason=exc.strerror)) from exc
         lines = text.splitlines()
         if not lines:
-            raise InputError(str(password_file), "is empty")
+            raise InputError(str(password_file), N_("is empty"))
         return lines[0]
-    first = getpass.getpass("Password: ")
-    if first != getpass.getpass("Repeat: "):
-        raise InputError("password", "the two entries differ")
+    first = getpass.getpass(_("Password: "))
+    if first != getpass.getpass(_("Repeat: ")):
+        raise InputError("password", N_("the two entries differ"))
     return first
 
 
@@ -195,7 +203,7 @@ def user_add(
         add_user(store, name, role, password)
     finally:
         store.close()
-    typer.echo(f"user {name} added with role {role}")
+    typer.echo(_("user {name} added with role {role}").format(name=name, role=role))
 
 
 @user_app.command("list")
@@ -218,7 +226,7 @@ def user_list(
                                 "disabled": d, "locked": locked} for n, r, c, d, locked in users]))
         return
     for n, r, c, d, locked in users:
-        flag = ("\tdisabled" if d else "") + ("\tlocked" if locked else "")
+        flag = ("\t" + _("disabled") if d else "") + ("\t" + _("locked") if locked else "")
         typer.echo(f"{n}\t{r}\t{c.isoformat()}{flag}")
 
 
@@ -236,7 +244,7 @@ def user_disable(
         set_disabled(store, name)
     finally:
         store.close()
-    typer.echo(f"user {name} disabled")
+    typer.echo(_("user {name} disabled").format(name=name))
 
 
 @user_app.command("enable")
@@ -253,7 +261,7 @@ def user_enable(
         set_disabled(store, name, disabled=False)
     finally:
         store.close()
-    typer.echo(f"user {name} enabled")
+    typer.echo(_("user {name} enabled").format(name=name))
 
 
 @user_app.command("role")
@@ -271,7 +279,7 @@ def user_role(
         old = set_role(store, name, role)
     finally:
         store.close()
-    typer.echo(f"user {name}: role {old} -> {role}")
+    typer.echo(_("user {name}: role {old} -> {new}").format(name=name, old=old, new=role))
 
 
 @user_app.command("reset-password")
@@ -293,7 +301,7 @@ def user_reset_password(
         reset_password(store, name, password)
     finally:
         store.close()
-    typer.echo(f"user {name}: password reset, sessions ended")
+    typer.echo(_("user {name}: password reset, sessions ended").format(name=name))
 
 
 @user_app.command("unlock")
@@ -310,4 +318,4 @@ def user_unlock(
         unlock(store, name)
     finally:
         store.close()
-    typer.echo(f"user {name} unlocked")
+    typer.echo(_("user {name} unlocked").format(name=name))

@@ -7,6 +7,7 @@ import json
 import typer
 
 from netwarden.cli import app
+from netwarden.i18n import _
 
 token_app = typer.Typer(help="API tokens for scripts (Authorization: Bearer on /api/v1).",
                         no_args_is_help=True)
@@ -42,8 +43,9 @@ def token_create(
                                "scope": info.scope, "expires_at": info.expires_at.isoformat()}))
         return
     typer.echo(token)
-    typer.echo(f"token {info.id} for {info.user}, scope {info.scope}, expires "
-               f"{info.expires_at.isoformat()}; it is shown only now.", err=True)
+    typer.echo(_("token {id} for {user}, scope {scope}, expires {expires}; it is shown only "
+                 "now.").format(id=info.id, user=info.user, scope=info.scope,
+                                expires=info.expires_at.isoformat()), err=True)
 
 
 @token_app.command("list")
@@ -73,8 +75,9 @@ def token_list(
         typer.echo(json.dumps(rows))
         return
     for r in rows:
-        typer.echo(f"{r['id']}\t{r['user']}\t{r['scope']}\t{r['state']}\t"
-                   f"expires {r['expires_at']}\tlast used {r['last_used_at'] or 'never'}"
+        expires = _("expires {time}").format(time=r["expires_at"])
+        used = _("last used {time}").format(time=r["last_used_at"] or _("never"))
+        typer.echo(f"{r['id']}\t{r['user']}\t{r['scope']}\t{r['state']}\t{expires}\t{used}"
                    + (f"\t{r['note']}" if r["note"] else ""))
 
 
@@ -92,4 +95,4 @@ def token_revoke(
         info = revoke_token(store, token_id)
     finally:
         store.close()
-    typer.echo(f"token {info.id} of {info.user} revoked")
+    typer.echo(_("token {id} of {user} revoked").format(id=info.id, user=info.user))

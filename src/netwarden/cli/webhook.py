@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from netwarden.cli import app
+from netwarden.i18n import _, pgettext
 
 webhook_app = typer.Typer(help="Webhooks: HMAC-signed POSTs on new CSAM findings and review "
                           "decisions.", no_args_is_help=True)
@@ -48,8 +49,8 @@ def webhook_add(
                                "key": key}))
         return
     typer.echo(key)
-    typer.echo(f"webhook {hook.id} -> {hook.url} ({', '.join(hook.events)}); the key above is "
-               "shown only now", err=True)
+    typer.echo(_("webhook {id} -> {url} ({events}); the key above is shown only now").format(
+        id=hook.id, url=hook.url, events=", ".join(hook.events)), err=True)
 
 
 @webhook_app.command("list")
@@ -72,7 +73,7 @@ def webhook_list(db: str | None = DB,
         return
     for r in rows:
         typer.echo(f"{r['id']}\t{r['url']}\t{','.join(r['events'])}"
-                   + ("\tremoved" if r["disabled"] else ""))
+                   + ("\t" + pgettext("webhook", "removed") if r["disabled"] else ""))
 
 
 @webhook_app.command("remove")
@@ -87,7 +88,7 @@ def webhook_remove(hook_id: str = typer.Argument(..., help="Webhook id."),
         remove_webhook(store, hook_id)
     finally:
         store.close()
-    typer.echo(f"webhook {hook_id} removed")
+    typer.echo(_("webhook {id} removed").format(id=hook_id))
 
 
 @webhook_app.command("deliveries")
@@ -114,7 +115,8 @@ def webhook_deliveries(hook_id: str | None = typer.Option(None, "--webhook"),
         return
     for r in rows:
         typer.echo(f"{r['created_at']}\t{r['webhook']}\t{r['event']}\t{r['key']}\t{r['status']}"
-                   f"\tattempts {r['attempts']}\t{r['last_status'] or r['last_error'] or ''}")
+                   "\t" + _("attempts {n}").format(n=r["attempts"])
+                   + f"\t{r['last_status'] or r['last_error'] or ''}")
 
 
 @webhook_app.command("deliver")

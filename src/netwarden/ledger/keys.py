@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from netwarden.errors import InputError
+from netwarden.i18n import N_
 from netwarden.store.base import default_home
 
 ED25519 = 0x01
@@ -119,8 +120,8 @@ def init_key(key_dir: Path | None = None, name: str | None = None, *,
     private_path = key_dir / PRIVATE_FILE
     if private_path.exists():
         if not rotate:
-            raise InputError(str(private_path), "a ledger key exists already; use --rotate to "
-                             "replace it (the old key is kept, retired)")
+            raise InputError(str(private_path), N_("a ledger key exists already; use --rotate "
+                                                "to replace it (the old key is kept, retired)"))
         old = load_key(key_dir)
         stem = f"ledger-{old.public.key_id.hex()}"
         private_path.rename(key_dir / f"{stem}.key.retired")
@@ -146,8 +147,8 @@ def load_key(key_dir: Path | None = None) -> SigningKey:
     key_dir = key_dir or default_key_dir()
     private_path = key_dir / PRIVATE_FILE
     if not private_path.exists():
-        raise KeyMissingError(str(private_path), "no ledger key; run `netwarden key init` "
-                              "first")
+        raise KeyMissingError(str(private_path), N_("no ledger key; run `netwarden key init` "
+                                                 "first"))
     vkey = parse_vkey((key_dir / VKEY_FILE).read_text(), str(key_dir / VKEY_FILE))
     try:
         private = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
