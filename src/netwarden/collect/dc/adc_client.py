@@ -60,7 +60,6 @@ class AdcHubSession(_HubSession):
                          active_ip=active_ip)
         self._ctm: dict[str, asyncio.Future[tuple[str, int, str]]] = {}
         self._logged_in = asyncio.Event()
-        self.local_ip: str | None = None
 
     # -- login -----------------------------------------------------------------------------
     def _after_nick_taken(self) -> None:
@@ -69,8 +68,6 @@ class AdcHubSession(_HubSession):
 
     async def _login_once(self, nick: str) -> None:
         line = await self._connect()
-        sockname = line.writer.get_extra_info("sockname")
-        self.local_ip = sockname[0] if sockname else None
         self._logged_in = asyncio.Event()
         await line.send(ap.Message("H", "SUP", HUB_FEATURES).encode())
         deadline = self._login_deadline()
@@ -236,7 +233,6 @@ class PeerConnection(Peer):
     def __init__(self, line: Line, identity: Identity) -> None:
         super().__init__(line)
         self.identity = identity
-        self.peer_features: set[str] = set()
 
     @classmethod
     async def accept(cls, line: Line, identity: Identity,
@@ -248,7 +244,6 @@ class PeerConnection(Peer):
         msg = await conn._next()
         if msg.cmd != "SUP":
             raise AdcError(f"peer opened with {msg.cmd}, not SUP")
-        conn.peer_features = {p[2:] for p in msg.params if p.startswith("AD")}
         await line.send(ap.Message("C", "SUP", PEER_FEATURES).encode()
                         + ap.Message("C", "INF", (f"ID{identity.cid}",)).encode())
         for _ in range(20):
@@ -285,9 +280,7 @@ class PeerConnection(Peer):
         got_inf = False
         for _ in range(20):
             msg = await self._next()
-            if msg.cmd == "SUP":
-                self.peer_features = {p[2:] for p in msg.params if p.startswith("AD")}
-            elif msg.cmd == "INF":
+            if msg.cmd == "INF":
                 self.peer_cid = msg.get("ID")
                 got_inf = True
                 break

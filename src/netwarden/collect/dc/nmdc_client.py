@@ -61,10 +61,8 @@ class NmdcHubSession(HubSession):
                          active_ip=active_ip)  # active: M:A, hub socket bound, $ConnectToMe
         self.encoding, self.settle = encoding, settle
         self.ops: set[str] = set()
-        self.hub_supports: set[str] = set()
         self._ctm: asyncio.Queue[tuple[str, int]] = asyncio.Queue(maxsize=64)
         self._ctm_lock = asyncio.Lock()
-        self._own_info_seen = False
 
     # -- login -----------------------------------------------------------------------------
     def _after_nick_taken(self) -> None:
@@ -77,11 +75,11 @@ class NmdcHubSession(HubSession):
 
     async def _login_once(self, nick: str) -> None:
         line = await self._connect()
-        self._nick, self.sid, self._own_info_seen = nick, None, False
+        self._nick, self.sid = nick, None
         deadline = self._login_deadline()
-        # NMDC has no "end of user list": after $Hello the list is complete once the hub has
-        # echoed our own $MyINFO and then gone quiet for `settle` seconds; a hub that never
-        # goes quiet (a flood) is cut at the login deadline and noted.
+        # NMDC has no "end of user list": after $Hello (our $MyINFO and $GetNickList follow
+        # it) the list is taken as complete once the hub has gone quiet for `settle` seconds;
+        # a hub that never goes quiet (a flood) is cut at the login deadline and noted.
         while True:
             if time.monotonic() > deadline:
                 if self.sid:
@@ -126,8 +124,6 @@ class NmdcHubSession(HubSession):
             self.facts.name = args[:512]
         elif name == "$HubTopic":
             self.facts.description = args[:4096]
-        elif name == "$Supports":
-            self.hub_supports = set(args.split(" ")[:64])
         elif name == "$GetPass":
             self.facts.password_challenged = True
             if not self.password:
@@ -171,8 +167,8 @@ class NmdcHubSession(HubSession):
             self.facts.statuses.append(f"{name} {args[:200]}")
             if name == "$ForceMove":
                 raise Denied(f"hub redirects us to {args[:200]!r} (not followed)")
-        elif name in ("$Search", "$RevConnectToMe", "$SR", "$LogedIn"):
-            pass  # we answer no searches and share nothing
+        elif name in ("$Search", "$RevConnectToMe", "$SR", "$LogedIn", "$Supports"):
+            pass  # we answer no searches and share nothing; the hub's extensions go unused
 
     def _user(self, nick: str) -> ap.UserInfo | None:
         return self.users.get(nick) or self._new_user(nick, ap.UserInfo(nick, {"NI": nick}),
@@ -184,8 +180,6 @@ class NmdcHubSession(HubSession):
         except nmdc.NmdcError:
             self._protocol_error()
             return
-        if info.nick == self._nick:
-            self._own_info_seen = self.sid is not None
         user = self._user(info.nick)
         if user is None:
             return
