@@ -156,3 +156,30 @@ def test_many_entries_and_in_chunks(banks: BankStore, tmp_path: Path) -> None:
     assert len(found) == 6000
     with banks.store.session() as session:
         assert session.query(Bank).one().digest_count == 12_000
+
+
+def test_parts_work_on_their_own(db_url: str, tmp_path: Path) -> None:
+    """The facade's parts (importer, exact index, catalog) each work with nothing but the
+    store, and the exact index answers every statement shape it prepares: one algorithm,
+    several algorithms, and batched IN lists padded to a power of two."""
+    from netwarden.banks import BankCatalog, BankImporter, DigestIndex
+
+    store = open_store(db_url)
+    try:
+        sha, md5 = digests(40), digests(3, "md5")
+        report = BankImporter(store).import_file(
+            "films", "films", "plain", write_plain(tmp_path / "a.txt", sha + md5))
+        assert (report.added, report.duplicates) == (43, 0)
+        index = DigestIndex(store)
+        assert [r.value for r in index.lookup("sha256", sha[0].upper())] == [sha[0]]
+        both = index.lookup_many({"sha256": sha[1], "md5": md5[0], "size": "12"})
+        assert sorted(r.algorithm for r in both) == ["md5", "sha256"]
+        assert index.lookup_many({"sha256": digests(1, seed=b"absent")[0]}) == []
+        for n in (1, 17, 40):  # IN lists of 16, 32 and 64 values
+            wanted = [*sha[:n], "not hex", digests(1, seed=b"absent")[0]]
+            assert sorted(index.lookup_bulk("sha256", wanted)) == sorted(sha[:n])
+        info = BankCatalog(store).show("films")
+        assert (info.digests, [i.added for i in info.imports]) == (43, [43])
+        assert [b.name for b in BankCatalog(store).list_banks()] == ["films"]
+    finally:
+        store.close()

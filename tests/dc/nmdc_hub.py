@@ -16,7 +16,7 @@ import contextlib
 import threading
 from dataclasses import dataclass, field
 
-from netwarden.collect.dc import nmdc_proto as np
+from netwarden.collect.dc import nmdc_proto as nmdc
 
 LOCK = b"EXTENDEDPROTOCOL_scripted_hub_lock"
 
@@ -78,8 +78,8 @@ class ScriptedNmdcHub:
         """Nick → share size from the latest ``$MyINFO`` (what a hub shows)."""
         out: dict[str, int | None] = {}
         for nick, args in list(self.infos.items()):
-            with contextlib.suppress(np.NmdcError):
-                out[nick] = np.parse_myinfo(args).share_size
+            with contextlib.suppress(nmdc.NmdcError):
+                out[nick] = nmdc.parse_myinfo(args).share_size
         return out
 
     # -- protocol ---------------------------------------------------------------------------
@@ -95,7 +95,7 @@ class ScriptedNmdcHub:
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = _Conn(writer, writer.get_extra_info("peername")[0])
         self._send(conn, b"$Lock " + LOCK + b" Pk=scriptedhub|"
-                   + np.encode("$HubName", self.name) + np.encode("$HubTopic", self.topic))
+                   + nmdc.encode("$HubName", self.name) + nmdc.encode("$HubTopic", self.topic))
         try:
             for _ in range(100_000):
                 raw = await asyncio.wait_for(reader.readuntil(b"|"), 120)
@@ -107,23 +107,23 @@ class ScriptedNmdcHub:
             if conn.nick and self.conns.get(conn.nick) is conn:
                 del self.conns[conn.nick]
                 self.infos.pop(conn.nick, None)
-                self._broadcast(np.encode("$Quit", conn.nick))
+                self._broadcast(nmdc.encode("$Quit", conn.nick))
             writer.close()
 
     async def _handle(self, conn: _Conn, raw: bytes) -> None:
         if raw.startswith(b"$Key "):
-            conn.key_ok = raw[5:] == np.lock_to_key(LOCK)
+            conn.key_ok = raw[5:] == nmdc.lock_to_key(LOCK)
             return
         try:
-            cmd = np.parse(raw, "utf-8")
-        except np.NmdcError:
+            cmd = nmdc.parse(raw, "utf-8")
+        except nmdc.NmdcError:
             return
         name, args = cmd.name, cmd.args
         if name == "$Supports":
             conn.supports = set(args.split())
         elif name == "$ValidateNick":
-            if not np.valid_nick(args) or args in self.conns:
-                self._send(conn, np.encode("$ValidateDenide", args))
+            if not nmdc.valid_nick(args) or args in self.conns:
+                self._send(conn, nmdc.encode("$ValidateDenide", args))
                 return
             conn.pending_nick = args
             if args in self.passwords:
@@ -139,35 +139,35 @@ class ScriptedNmdcHub:
         elif not conn.logged_in:
             return
         elif name == "$MyINFO":
-            info = np.parse_myinfo(args)
+            info = nmdc.parse_myinfo(args)
             if info.nick != conn.nick:
                 return
             first = conn.nick not in self.infos
             self.infos[conn.nick] = args
-            self._broadcast(np.encode("$MyINFO", args))
+            self._broadcast(nmdc.encode("$MyINFO", args))
             if first:
-                self._send(conn, np.encode(
+                self._send(conn, nmdc.encode(
                     "$OpList", "$$".join(sorted(self.ops & set(self.conns))) + "$$"))
                 ips = "$$".join(f"{n} {c.peer_ip}" for n, c in self.conns.items())
-                self._broadcast(np.encode("$UserIP", ips + "$$"))
-                self._send(conn, f"<{self.name}> {np.escape_chat(self.motd)}|".encode())
+                self._broadcast(nmdc.encode("$UserIP", ips + "$$"))
+                self._send(conn, f"<{self.name}> {nmdc.escape_chat(self.motd)}|".encode())
         elif name == "$GetNickList":
-            self._send(conn, np.encode("$NickList", "$$".join(self.conns) + "$$")
-                       + np.encode("$OpList", "$$".join(sorted(self.ops & set(self.conns)))
+            self._send(conn, nmdc.encode("$NickList", "$$".join(self.conns) + "$$")
+                       + nmdc.encode("$OpList", "$$".join(sorted(self.ops & set(self.conns)))
                                    + "$$"))
             for nick, info in self.infos.items():
                 if nick != conn.nick:
-                    self._send(conn, np.encode("$MyINFO", info))
+                    self._send(conn, nmdc.encode("$MyINFO", info))
         elif name == "$RevConnectToMe":
             parts = args.split(" ")
             if len(parts) == 2 and parts[0] == conn.nick and parts[1] in self.conns:
                 self.relayed.append(f"$RevConnectToMe {args}")
-                self._send(self.conns[parts[1]], np.encode("$RevConnectToMe", args))
+                self._send(self.conns[parts[1]], nmdc.encode("$RevConnectToMe", args))
         elif name == "$ConnectToMe":
             target = args.split(" ")[0]
             if target in self.conns:
                 self.relayed.append(f"$ConnectToMe {args}")
-                self._send(self.conns[target], np.encode("$ConnectToMe", args))
+                self._send(self.conns[target], nmdc.encode("$ConnectToMe", args))
         elif name == "" and args.startswith(f"<{conn.nick}> "):
             self._broadcast(raw + b"|")
 
@@ -176,6 +176,6 @@ class ScriptedNmdcHub:
         conn.nick, conn.logged_in = nick, True
         self.keys[nick] = bool(conn.key_ok)
         self.conns[nick] = conn
-        self._send(conn, np.encode("$Hello", nick))
+        self._send(conn, nmdc.encode("$Hello", nick))
         if nick in self.ops:
-            self._send(conn, np.encode("$LogedIn", nick))
+            self._send(conn, nmdc.encode("$LogedIn", nick))

@@ -10,7 +10,8 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from netwarden.collect.dc.adc_client import AdcError, open_line
+from netwarden.collect.dc.errors import NmdcHubError
+from netwarden.collect.dc.hub import open_line
 from netwarden.collect.dc.nmdc_client import NmdcPeer
 from netwarden.collect.speed import SpeedGuard
 
@@ -40,7 +41,8 @@ def fetch(script: Script, want: int, speed: SpeedGuard | None = None,
         port = server.sockets[0].getsockname()[1]
         got = bytearray()
         try:
-            line = await open_line(PEER_HOST, port, 3, read_timeout, sep=b"|")
+            line = await open_line(PEER_HOST, port, 3, read_timeout, sep=b"|",
+                                   error=NmdcHubError)
             peer = NmdcPeer(line, "cp1251")
             try:
                 loop = asyncio.get_running_loop()
@@ -84,7 +86,7 @@ def test_a_dripping_peer_is_abandoned_for_its_speed() -> None:
                 return
             writer.write(b"x")
 
-    with pytest.raises(AdcError) as info:
+    with pytest.raises(NmdcHubError) as info:
         fetch(script, 5_000_000, SpeedGuard(1000, 1.5), read_timeout=1.0)
     message = str(info.value)
     assert message.startswith("transfer slower than 1000 B/s for 1.5 s ("), message
@@ -97,5 +99,5 @@ def test_without_a_guard_only_the_read_timeout_and_deadline_apply() -> None:
         await writer.drain()
         await reader.read()  # then silence: a stall, not a drip
 
-    with pytest.raises(AdcError, match=r"no data for 1 s after 1000 of 5000 bytes"):
+    with pytest.raises(NmdcHubError, match=r"no data for 1 s after 1000 of 5000 bytes"):
         fetch(script, 5000, None, read_timeout=1.0)

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netwarden.collect.dc import adc_proto as ap
-from netwarden.collect.dc import nmdc_proto as np
+from netwarden.collect.dc import nmdc_proto as nmdc
 from netwarden.collect.dc.filelist import (
     FileListError,
     decompress_bz2,
@@ -60,15 +60,15 @@ def test_adc_roundtrip(kind: str, cmd: str, params: list[str]) -> None:
 @FUZZ
 @given(st.binary(max_size=300))
 def test_nmdc_parsers_never_crash(raw: bytes) -> None:
-    for fn in (lambda: np.parse(raw.replace(b"|", b""), "cp1251"),
-               lambda: np.parse_myinfo(raw.decode("latin-1")),
-               lambda: np.parse_ctm(raw.decode("latin-1")),
-               lambda: np.parse_adcsnd(raw.decode("latin-1")),
-               lambda: np.lock_of(raw)):
-        with contextlib.suppress(np.NmdcError):
+    for fn in (lambda: nmdc.parse(raw.replace(b"|", b""), "cp1251"),
+               lambda: nmdc.parse_myinfo(raw.decode("latin-1")),
+               lambda: nmdc.parse_ctm(raw.decode("latin-1")),
+               lambda: nmdc.parse_adcsnd(raw.decode("latin-1")),
+               lambda: nmdc.lock_of(raw)):
+        with contextlib.suppress(nmdc.NmdcError):
             fn()
     if len(raw) >= 3:
-        key = np.lock_to_key(raw)
+        key = nmdc.lock_to_key(raw)
         assert b"|" not in key and b"$" not in key  # escaped per the protocol
 
 
@@ -124,17 +124,17 @@ def test_mylist_legacy_format() -> None:
 # -- NMDC recorded exchanges (written per the NMDC protocol documentation) --------------------
 
 def test_nmdc_myinfo_and_ctm_as_clients_send_them() -> None:
-    info = np.parse_myinfo("$ALL erin films &#36;cheap<++ V:0.868,M:A,H:1/0/2,S:5>$ $LAN(T3)"
+    info = nmdc.parse_myinfo("$ALL erin films &#36;cheap<++ V:0.868,M:A,H:1/0/2,S:5>$ $LAN(T3)"
                            "\x01$e@x$2297229$")
     assert (info.nick, info.description, info.share_size, info.mode) == (
         "erin", "films $cheap", 2297229, "A")
     assert info.client == "++ 0.868" and info.flag == 1
-    assert np.parse_ctm("Auditor 127.77.6.21:4000") == ("Auditor", "127.77.6.21", 4000)
-    assert np.parse_ctm("Auditor 127.77.6.21:4000S")[2] == 4000
-    assert np.parse_adcsnd("file TTH/AAAA 0 1024") == ("file", "TTH/AAAA", 0, 1024)
+    assert nmdc.parse_ctm("Auditor 127.77.6.21:4000") == ("Auditor", "127.77.6.21", 4000)
+    assert nmdc.parse_ctm("Auditor 127.77.6.21:4000S")[2] == 4000
+    assert nmdc.parse_adcsnd("file TTH/AAAA 0 1024") == ("file", "TTH/AAAA", 0, 1024)
     for bad in ("Auditor", "Auditor host:99999", "Auditor :1"):
-        with pytest.raises(np.NmdcError):
-            np.parse_ctm(bad)
+        with pytest.raises(nmdc.NmdcError):
+            nmdc.parse_ctm(bad)
 
 
 def test_lock_to_key_known_vector() -> None:
@@ -142,8 +142,8 @@ def test_lock_to_key_known_vector() -> None:
     lock = b"ABCDEFGH"
     raw = [lock[0] ^ lock[-1] ^ lock[-2] ^ 5] + [lock[i] ^ lock[i - 1] for i in range(1, 8)]
     swapped = [((b << 4) | (b >> 4)) & 0xFF for b in raw]
-    assert np.lock_to_key(lock) == bytes(swapped)  # no byte needs escaping here
-    assert np.lock_to_key(b"\x05\x00\x00") .startswith(b"/%DCN000%/")
+    assert nmdc.lock_to_key(lock) == bytes(swapped)  # no byte needs escaping here
+    assert nmdc.lock_to_key(b"\x05\x00\x00") .startswith(b"/%DCN000%/")
 
 
 # -- TTH verification ---------------------------------------------------------------------

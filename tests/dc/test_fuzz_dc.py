@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from netwarden.collect.bounds import MAX_WIRE_INT
 from netwarden.collect.dc import adc_proto as ap
-from netwarden.collect.dc import nmdc_proto as np
+from netwarden.collect.dc import nmdc_proto as nmdc
 from netwarden.collect.dc.filelist import (
     FileListError,
     parse_file_list,
@@ -163,18 +163,18 @@ def test_nmdc_parsers_raise_only_nmdc_error_and_bound(raw: str | bytes, encoding
     text = raw.decode("latin-1") if isinstance(raw, bytes) else raw
     wire = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
     try:
-        cmd = np.parse(wire, encoding)
-    except np.NmdcError:
+        cmd = nmdc.parse(wire, encoding)
+    except nmdc.NmdcError:
         pass
     else:
         assert "|" not in cmd.args and "\x00" not in cmd.args
         assert len(cmd.split(4)) <= 4
     try:
-        info = np.parse_myinfo(text)
-    except np.NmdcError:
+        info = nmdc.parse_myinfo(text)
+    except nmdc.NmdcError:
         pass
     else:
-        assert np.valid_nick(info.nick)
+        assert nmdc.valid_nick(info.nick)
         assert info.share_size is None or info.share_size >= 0
         assert 0 <= info.flag <= 0x10FFFF
         info.tag_fields()
@@ -186,26 +186,26 @@ def test_nmdc_parsers_raise_only_nmdc_error_and_bound(raw: str | bytes, encoding
         assert user.share_size is None or user.share_size <= MAX_WIRE_INT
         rfc8785.dumps(user.as_details())
     try:
-        _target, host, port = np.parse_ctm(text)
-    except np.NmdcError:
+        _target, host, port = nmdc.parse_ctm(text)
+    except nmdc.NmdcError:
         pass
     else:
         assert 0 < port < 65536 and host
     try:
-        _kind, _ident, start, length = np.parse_adcsnd(text)
-    except np.NmdcError:
+        _kind, _ident, start, length = nmdc.parse_adcsnd(text)
+    except nmdc.NmdcError:
         pass
     else:
         assert start >= 0 and length >= 0
-    nicks = np.parse_nicklist(text, limit)
-    assert len(nicks) <= limit and all(np.valid_nick(n) for n in nicks)
+    nicks = nmdc.parse_nicklist(text, limit)
+    assert len(nicks) <= limit and all(nmdc.valid_nick(n) for n in nicks)
     try:
-        lock, _pk = np.lock_of(wire)
-    except np.NmdcError:
+        lock, _pk = nmdc.lock_of(wire)
+    except nmdc.NmdcError:
         pass
     else:
         if len(lock) >= 3:
-            key = np.lock_to_key(lock)
+            key = nmdc.lock_to_key(lock)
             assert b"|" not in key and b"$" not in key and len(key) <= 10 * len(lock)
 
 

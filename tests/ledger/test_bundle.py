@@ -243,3 +243,29 @@ def test_not_a_zip(tmp_path: Path) -> None:
     path.write_bytes(io.BytesIO(b"PK\x03\x04 not really").getvalue())
     with pytest.raises(BundleError, match=r"^container:"):
         verify_bundle(path)
+
+
+def test_each_broken_condition_has_its_own_error_class(bundle: tuple[Path, str]) -> None:
+    """The typed problems (ledger/bundle.py) name the condition by class and by ``check``,
+    and every one is a BundleError, so callers that catch BundleError are unchanged."""
+    from netwarden.ledger import bundle as nb
+
+    path, _ = bundle
+    members = _members(path)
+    manifest = _manifest(members)
+    entry = manifest["entries"][0]
+    members[entry["file"]] = members[entry["file"]].replace(b"}", b' }', 1)  # one byte more
+    _set_manifest(members, manifest)
+    _rewrite(path, members)
+    with pytest.raises(nb.LeafHashMismatch) as info:
+        verify_bundle(path)
+    assert isinstance(info.value, BundleError) and info.value.check == "leaf hash"
+    assert str(info.value).startswith("leaf hash: entry ")
+    for problem in (nb.ContainerError, nb.ManifestError, nb.KeyProblem, nb.SignatureError,
+                    nb.InclusionProofError, nb.ConsistencyProofError, nb.RollbackError,
+                    nb.CustodyError, nb.ReadmeAlteredError, nb.CosignatureProblem,
+                    nb.TimestampError, nb.TilesError, nb.DuplicateLeafError,
+                    nb.ReferenceMismatch, nb.WitnessKeyError, nb.CheckpointFormatError):
+        assert issubclass(problem, BundleError)
+        assert str(problem("x")) == f"{problem.name}: x"
+    assert str(nb.NotCanonicalError("is not JSON", check="entry 3")) == "entry 3: is not JSON"

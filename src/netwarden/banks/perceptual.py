@@ -27,10 +27,10 @@ from __future__ import annotations
 import json
 import logging
 import statistics
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from sqlalchemy import func, select
@@ -43,8 +43,25 @@ from netwarden.digest import vpdq as vp
 from netwarden.digest.pdq import QUALITY_GATE
 from netwarden.errors import InputError
 from netwarden.records import Observation, Outcome
+from netwarden.store.base import Store
 
 log = logging.getLogger("netwarden.banks.perceptual")
+
+
+class _BankRef(Protocol):
+    @property
+    def bank(self) -> str: ...
+
+
+class ExactBanks(Protocol):
+    """What the matcher needs of the banks: their store and the exact look-up (allow-lists).
+    :class:`~netwarden.banks.exact.DigestIndex` (and the ``BankStore`` facade) offer both."""
+
+    @property
+    def store(self) -> Store: ...
+
+    def lookup_many(self, digests: Mapping[str, str]) -> Sequence[_BankRef]: ...
+
 
 DEFAULT_PDQ_THRESHOLD = registry.get("pdq").threshold or 31  # algorithms/pdq.py declares it
 NEGATIVE_CATEGORIES = frozenset({"allow-list", "allowlist", "known-good"})
@@ -116,7 +133,7 @@ def _bank_row(row: Any) -> _Bank:
                  {**VPDQ_DEFAULTS, **settings.get("vpdq", {})})
 
 
-def _cache_dir(bank_store: Any) -> Path | None:
+def _cache_dir(bank_store: ExactBanks) -> Path | None:
     url = bank_store.store.engine.url
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return None
@@ -126,7 +143,7 @@ def _cache_dir(bank_store: Any) -> Path | None:
 class PerceptualMatcher:
     """PDQ index + vPDQ references of every bank, with per-bank settings."""
 
-    def __init__(self, bank_store: Any) -> None:
+    def __init__(self, bank_store: ExactBanks) -> None:
         self.bank_store = bank_store
         self.banks: dict[int, _Bank] = {}
         self.index = PdqIndex()
@@ -140,7 +157,7 @@ class PerceptualMatcher:
 
     # ------------------------------------------------------------------ load
     @classmethod
-    def open(cls, bank_store: Any) -> PerceptualMatcher:
+    def open(cls, bank_store: ExactBanks) -> PerceptualMatcher:
         """Load the saved matcher when it is current, else build from the database (and save)."""
         matcher = cls(bank_store)
         matcher._load_banks()

@@ -7,26 +7,28 @@ only for bank references, never for anything else; this view is all they see of 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from netwarden.banks.digests import BY_CODE, algorithm, format_digest
-from netwarden.banks.models import Bank, BankDigest, BankReference, BankTorrent
-from netwarden.banks.store import BankStore, _torrent_meta
+from netwarden.banks.exact import DigestIndex
+from netwarden.banks.models import Bank, BankDigest, BankReference
+from netwarden.banks.torrents import torrents_of
 from netwarden.collect.references import TorrentReference
 
 
 class BankReferenceView:
     """:class:`~netwarden.collect.references.ReferenceView` over some banks of a store."""
 
-    def __init__(self, banks: BankStore, names: Iterable[str] | None = None) -> None:
-        self.banks = banks
+    def __init__(self, index: DigestIndex, names: Iterable[str] | None = None) -> None:
+        self.index = index
         self.names = frozenset(names) if names else None
         self._torrents: list[TorrentReference] | None = None
         self._digests: dict[str, frozenset[str]] = {}
         self._titles: list[str] | None = None
 
-    def _bank_filter(self):  # type: ignore[no-untyped-def]
+    def _bank_filter(self) -> ColumnElement[bool]:
         return Bank.name.in_(self.names) if self.names is not None else Bank.id.isnot(None)
 
     def torrents(self) -> list[TorrentReference]:
@@ -41,15 +43,11 @@ class BankReferenceView:
                  .join(Bank.__table__, b.id == d.bank_id)
                  .outerjoin(BankReference.__table__, r.id == d.reference_pk)
                  .where(d.algorithm.in_(codes), self._bank_filter()))
-        grouped: dict[tuple[str, str], dict[str, object]] = {}
-        with self.banks.store.engine.connect() as conn:
+        grouped: dict[tuple[str, str], dict[str, Any]] = {}
+        with self.index.store.engine.connect() as conn:
             rows = conn.execute(query).all()
-            pks = {row.reference_pk for row in rows if row.reference_pk is not None}
-            metas = {}
-            if pks:
-                for t in conn.execute(select(*BankTorrent.__table__.c)
-                                      .where(BankTorrent.reference_pk.in_(pks))):
-                    metas[t.reference_pk] = _torrent_meta(t)
+            metas = torrents_of(conn, {row.reference_pk for row in rows
+                                       if row.reference_pk is not None})
         for row in rows:
             name = BY_CODE[row.algorithm].name
             value = format_digest(name, bytes(row.digest))
@@ -61,13 +59,13 @@ class BankReferenceView:
             meta = metas.get(row.reference_pk)
             if meta is not None:
                 entry["info"] = meta.info
-        self._torrents = [TorrentReference(**e) for e in grouped.values()]  # type: ignore[arg-type]
+        self._torrents = [TorrentReference(**e) for e in grouped.values()]
         return self._torrents
 
     def has_digest(self, algorithm_name: str, value: str) -> bool:
         """True when one of the view's banks holds ``value`` for ``algorithm_name``."""
         return any(self.names is None or ref.bank in self.names
-                   for ref in self.banks.lookup(algorithm_name, value))
+                   for ref in self.index.lookup(algorithm_name, value))
 
     def digests(self, algorithm_name: str) -> frozenset[str]:
         """Every value the view's banks hold for ``algorithm_name`` (cached)."""
@@ -77,7 +75,7 @@ class BankReferenceView:
             query = (select(d.digest).select_from(BankDigest.__table__)
                      .join(Bank.__table__, Bank.id == d.bank_id)
                      .where(d.algorithm == code, self._bank_filter()))
-            with self.banks.store.engine.connect() as conn:
+            with self.index.store.engine.connect() as conn:
                 self._digests[algorithm_name] = frozenset(
                     format_digest(algorithm_name, bytes(v)) for (v,) in conn.execute(query))
         return self._digests[algorithm_name]
@@ -90,6 +88,6 @@ class BankReferenceView:
             query = (select(r.title).distinct().select_from(BankReference.__table__)
                      .join(Bank.__table__, b.id == r.bank_id)
                      .where(r.title.isnot(None), self._bank_filter()).limit(1_000_000))
-            with self.banks.store.engine.connect() as conn:
+            with self.index.store.engine.connect() as conn:
                 self._titles = sorted({str(t) for (t,) in conn.execute(query) if t})
         return self._titles

@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from netwarden.banks import BankInfo, BankStore, ImportReport
 from netwarden.banks.formats import available_formats
-from netwarden.banks.store import BankInfo, BankStore, ImportReport
 from netwarden.cli import app
 from netwarden.errors import InputError
 from netwarden.i18n import _

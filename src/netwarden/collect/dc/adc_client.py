@@ -18,157 +18,66 @@ its listener (:meth:`PeerConnection.accept`, :mod:`.listener`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 from netwarden.collect.dc import adc_proto as ap
-from netwarden.collect.dc.download import Answer, Get, download
-from netwarden.collect.dc.errors import AdcError, Denied
-from netwarden.collect.speed import SpeedGuard
+from netwarden.collect.dc.download import Answer, Get
+from netwarden.collect.dc.errors import AdcError, Denied, HubError
+from netwarden.collect.dc.hub import (
+    MAX_USERS,
+    Identity,
+    Line,
+    NickTaken,
+    Peer,
+    open_line,
+)
+from netwarden.collect.dc.hub import HubSession as _HubSession
 
-MAX_USERS = 100_000
-MAX_CHAT = 200  # messages kept (MOTD, rules, main chat) for the hub facts
-MAX_CHAT_BYTES = 256 * 1024
-MAX_NICK_RETRIES = 3
+# Importable from here as before (tests and callers of the ADC client use these names).
+__all__ = ["AdcError", "AdcHubSession", "Denied", "HubError", "HubSession", "Identity", "Line",
+           "PeerConnection", "open_line"]
+
 CLIENT_NAME, CLIENT_VERSION = "netwarden", "0.1"
 HUB_FEATURES = ("ADBASE", "ADTIGR")
 PEER_FEATURES = ("ADBASE", "ADTIGR", "ADBZIP")
 
 
-@dataclass
-class Line:
-    """A line-oriented stream with bounded reads (ADC and NMDC share it; NMDC ends with '|')."""
+class AdcHubSession(_HubSession):
+    """One logged-in ADC hub connection (see :class:`.hub.HubSession`)."""
 
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
-    timeout: float
-    sep: bytes = b"\n"
-    received: int = 0
-
-    async def read_line(self) -> bytes:
-        try:
-            line = await asyncio.wait_for(self.reader.readuntil(self.sep), self.timeout)
-        except asyncio.LimitOverrunError:
-            raise AdcError(f"line longer than {ap.MAX_LINE} bytes") from None
-        except asyncio.IncompleteReadError:
-            raise AdcError("connection closed by the other side") from None
-        except TimeoutError:
-            raise AdcError(f"no complete line within {self.timeout:g} s") from None
-        self.received += len(line)
-        return line[:-len(self.sep)]
-
-    async def send(self, data: bytes) -> None:
-        self.writer.write(data)
-        await asyncio.wait_for(self.writer.drain(), self.timeout)
-
-    async def close(self) -> None:
-        self.writer.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.writer.wait_closed(), 2)
-
-
-async def open_line(host: str, port: int, connect_timeout: float, read_timeout: float,
-                    sep: bytes = b"\n", bind: str | None = None) -> Line:
-    """Connect with bounded lines; ``bind`` sets our source address (active mode: the hub
-    must see the address peers are to connect to)."""
-    local = (bind, 0) if bind else None
-    reader, writer = await asyncio.wait_for(
-        asyncio.open_connection(host, port, limit=ap.MAX_LINE, local_addr=local),
-        connect_timeout)
-    return Line(reader, writer, read_timeout, sep)
-
-
-@dataclass
-class Identity:
-    """Our PID/CID and what we show the hub."""
-
-    nick: str
-    description: str
-    pid: bytes = field(default_factory=lambda: os.urandom(24))
-
-    @property
-    def cid(self) -> str:
-        return ap.b32(ap.cid_from_pid(self.pid))
-
-
-@dataclass
-class HubFacts:
-    """What the hub says about itself and what happened while we were there."""
-
-    name: str | None = None
-    description: str | None = None  # ADC hubs carry the topic in the hub's DE
-    software: str | None = None
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    messages_dropped: int = 0
-    users_dropped: int = 0
-    protocol_errors: int = 0
-    statuses: list[str] = field(default_factory=list)
-    nick_used: str | None = None
-    nick_collisions: list[str] = field(default_factory=list)
-    password_challenged: bool = False
-
-
-class HubSession:
-    """One logged-in hub connection with a background reader dispatching messages."""
+    sep = b"\n"
+    error = AdcError
 
     def __init__(self, host: str, port: int, identity: Identity, *, password: str | None,
                  connect_timeout: float, read_timeout: float, max_users: int = MAX_USERS,
                  login_deadline: float = 60.0, active_ip: str | None = None) -> None:
-        self.host, self.port, self.identity, self.password = host, port, identity, password
-        # active mode: we listen on active_ip, advertise it (I4, SU TCP4) and send CTMs
-        self.active_ip = active_ip
-        self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
-        self.max_users, self.login_deadline = max_users, login_deadline
-        self.facts = HubFacts()
-        self.users: dict[str, ap.UserInfo] = {}
-        self.sid: str | None = None
-        self.line: Line | None = None
+        super().__init__(host, port, identity, password=password,
+                         connect_timeout=connect_timeout, read_timeout=read_timeout,
+                         max_users=max_users, login_deadline=login_deadline,
+                         active_ip=active_ip)
         self._ctm: dict[str, asyncio.Future[tuple[str, int, str]]] = {}
-        self._reader: asyncio.Task[None] | None = None
         self._logged_in = asyncio.Event()
-        self._closed_reason: str | None = None
-        self._chat_bytes = 0
-        self.local_ip: str | None = None
 
     # -- login -----------------------------------------------------------------------------
-    async def login(self) -> None:
-        """Connect and log in; retry with a suffixed nick when the hub says it is taken."""
-        base = self.identity.nick
-        for attempt in range(MAX_NICK_RETRIES + 1):
-            nick = base if attempt == 0 else f"{base}_{attempt + 1}"
-            try:
-                await self._login_once(nick)
-                self.facts.nick_used = nick
-                return
-            except _NickTaken as exc:
-                self.facts.nick_collisions.append(f"{nick}: {exc}")
-                await self.close()
-                self.users.clear()
-                self.identity = Identity(base, self.identity.description, os.urandom(24))
-        raise Denied(f"nick taken {MAX_NICK_RETRIES + 1} times "
-                     f"({'; '.join(self.facts.nick_collisions)})")
+    def _after_nick_taken(self) -> None:
+        # a fresh PID (and so CID) with the next nick: the hub may tie the old one to it
+        self.identity = Identity(self.identity.nick, self.identity.description, os.urandom(24))
 
     async def _login_once(self, nick: str) -> None:
-        self.line = await open_line(self.host, self.port, self.connect_timeout,
-                                    self.read_timeout, bind=self.active_ip)
-        sockname = self.line.writer.get_extra_info("sockname")
-        self.local_ip = sockname[0] if sockname else None
+        line = await self._connect()
         self._logged_in = asyncio.Event()
-        self._closed_reason = None
-        await self.line.send(ap.Message("H", "SUP", HUB_FEATURES).encode())
-        deadline = time.monotonic() + self.login_deadline
+        await line.send(ap.Message("H", "SUP", HUB_FEATURES).encode())
+        deadline = self._login_deadline()
         self._nick = nick
         while not self._logged_in.is_set():
             if time.monotonic() > deadline:
                 raise AdcError(f"login not complete after {self.login_deadline:g} s "
                                f"({len(self.users)} users so far)")
-            await self._handle(await self.line.read_line(), during_login=True)
-        self._reader = asyncio.create_task(self._read_forever())
+            await self._handle(await line.read_line(), during_login=True)
+        self._start_reader()
 
     def _inf(self) -> ap.Message:
         assert self.sid is not None
@@ -188,9 +97,7 @@ class HubSession:
         try:
             msg = ap.parse(raw)
         except ap.ProtocolError:
-            self.facts.protocol_errors += 1
-            if self.facts.protocol_errors > 1000:
-                raise AdcError("more than 1000 malformed messages from the hub") from None
+            self._protocol_error()
             return
         assert self.line is not None
         cmd = msg.cmd
@@ -199,10 +106,12 @@ class HubSession:
             await self.line.send(self._inf().encode())
         elif msg.type == "I" and cmd == "INF":
             named = msg.named()
-            self.facts.name = (named.get("NI") or [self.facts.name])[-1]
-            self.facts.description = (named.get("DE") or [self.facts.description])[-1]
-            ve = named.get("VE") or named.get("AP")
-            self.facts.software = ve[-1] if ve else self.facts.software
+            if ni := named.get("NI"):
+                self.facts.name = ni[-1]
+            if de := named.get("DE"):
+                self.facts.description = de[-1]
+            if ve := named.get("VE") or named.get("AP"):
+                self.facts.software = ve[-1]
         elif msg.type == "I" and cmd == "GPA" and msg.params:
             self.facts.password_challenged = True
             if not self.password:
@@ -224,12 +133,10 @@ class HubSession:
 
     def _user_inf(self, msg: ap.Message) -> None:
         assert msg.src is not None
-        user = self.users.get(msg.src)
+        user = self.users.get(msg.src) or self._new_user(msg.src, ap.UserInfo(msg.src),
+                                                         ours=msg.src == self.sid)
         if user is None:
-            if len(self.users) >= self.max_users and msg.src != self.sid:
-                self.facts.users_dropped += 1
-                return
-            user = self.users[msg.src] = ap.UserInfo(msg.src)
+            return
         user.update(msg)
         if msg.src == self.sid:
             self._logged_in.set()  # the hub sends our own INF last: the user list is complete
@@ -253,15 +160,13 @@ class HubSession:
         del self.facts.statuses[:-50]
         if severity == 2 or (during_login and code in (22, 23, 24, 21, 26, 27)):
             if code == 22:
-                raise _NickTaken(text or "nick taken")
+                raise NickTaken(text or "nick taken")
             raise Denied(f"hub error {severity}{code:02d}: {text}")
 
     def _chat(self, msg: ap.Message) -> None:
         text = msg.params[0] if msg.params else ""
-        if len(self.facts.messages) >= MAX_CHAT or self._chat_bytes + len(text) > MAX_CHAT_BYTES:
-            self.facts.messages_dropped += 1
+        if not self._keep_chat(text):
             return
-        self._chat_bytes += len(text)
         sender = self.users.get(msg.src) if msg.src else None
         self.facts.messages.append({
             "from": "hub" if msg.type == "I" else (sender.nick if sender else msg.src),
@@ -281,29 +186,16 @@ class HubSession:
         except ValueError:
             fut.set_exception(AdcError(f"CTM with a bad port {port[:16]!r}"))
 
-    async def _read_forever(self) -> None:
-        assert self.line is not None
-        try:
-            while True:
-                try:
-                    raw = await asyncio.wait_for(self.line.reader.readuntil(b"\n"), 600)
-                except asyncio.LimitOverrunError:
-                    self.facts.protocol_errors += 1
-                    raise AdcError("hub sent a line longer than the limit") from None
-                await self._handle(raw[:-1])
-        except (AdcError, asyncio.IncompleteReadError, OSError, TimeoutError) as exc:
-            self._closed_reason = self._closed_reason or f"hub connection ended: {exc}"
-            for fut in self._ctm.values():
-                if not fut.done():
-                    fut.set_exception(AdcError(self._closed_reason))
+    def _connection_ended(self, reason: str) -> None:
+        for fut in self._ctm.values():
+            if not fut.done():
+                fut.set_exception(AdcError(reason))
 
     # -- client-client ----------------------------------------------------------------------
     async def request_connection(self, sid: str, timeout: float) -> tuple[str, int, str]:
         """Send RCM to ``sid``; wait for its CTM: ``(token, port, protocol)``."""
-        if self.line is None or self.sid is None:
-            raise AdcError("not logged in")
-        if self._closed_reason:
-            raise AdcError(self._closed_reason)
+        self._check_open()
+        assert self.line is not None and self.sid is not None
         token = secrets.token_hex(6)
         fut: asyncio.Future[tuple[str, int, str]] = asyncio.get_running_loop().create_future()
         self._ctm[token] = fut
@@ -319,42 +211,28 @@ class HubSession:
 
     async def send_ctm(self, sid: str, port: int, token: str) -> None:
         """``DCTM <us> <sid> ADC/1.0 <port> <token>``: ask ``sid`` to connect to our listener."""
-        if self.line is None or self.sid is None:
-            raise AdcError("not logged in")
-        if self._closed_reason:
-            raise AdcError(self._closed_reason)
+        self._check_open()
+        assert self.line is not None and self.sid is not None
         await self.line.send(ap.Message("D", "CTM", ("ADC/1.0", str(port), token),
                                         src=self.sid, dst=sid).encode())
 
-    async def close(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(BaseException):
-                await self._reader
-            self._reader = None
-        if self.line is not None:
-            await self.line.close()
-            self.line = None
+
+# The ADC session under its earlier name (the collector, tests and tools use it).
+HubSession = AdcHubSession
 
 
-class _NickTaken(Denied):
-    pass
-
-
-class PeerConnection:
+class PeerConnection(Peer):
     """A client-client connection: opened by us after the peer's CTM (answer to our RCM), or
     accepted by our listener after our CTM (:meth:`accept`)."""
 
     # how ADC spells a download (see .download, shared with NMDC)
     get_name, send_name = "GET", "SND"
     decline = ap.Message("C", "STA", ("151", "Not sharing")).encode()
+    error = AdcError
 
     def __init__(self, line: Line, identity: Identity) -> None:
-        self.line, self.identity = line, identity
-        self.peer_cid: str | None = None
-        self.peer_features: set[str] = set()
-        self.remote: tuple[str, int] | None = None  # the peer's address as seen
-        self.incoming = False
+        super().__init__(line)
+        self.identity = identity
 
     @classmethod
     async def accept(cls, line: Line, identity: Identity,
@@ -366,7 +244,6 @@ class PeerConnection:
         msg = await conn._next()
         if msg.cmd != "SUP":
             raise AdcError(f"peer opened with {msg.cmd}, not SUP")
-        conn.peer_features = {p[2:] for p in msg.params if p.startswith("AD")}
         await line.send(ap.Message("C", "SUP", PEER_FEATURES).encode()
                         + ap.Message("C", "INF", (f"ID{identity.cid}",)).encode())
         for _ in range(20):
@@ -388,7 +265,7 @@ class PeerConnection:
     @classmethod
     async def connect(cls, host: str, port: int, token: str, identity: Identity,
                       connect_timeout: float, read_timeout: float) -> PeerConnection:
-        line = await open_line(host, port, connect_timeout, read_timeout)
+        line = await open_line(host, port, connect_timeout, read_timeout, error=AdcError)
         conn = cls(line, identity)
         conn.remote = (host, port)
         try:
@@ -403,9 +280,7 @@ class PeerConnection:
         got_inf = False
         for _ in range(20):
             msg = await self._next()
-            if msg.cmd == "SUP":
-                self.peer_features = {p[2:] for p in msg.params if p.startswith("AD")}
-            elif msg.cmd == "INF":
+            if msg.cmd == "INF":
                 self.peer_cid = msg.get("ID")
                 got_inf = True
                 break
@@ -428,19 +303,6 @@ class PeerConnection:
                     raise AdcError(f"peer sent a malformed message: {exc}") from None
         raise AdcError("peer sent only empty lines")
 
-    async def get(self, kind: str, ident: str, start: int, length: int, max_bytes: int,
-                  sink: Callable[[bytes], None], deadline: float,
-                  speed: SpeedGuard | None = None) -> int:
-        """``CGET kind ident start length``; stream the CSND bytes into ``sink``; their count.
-
-        A peer GET (it wants to download from us) is answered with ``CSTA 151``: we never
-        upload. Raises :class:`AdcError` for a refusal, an announced size over ``max_bytes``,
-        a mismatched answer, or a transfer past ``deadline`` or slower than ``speed`` allows
-        (see :func:`.download.download`).
-        """
-        return await download(self, Get(kind, ident, start, length), max_bytes, sink,
-                              deadline, speed)
-
     def request(self, get: Get) -> bytes:
         """``CGET`` for :func:`.download.download`."""
         return ap.Message("C", "GET", (get.kind, get.ident, str(get.start),
@@ -458,6 +320,3 @@ class PeerConnection:
         elif msg.cmd == "GET":
             return Answer(wants=True)
         return Answer()
-
-    async def close(self) -> None:
-        await self.line.close()

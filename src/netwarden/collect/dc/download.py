@@ -19,11 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from netwarden.collect.dc.errors import AdcError
+from netwarden.collect.dc.errors import HubError
 from netwarden.collect.speed import SpeedGuard, TooSlowError
 
 if TYPE_CHECKING:
-    from netwarden.collect.dc.adc_client import Line
+    from netwarden.collect.dc.hub import Line
 
 MAX_ANSWERS = 20  # messages read while waiting for the SND before giving up
 CHUNK = 1 << 18  # bytes asked of one read
@@ -56,17 +56,35 @@ class Answer:
 class Dialect(Protocol):
     """How one protocol spells the download; implemented by both peer connections."""
 
-    line: Line
-    get_name: str  # "GET", "$ADCGET": for messages
-    send_name: str  # "SND", "$ADCSND"
-    decline: bytes  # our answer to a peer's GET
+    @property
+    def line(self) -> Line: ...
+
+    @property
+    def get_name(self) -> str:
+        """"GET", "$ADCGET": for messages."""
+        ...
+
+    @property
+    def send_name(self) -> str:
+        """"SND", "$ADCSND"."""
+        ...
+
+    @property
+    def decline(self) -> bytes:
+        """Our answer to a peer's GET."""
+        ...
+
+    @property
+    def error(self) -> type[HubError]:
+        """What this dialect raises (AdcError, NmdcHubError)."""
+        ...
 
     def request(self, get: Get) -> bytes:
         """The encoded request for ``get``."""
         ...
 
     async def answer(self) -> Answer:
-        """The next message of the peer (raises ``AdcError`` for a malformed one)."""
+        """The next message of the peer (raises ``error`` for a malformed one)."""
         ...
 
 
@@ -74,8 +92,8 @@ async def download(peer: Dialect, get: Get, max_bytes: int, sink: Callable[[byte
                    deadline: float, speed: SpeedGuard | None = None) -> int:
     """Ask ``peer`` for ``get`` and stream the announced bytes into ``sink``; their count.
 
-    Raises ``AdcError`` for a refusal, an answer for something else, an announced size other
-    than asked or over ``max_bytes``, a short, stalled, late or too slow transfer.
+    Raises the dialect's ``error`` for a refusal, an answer for something else, an announced
+    size other than asked or over ``max_bytes``, a short, stalled, late or too slow transfer.
     """
     await peer.line.send(peer.request(get))
     for _ in range(MAX_ANSWERS):
@@ -83,20 +101,20 @@ async def download(peer: Dialect, get: Get, max_bytes: int, sink: Callable[[byte
         if answer.send is not None:
             skind, sident, sstart, slen = answer.send
             if skind != get.kind or sident != get.ident or sstart != get.start:
-                raise AdcError(f"peer answered {skind} {sident} {sstart} to our "
-                               f"{peer.get_name} {get.kind} {get.ident} {get.start}")
+                raise peer.error(f"peer answered {skind} {sident} {sstart} to our "
+                                 f"{peer.get_name} {get.kind} {get.ident} {get.start}")
             if get.length >= 0 and slen != get.length:
-                raise AdcError(f"peer offers {slen} bytes, we asked for {get.length}")
+                raise peer.error(f"peer offers {slen} bytes, we asked for {get.length}")
             if slen > max_bytes:
-                raise AdcError(f"peer announces {slen} bytes, more than the limit of "
-                               f"{max_bytes}")
+                raise peer.error(f"peer announces {slen} bytes, more than the limit of "
+                                 f"{max_bytes}")
             await receive(peer.line, slen, sink, deadline, speed)
             return slen
         if answer.refused is not None:
-            raise AdcError(answer.refused)
+            raise peer.error(answer.refused)
         if answer.wants:
             await peer.line.send(peer.decline)
-    raise AdcError(f"no {peer.send_name} in answer to our {peer.get_name}")
+    raise peer.error(f"no {peer.send_name} in answer to our {peer.get_name}")
 
 
 async def receive(line: Line, n: int, sink: Callable[[bytes], None], deadline: float | None,
@@ -104,19 +122,19 @@ async def receive(line: Line, n: int, sink: Callable[[bytes], None], deadline: f
     """Read exactly ``n`` bytes of ``line`` into ``sink`` in chunks (nothing is kept here).
 
     Each read waits at most the line's timeout; past ``deadline`` (monotonic seconds) or below
-    the ``speed`` guard's minimum the transfer is abandoned with ``AdcError``.
+    the ``speed`` guard's minimum the transfer is abandoned with the line's ``error``.
     """
     left = n
     while left:
         if deadline is not None and time.monotonic() > deadline:
-            raise AdcError(f"transfer not finished in time ({n - left} of {n} bytes)")
+            raise line.error(f"transfer not finished in time ({n - left} of {n} bytes)")
         try:
             data = await asyncio.wait_for(line.reader.read(min(chunk, left)), line.timeout)
         except TimeoutError:
-            raise AdcError(f"no data for {line.timeout:g} s after {n - left} of {n} "
-                           "bytes") from None
+            raise line.error(f"no data for {line.timeout:g} s after {n - left} of {n} "
+                             "bytes") from None
         if not data:
-            raise AdcError(f"connection closed after {n - left} of {n} bytes")
+            raise line.error(f"connection closed after {n - left} of {n} bytes")
         left -= len(data)
         line.received += len(data)
         sink(data)
@@ -124,4 +142,4 @@ async def receive(line: Line, n: int, sink: Callable[[bytes], None], deadline: f
             try:
                 speed.feed(len(data))
             except TooSlowError as exc:
-                raise AdcError(f"{exc} after {n - left} of {n} bytes") from exc
+                raise line.error(f"{exc} after {n - left} of {n} bytes") from exc

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netwarden.collect.dc import adc_proto as ap
-from netwarden.collect.dc.adc_client import AdcError, Line
+from netwarden.collect.dc.errors import HubError
+from netwarden.collect.dc.hub import Line
 
 MAX_HANDSHAKES = 16  # incoming handshakes in progress at once
 MAX_INCOMING = 10_000  # incoming connections accepted per hub audit
@@ -83,16 +84,16 @@ class PeerListener:
                          cid: str | None = None) -> Any:
         """Register ``key``, run ``send`` (the CTM), and wait for the matching connection."""
         if self._server is None:
-            raise AdcError("not listening")
+            raise HubError("not listening")
         if key in self._waiting:
-            raise AdcError(f"a connection for {key[:64]!r} is already awaited")
+            raise HubError(f"a connection for {key[:64]!r} is already awaited")
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._waiting[key] = _Waiter(fut, cid)
         try:
             await send()
             return await asyncio.wait_for(fut, timeout)
         except TimeoutError:
-            raise AdcError(f"the peer did not connect to {self.host}:{self.port} within "
+            raise HubError(f"the peer did not connect to {self.host}:{self.port} within "
                            f"{timeout:g} s of our connect-to-me") from None
         finally:
             self._waiting.pop(key, None)
@@ -127,7 +128,7 @@ class PeerListener:
         try:
             key, conn = await asyncio.wait_for(self.handshake(line, self._waiting.__contains__),
                                                self.read_timeout)
-        except (AdcError, ValueError, OSError, TimeoutError) as exc:  # ValueError: grammar
+        except (HubError, ValueError, OSError, TimeoutError) as exc:  # ValueError: grammar
             stats.failed += 1
             if "not expected" in str(exc):
                 stats.unexpected += 1
@@ -144,7 +145,7 @@ class PeerListener:
         peer_cid = getattr(conn, "peer_cid", None)
         if waiter.cid is not None and peer_cid != waiter.cid:
             await conn.close()
-            waiter.future.set_exception(AdcError(
+            waiter.future.set_exception(HubError(
                 f"the connection with our token came from CID {str(peer_cid)[:64]}, not the "
                 f"user's CID {waiter.cid}"))
             return
@@ -161,5 +162,5 @@ class PeerListener:
             task.cancel()
         for waiter in self._waiting.values():
             if not waiter.future.done():
-                waiter.future.set_exception(AdcError("listener closed"))
+                waiter.future.set_exception(HubError("listener closed"))
         self._waiting.clear()

@@ -21,79 +21,65 @@ import time
 from collections.abc import Callable
 
 from netwarden.collect.dc import adc_proto as ap
-from netwarden.collect.dc import nmdc_proto as np
-from netwarden.collect.dc.adc_client import (
-    MAX_CHAT,
-    MAX_CHAT_BYTES,
-    MAX_NICK_RETRIES,
+from netwarden.collect.dc import nmdc_proto as nmdc
+from netwarden.collect.dc.download import Answer, Get
+from netwarden.collect.dc.errors import Denied, NmdcHubError
+from netwarden.collect.dc.hub import (
     MAX_USERS,
-    AdcError,
-    Denied,
-    HubFacts,
+    HubSession,
     Identity,
     Line,
+    NickTaken,
+    Peer,
     open_line,
 )
-from netwarden.collect.dc.download import Answer, Get, download
-from netwarden.collect.speed import SpeedGuard
+
+__all__ = ["NmdcHubError", "NmdcHubSession", "NmdcPeer"]
 
 CLIENT_TAG = "netwarden V:0.1,M:P,H:1/0/0,S:0"
 ACTIVE_TAG = "netwarden V:0.1,M:A,H:1/0/0,S:0"
 HUB_SUPPORTS = "NoHello NoGetINFO UserIP2 TTHSearch"
 PEER_SUPPORTS = "MiniSlots XmlBZList ADCGet TTHL TTHF"
 OUR_LOCK = b"EXTENDEDPROTOCOLNETWARDENAUDIT Pk=netwarden0.1"
+REFUSALS = ("$Error", "$MaxedOut", "$Failed")  # a peer's ways of saying no
 
 
-class NmdcHubSession:
-    """One logged-in NMDC hub connection with a background reader."""
+class NmdcHubSession(HubSession):
+    """One logged-in NMDC hub connection (see :class:`.hub.HubSession`); users are keyed by
+    nick, and ``sid`` is our own nick once the hub said ``$Hello``."""
+
+    sep = b"|"
+    error = NmdcHubError
 
     def __init__(self, host: str, port: int, identity: Identity, *, password: str | None,
                  connect_timeout: float, read_timeout: float, encoding: str = "cp1251",
                  max_users: int = MAX_USERS, login_deadline: float = 60.0,
                  settle: float = 1.5, active_ip: str | None = None) -> None:
-        self.host, self.port, self.identity, self.password = host, port, identity, password
-        self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
-        self.encoding, self.max_users = encoding, max_users
-        self.login_deadline, self.settle = login_deadline, settle
-        self.active_ip = active_ip  # active mode: M:A, hub socket bound here, $ConnectToMe
-        self.facts = HubFacts()
-        self.users: dict[str, ap.UserInfo] = {}  # nick -> user
+        super().__init__(host, port, identity, password=password,
+                         connect_timeout=connect_timeout, read_timeout=read_timeout,
+                         max_users=max_users, login_deadline=login_deadline,
+                         active_ip=active_ip)  # active: M:A, hub socket bound, $ConnectToMe
+        self.encoding, self.settle = encoding, settle
         self.ops: set[str] = set()
-        self.hub_supports: set[str] = set()
-        self.sid: str | None = None  # our nick once the hub said $Hello
-        self.line: Line | None = None
-        self._reader: asyncio.Task[None] | None = None
         self._ctm: asyncio.Queue[tuple[str, int]] = asyncio.Queue(maxsize=64)
         self._ctm_lock = asyncio.Lock()
-        self._closed_reason: str | None = None
-        self._chat_bytes = 0
-        self._own_info_seen = False
 
     # -- login -----------------------------------------------------------------------------
-    async def login(self) -> None:
-        base = self.identity.nick
-        for attempt in range(MAX_NICK_RETRIES + 1):
-            nick = base if attempt == 0 else f"{base}_{attempt + 1}"
-            try:
-                await self._login_once(nick)
-                self.facts.nick_used = nick
-                return
-            except _NickTaken as exc:
-                self.facts.nick_collisions.append(f"{nick}: {exc}")
-                await self.close()
-                self.users.clear()
-                self.ops.clear()
-        raise Denied(f"nick taken {MAX_NICK_RETRIES + 1} times "
-                     f"({'; '.join(self.facts.nick_collisions)})")
+    def _after_nick_taken(self) -> None:
+        self.ops.clear()
+
+    def _connection_ended(self, reason: str) -> None:
+        """Nothing to fail: :meth:`request_connection` waits with its own timeout and checks
+        the closed reason before asking."""
+        return
 
     async def _login_once(self, nick: str) -> None:
-        self.line = await open_line(self.host, self.port, self.connect_timeout,
-                                    self.read_timeout, sep=b"|", bind=self.active_ip)
-        self._nick, self.sid, self._own_info_seen = nick, None, False
-        deadline = time.monotonic() + self.login_deadline
-        # NMDC has no "end of user list": after $Hello the list is complete once the hub has
-        # echoed our own $MyINFO and then gone quiet for `settle` seconds; a hub that never
-        # goes quiet (a flood) is cut at the login deadline and noted.
+        line = await self._connect()
+        self._nick, self.sid = nick, None
+        deadline = self._login_deadline()
+        # NMDC has no "end of user list": after $Hello (our $MyINFO and $GetNickList follow
+        # it) the list is taken as complete once the hub has gone quiet for `settle` seconds;
+        # a hub that never goes quiet (a flood) is cut at the login deadline and noted.
         while True:
             if time.monotonic() > deadline:
                 if self.sid:
@@ -101,34 +87,34 @@ class NmdcHubSession:
                         f"hub still sending after {self.login_deadline:g} s of login; user "
                         f"list taken as it stood ({len(self.users)} users)")
                     break
-                raise AdcError(f"login not complete after {self.login_deadline:g} s")
+                raise NmdcHubError(f"login not complete after {self.login_deadline:g} s")
             timeout = self.settle if self.sid else self.read_timeout
             try:
-                raw = await asyncio.wait_for(self.line.read_line(), timeout)
+                raw = await asyncio.wait_for(line.read_line(), timeout)
             except TimeoutError:
                 if self.sid:
                     break
-                raise AdcError(f"hub sent nothing for {timeout:g} s during login") from None
+                raise NmdcHubError(f"hub sent nothing for {timeout:g} s during login") from None
             await self._handle(raw, during_login=True)
-        self._reader = asyncio.create_task(self._read_forever())
+        self._start_reader()
 
     async def _send(self, name: str, args: str = "") -> None:
         assert self.line is not None
-        await self.line.send(np.encode(name, args, self.encoding))
+        await self.line.send(nmdc.encode(name, args, self.encoding))
 
     async def _handle(self, raw: bytes, during_login: bool = False) -> None:
         if not raw.strip():
             return
         if raw.startswith(b"$Lock "):
-            lock, _pk = np.lock_of(raw[6:])
+            lock, _pk = nmdc.lock_of(raw[6:])
             assert self.line is not None
             await self.line.send(b"$Supports " + HUB_SUPPORTS.encode() + b"|$Key "
-                                 + np.lock_to_key(lock) + b"|"
-                                 + np.encode("$ValidateNick", self._nick, self.encoding))
+                                 + nmdc.lock_to_key(lock) + b"|"
+                                 + nmdc.encode("$ValidateNick", self._nick, self.encoding))
             return
         try:
-            cmd = np.parse(raw, self.encoding)
-        except np.NmdcError:
+            cmd = nmdc.parse(raw, self.encoding)
+        except nmdc.NmdcError:
             self._protocol_error()
             return
         name, args = cmd.name, cmd.args
@@ -138,8 +124,6 @@ class NmdcHubSession:
             self.facts.name = args[:512]
         elif name == "$HubTopic":
             self.facts.description = args[:4096]
-        elif name == "$Supports":
-            self.hub_supports = set(args.split(" ")[:64])
         elif name == "$GetPass":
             self.facts.password_challenged = True
             if not self.password:
@@ -148,20 +132,20 @@ class NmdcHubSession:
         elif name == "$BadPass":
             raise Denied("hub says: bad password")
         elif name == "$ValidateDenide":
-            raise _NickTaken(f"hub denied nick {args[:64]!r}")
+            raise NickTaken(f"hub denied nick {args[:64]!r}")
         elif name == "$Hello" and args == self._nick and self.sid is None:
             self.sid = self._nick
             ident = self.identity
             await self._send("$Version", "1,0091")
-            await self._send("$MyINFO", np.myinfo(
+            await self._send("$MyINFO", nmdc.myinfo(
                 self._nick, ident.description, ACTIVE_TAG if self.active_ip else CLIENT_TAG))
             await self._send("$GetNickList")
-        elif name == "$Hello" and np.valid_nick(args):
+        elif name == "$Hello" and nmdc.valid_nick(args):
             self._user(args)
         elif name == "$MyINFO":
             self._myinfo(args)
         elif name in ("$NickList", "$OpList"):
-            for nick in np.parse_nicklist(args, self.max_users):
+            for nick in nmdc.parse_nicklist(args, self.max_users):
                 user = self._user(nick)
                 if name == "$OpList" and user is not None:
                     self.ops.add(nick)
@@ -183,31 +167,19 @@ class NmdcHubSession:
             self.facts.statuses.append(f"{name} {args[:200]}")
             if name == "$ForceMove":
                 raise Denied(f"hub redirects us to {args[:200]!r} (not followed)")
-        elif name in ("$Search", "$RevConnectToMe", "$SR", "$LogedIn"):
-            pass  # we answer no searches and share nothing
-
-    def _protocol_error(self) -> None:
-        self.facts.protocol_errors += 1
-        if self.facts.protocol_errors > 1000:
-            raise AdcError("more than 1000 malformed messages from the hub")
+        elif name in ("$Search", "$RevConnectToMe", "$SR", "$LogedIn", "$Supports"):
+            pass  # we answer no searches and share nothing; the hub's extensions go unused
 
     def _user(self, nick: str) -> ap.UserInfo | None:
-        user = self.users.get(nick)
-        if user is None:
-            if len(self.users) >= self.max_users and nick != self._nick:
-                self.facts.users_dropped += 1
-                return None
-            user = self.users[nick] = ap.UserInfo(nick, {"NI": nick})
-        return user
+        return self.users.get(nick) or self._new_user(nick, ap.UserInfo(nick, {"NI": nick}),
+                                                      ours=nick == self._nick)
 
     def _myinfo(self, args: str) -> None:
         try:
-            info = np.parse_myinfo(args)
-        except np.NmdcError:
+            info = nmdc.parse_myinfo(args)
+        except nmdc.NmdcError:
             self._protocol_error()
             return
-        if info.nick == self._nick:
-            self._own_info_seen = self.sid is not None
         user = self._user(info.nick)
         if user is None:
             return
@@ -226,10 +198,8 @@ class NmdcHubSession:
             f["CT"] = str(ap.CT_OPERATOR)
 
     def _chat(self, text: str, private: bool) -> None:
-        if len(self.facts.messages) >= MAX_CHAT or self._chat_bytes + len(text) > MAX_CHAT_BYTES:
-            self.facts.messages_dropped += 1
+        if not self._keep_chat(text):
             return
-        self._chat_bytes += len(text)
         sender = None
         if text.startswith("<") and "> " in text:
             sender, _, text = text[1:].partition("> ")
@@ -238,13 +208,13 @@ class NmdcHubSession:
         user = self.users.get(sender or "")
         self.facts.messages.append({
             "from": sender or "hub", "sid": sender, "private": private,
-            "text": np.unescape_chat(text)[:4096],
+            "text": nmdc.unescape_chat(text)[:4096],
             "operator": bool(user and user.is_operator), "bot": False})
 
     def _ctm_reply(self, args: str) -> None:
         try:
-            target, host, port = np.parse_ctm(args)
-        except np.NmdcError:
+            target, host, port = nmdc.parse_ctm(args)
+        except nmdc.NmdcError:
             self._protocol_error()
             return
         if target != self.sid:
@@ -252,74 +222,43 @@ class NmdcHubSession:
         with contextlib.suppress(asyncio.QueueFull):  # a flood of CTMs is dropped
             self._ctm.put_nowait((host, port))
 
-    async def _read_forever(self) -> None:
-        assert self.line is not None
-        try:
-            while True:
-                try:
-                    raw = await asyncio.wait_for(self.line.reader.readuntil(b"|"), 600)
-                except asyncio.LimitOverrunError:
-                    self.facts.protocol_errors += 1
-                    raise AdcError("hub sent a message longer than the limit") from None
-                await self._handle(raw[:-1])
-        except (AdcError, asyncio.IncompleteReadError, OSError, TimeoutError) as exc:
-            self._closed_reason = self._closed_reason or f"hub connection ended: {exc}"
-
     # -- client-client ----------------------------------------------------------------------
     async def request_connection(self, nick: str, timeout: float) -> tuple[str, int]:
         """``$RevConnectToMe`` to ``nick``; its ``$ConnectToMe`` address ``(ip, port)``."""
-        if self.line is None or self.sid is None:
-            raise AdcError("not logged in")
         async with self._ctm_lock:
-            if self._closed_reason:
-                raise AdcError(self._closed_reason)
+            self._check_open()
             while not self._ctm.empty():  # stale answers belong to nobody we wait for
                 self._ctm.get_nowait()
             await self._send("$RevConnectToMe", f"{self.sid} {nick}")
             try:
                 return await asyncio.wait_for(self._ctm.get(), timeout)
             except TimeoutError:
-                raise AdcError(f"no $ConnectToMe answer to our $RevConnectToMe within "
+                raise NmdcHubError(f"no $ConnectToMe answer to our $RevConnectToMe within "
                                f"{timeout:g} s") from None
 
     async def send_ctm(self, nick: str, port: int) -> None:
         """``$ConnectToMe <nick> <our-ip>:<port>``: ask ``nick`` to connect to our listener."""
-        if self.line is None or self.sid is None or not self.active_ip:
-            raise AdcError("not logged in as an active user")
-        if self._closed_reason:
-            raise AdcError(self._closed_reason)
+        if not self.active_ip:
+            raise NmdcHubError("not logged in as an active user")
+        self._check_open()
         await self._send("$ConnectToMe", f"{nick} {self.active_ip}:{port}")
 
-    async def close(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(BaseException):
-                await self._reader
-            self._reader = None
-        if self.line is not None:
-            await self.line.close()
-            self.line = None
 
-
-class _NickTaken(Denied):
-    pass
-
-
-class NmdcPeer:
+class NmdcPeer(Peer):
     """A client-client connection: opened by us after the peer's ``$ConnectToMe`` (answer to
     our ``$RevConnectToMe``), or accepted by our listener after ours (:meth:`accept`)."""
 
     # how NMDC spells a download (see .download, shared with ADC)
     get_name, send_name = "$ADCGET", "$ADCSND"
     decline = b"$Error File Not Available|"
+    error = NmdcHubError
 
     def __init__(self, line: Line, encoding: str) -> None:
-        self.line, self.encoding = line, encoding
+        super().__init__(line)  # peer_cid stays None: NMDC has no CID
+        self.encoding = encoding
         self.peer_nick: str | None = None
         self.peer_supports: set[str] = set()
-        self.peer_cid: str | None = None  # NMDC has none; kept for the collector's details
-        self.remote: tuple[str, int] | None = None  # the peer's address as seen
-        self.incoming = False
+        self._their_key: bytes | None = None
 
     @classmethod
     async def accept(cls, line: Line, our_nick: str, expected: Callable[[str], bool],
@@ -333,47 +272,48 @@ class NmdcPeer:
         for _ in range(20):
             raw = await line.read_line()
             if raw.startswith(b"$Lock "):
-                lock, _pk = np.lock_of(raw[6:])
-                their_key = np.lock_to_key(lock)
+                lock, _pk = nmdc.lock_of(raw[6:])
+                their_key = nmdc.lock_to_key(lock)
                 break
             cmd = conn._parse(raw)
             if cmd.name == "$MyNick":
                 conn.peer_nick = cmd.args
                 if not expected(cmd.args):
-                    raise AdcError(f"nick {cmd.args[:64]!r} not expected")
+                    raise NmdcHubError(f"nick {cmd.args[:64]!r} not expected")
         if conn.peer_nick is None or their_key is None:
-            raise AdcError("peer did not send $MyNick and $Lock")
+            raise NmdcHubError("peer did not send $MyNick and $Lock")
         # Download 32767: the highest number, so a peer that also asks to download loses
-        await line.send(np.encode("$MyNick", our_nick, encoding) + b"$Lock " + OUR_LOCK + b"|"
-                        + np.encode("$Supports", PEER_SUPPORTS)
+        await line.send(nmdc.encode("$MyNick", our_nick, encoding) + b"$Lock " + OUR_LOCK + b"|"
+                        + nmdc.encode("$Supports", PEER_SUPPORTS)
                         + b"$Direction Download 32767|$Key " + their_key + b"|")
         for _ in range(20):
             cmd = conn._parse(await line.read_line())
             if cmd.name == "$Supports":
                 conn.peer_supports = set(cmd.args.split(" ")[:64])
             elif cmd.name == "$Direction" and not cmd.args.startswith("Upload"):
-                raise AdcError(f"peer wants {cmd.args[:40]!r}; we never upload")
+                raise NmdcHubError(f"peer wants {cmd.args[:40]!r}; we never upload")
             elif cmd.name == "$Key":
                 break
-            elif cmd.name in ("$Error", "$MaxedOut", "$Failed"):
-                raise AdcError(f"peer refused: {cmd.name} {cmd.args[:200]}")
+            elif cmd.name in REFUSALS:
+                raise NmdcHubError(f"peer refused: {cmd.name} {cmd.args[:200]}")
         else:
-            raise AdcError("peer did not complete the $Supports/$Direction/$Key handshake")
+            raise NmdcHubError("peer did not complete the $Supports/$Direction/$Key handshake")
         if "ADCGet" not in conn.peer_supports:
-            raise AdcError("peer does not support ADCGet (a pre-2006 client)")
+            raise NmdcHubError("peer does not support ADCGet (a pre-2006 client)")
         return conn.peer_nick, conn
 
-    def _parse(self, raw: bytes) -> np.Command:
+    def _parse(self, raw: bytes) -> nmdc.Command:
         try:
-            return np.parse(raw, self.encoding)
-        except np.NmdcError as exc:
-            raise AdcError(f"peer sent a malformed message: {exc}") from None
+            return nmdc.parse(raw, self.encoding)
+        except nmdc.NmdcError as exc:
+            raise NmdcHubError(f"peer sent a malformed message: {exc}") from None
 
     @classmethod
     async def connect(cls, host: str, port: int, our_nick: str, expect_nick: str,
                       connect_timeout: float, read_timeout: float,
                       encoding: str = "cp1251") -> NmdcPeer:
-        line = await open_line(host, port, connect_timeout, read_timeout, sep=b"|")
+        line = await open_line(host, port, connect_timeout, read_timeout, sep=b"|",
+                               error=NmdcHubError)
         conn = cls(line, encoding)
         conn.remote = (host, port)
         try:
@@ -384,52 +324,38 @@ class NmdcPeer:
         return conn
 
     async def _handshake(self, our_nick: str, expect_nick: str) -> None:
-        await self.line.send(np.encode("$MyNick", our_nick, self.encoding) + b"$Lock "
+        await self.line.send(nmdc.encode("$MyNick", our_nick, self.encoding) + b"$Lock "
                              + OUR_LOCK + b"|")
         key_sent = False
         for _ in range(20):
             raw = await self.line.read_line()
             if raw.startswith(b"$Lock "):
-                lock, _pk = np.lock_of(raw[6:])
-                self._their_key = np.lock_to_key(lock)
+                lock, _pk = nmdc.lock_of(raw[6:])
+                self._their_key = nmdc.lock_to_key(lock)
                 continue
-            try:
-                cmd = np.parse(raw, self.encoding)
-            except np.NmdcError as exc:
-                raise AdcError(f"peer sent a malformed message: {exc}") from None
+            cmd = self._parse(raw)
             if cmd.name == "$MyNick":
                 self.peer_nick = cmd.args
                 if cmd.args != expect_nick:
-                    raise AdcError(f"peer says it is {cmd.args[:64]!r}, we asked "
+                    raise NmdcHubError(f"peer says it is {cmd.args[:64]!r}, we asked "
                                    f"{expect_nick!r} for a connection")
             elif cmd.name == "$Supports":
                 self.peer_supports = set(cmd.args.split(" ")[:64])
             elif cmd.name == "$Key":
                 key_sent = True
                 break
-            elif cmd.name in ("$Error", "$MaxedOut", "$Failed"):
-                raise AdcError(f"peer refused: {cmd.name} {cmd.args[:200]}")
-        if not key_sent or self.peer_nick is None or not hasattr(self, "_their_key"):
-            raise AdcError("peer did not complete the $MyNick/$Lock/$Key handshake")
+            elif cmd.name in REFUSALS:
+                raise NmdcHubError(f"peer refused: {cmd.name} {cmd.args[:200]}")
+        if not key_sent or self.peer_nick is None or self._their_key is None:
+            raise NmdcHubError("peer did not complete the $MyNick/$Lock/$Key handshake")
         if "ADCGet" not in self.peer_supports:
-            raise AdcError("peer does not support ADCGet (a pre-2006 client)")
-        await self.line.send(np.encode("$Supports", PEER_SUPPORTS) + b"$Direction Download 1|"
+            raise NmdcHubError("peer does not support ADCGet (a pre-2006 client)")
+        await self.line.send(nmdc.encode("$Supports", PEER_SUPPORTS) + b"$Direction Download 1|"
                              + b"$Key " + self._their_key + b"|")
-
-    async def get(self, kind: str, ident: str, start: int, length: int, max_bytes: int,
-                  sink: Callable[[bytes], None], deadline: float,
-                  speed: SpeedGuard | None = None) -> int:
-        """``$ADCGET kind ident start length``; stream the ``$ADCSND`` bytes into ``sink``.
-
-        Same rules as the ADC ``get`` (:func:`.download.download`); a peer's own download
-        request is answered ``$Error File Not Available``.
-        """
-        return await download(self, Get(kind, ident, start, length), max_bytes, sink,
-                              deadline, speed)
 
     def request(self, get: Get) -> bytes:
         """``$ADCGET`` for :func:`.download.download`."""
-        return np.encode("$ADCGET", f"{get.kind} {ap.escape(get.ident)} {get.start} "
+        return nmdc.encode("$ADCGET", f"{get.kind} {ap.escape(get.ident)} {get.start} "
                          f"{get.length}", self.encoding)
 
     async def answer(self) -> Answer:
@@ -438,14 +364,11 @@ class NmdcPeer:
         cmd = self._parse(await self.line.read_line())
         if cmd.name == "$ADCSND":
             try:
-                return Answer(send=np.parse_adcsnd(cmd.args))
-            except np.NmdcError as exc:
-                raise AdcError(str(exc)) from None
-        if cmd.name in ("$Error", "$MaxedOut", "$Failed"):
+                return Answer(send=nmdc.parse_adcsnd(cmd.args))
+            except nmdc.NmdcError as exc:
+                raise NmdcHubError(str(exc)) from None
+        if cmd.name in REFUSALS:
             return Answer(refused=f"peer refused: {cmd.name} {cmd.args[:200]}".rstrip())
         if cmd.name in ("$ADCGET", "$Get", "$GetZBlock", "$UGetBlock"):
             return Answer(wants=True)
         return Answer()
-
-    async def close(self) -> None:
-        await self.line.close()
