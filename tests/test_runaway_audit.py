@@ -50,7 +50,8 @@ class Ref:
 
 
 class SmallIndex:
-    """An exact index of one reference (the planted file's SHA-256)."""
+    """A bank index (netwarden.seams.BankIndex) of one reference: the planted file's SHA-256;
+    nothing perceptual, nothing for collectors that ask by digest."""
 
     def __init__(self, data: bytes) -> None:
         self.ref = Ref("films", "film", "ref-1", "planted", "sha256",
@@ -58,6 +59,12 @@ class SmallIndex:
 
     def lookup_many(self, digests: dict[str, str]) -> list[Ref]:
         return [self.ref] if digests.get("sha256") == self.ref.value else []
+
+    def perceptual_matches(self, observation: Observation, banks: Any = None) -> list[Any]:
+        return []
+
+    def references(self, names: Any = None) -> None:
+        return None
 
 
 def scope_of(urls: list[str], **limits: Any) -> Any:

@@ -1,8 +1,9 @@
 """The type checker is part of the suite, so CI runs it: ``mypy`` with the ``[tool.mypy]``
 configuration of pyproject.toml (as ``make lint`` runs it) must report no errors.
 
-Strict modules (records, codec, digest, ledger.merkle) are checked with the flags of ``mypy
---strict``; the modules pending the issue-18 redesign are listed there with ``ignore_errors``.
+Strict modules (records, codec, digest, ledger.merkle, seams, rundir, identify, verify,
+pipeline, attribute, liability) are checked with the flags of ``mypy --strict``; the modules
+pending the issue-18 redesign are listed there with ``ignore_errors``.
 """
 
 from __future__ import annotations

@@ -7,19 +7,20 @@ MD5 is in one bank, its SHA-1 in another, its PDQ in a third) stay separate matc
 a ledger leaf and stays provable — but the pipeline makes ONE finding of all the matches of
 one observation (one finding per copy), ordered by :func:`primary_order`.
 
-Perceptual identification (PDQ for images, vPDQ for videos) follows when the index offers
-``perceptual_matches`` (the BankStore does; see banks/perceptual.py): a reference within its
-bank's distance becomes a ``Match(method="perceptual", distance=d)``, unless the same
-reference already matched exactly (the exact match is the stronger fact).
+Perceptual identification (PDQ for images, vPDQ for videos) asks the index's
+``perceptual_matches`` (banks/perceptual.py) when the observation carries a perceptual hash: a
+reference within its bank's distance becomes a ``Match(method="perceptual", distance=d)``,
+unless the same reference already matched exactly (the exact match is the stronger fact).
+The index is a :class:`netwarden.seams.BankIndex`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
 
 from netwarden.algorithms import Kind, registry
 from netwarden.records import Match, Observation, Outcome, content_track
+from netwarden.seams import BankIndex, ReferenceLike
 
 
 def primary_order(match: Match) -> tuple[int, int, int, int, str, str]:
@@ -34,28 +35,13 @@ def primary_order(match: Match) -> tuple[int, int, int, int, str, str]:
             match.bank, match.reference_id)
 
 
-class ReferenceLike(Protocol):
-    bank: str
-    category: str
-    reference_id: str
-    title: str | None
-    algorithm: str
-    value: str
-
-
-class ExactIndex(Protocol):
-    """What identification needs from the banks: a batched exact look-up."""
-
-    def lookup_many(self, digests: dict[str, str]) -> list[ReferenceLike]: ...
-
-
 def _strength(algorithm: str) -> int:
     """Lower is stronger: each algorithm module's ``rank`` (a SHA-256 match outranks an MD5
     match of the same reference: sha256, btmh, sha1, btih, tth, ed2k, md5, then perceptual)."""
     return registry.strength(algorithm)
 
 
-def identify(observation: Observation, index: ExactIndex, observation_leaf: str | None = None,
+def identify(observation: Observation, index: BankIndex, observation_leaf: str | None = None,
              banks: Iterable[str] | None = None) -> list[Match]:
     """Exact matches of one observation, one per (bank, reference), strongest algorithm first.
 
@@ -83,9 +69,8 @@ def identify(observation: Observation, index: ExactIndex, observation_leaf: str 
               method="exact", distance=0, matched_value=ref.value)
         for ref in sorted(best.values(), key=lambda r: (r.bank, r.reference_id))
     ]
-    perceptual = getattr(index, "perceptual_matches", None)
-    if perceptual is not None and _has_perceptual(observation):
-        for ref in perceptual(observation, allowed):
+    if _has_perceptual(observation):
+        for ref in index.perceptual_matches(observation, allowed):
             if (ref.bank, ref.reference_id) in best:
                 continue
             matches.append(Match(

@@ -22,13 +22,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import IO, TYPE_CHECKING, Any
 
 import rfc8785
 
-from netwarden import __version__, netguard
+from netwarden import __version__, netguard, rundir
 from netwarden.collect import CollectContext, collector_for
-from netwarden.identify import ExactIndex, identify
+from netwarden.collect.references import ReferenceView
+from netwarden.identify import identify
 from netwarden.ledger.clock import clock_info
 from netwarden.records import (
     FINDING_SCHEMA_VERSION,
@@ -49,16 +51,27 @@ from netwarden.records import (
     new_id,
     utc_now,
 )
-from netwarden.scope import Scope
+from netwarden.scope import Scope, Service
+from netwarden.seams import Attributor, BankIndex, LedgerSink
 from netwarden.store import liveness
 from netwarden.verify import verify_match
+
+if TYPE_CHECKING:
+    from netwarden.ledger.storage import PreparedEntry
+    from netwarden.liability.assess import AssessmentReport
+    from netwarden.liability.facts import NoticeFacts
+    from netwarden.store.base import Store
 
 log = logging.getLogger("netwarden.pipeline")
 
 
 @dataclass
 class RunResult:
-    """What an audit produced: the run directory's content, in memory."""
+    """What an audit produced, handed from stage to stage in memory.
+
+    The run directory (:mod:`netwarden.rundir`) is written from it once, at the end
+    (:func:`write_run_dir`); nothing of a run reads its own directory back.
+    """
 
     run_id: str
     out_dir: Path
@@ -72,7 +85,7 @@ class RunResult:
     problems: list[Observation]
     checkpoint: str | None = None
     summary: dict[str, Any] = field(default_factory=dict)
-    assessment: Any | None = None  # netwarden.liability.assess.AssessmentReport
+    assessment: AssessmentReport | None = None
     # one {"url", "status": "checked" | "failed", "reason"} per scope service (see
     # _Recorder.service_status): the CLI exits non-zero unless every service was checked
     services: list[dict[str, Any]] = field(default_factory=list)
@@ -123,9 +136,9 @@ class _Recorder:
     MAX_KEPT = 1000
     MAX_KEPT_PER_SERVICE = 200
 
-    def __init__(self, scope: Scope, run_id: str, index: ExactIndex, ledger: Any | None,
-                 banks: Iterable[str] | None, findings_file: Any,
-                 attributor: Any | None = None) -> None:
+    def __init__(self, scope: Scope, run_id: str, index: BankIndex, ledger: LedgerSink | None,
+                 banks: Iterable[str] | None, findings_file: IO[str],
+                 attributor: Attributor | None = None) -> None:
         self.scope, self.run_id, self.index, self.ledger = scope, run_id, index, ledger
         self.attributor = attributor
         self.findings_file = findings_file
@@ -142,8 +155,10 @@ class _Recorder:
         self.bytes_digested = 0
         self._service_ok: dict[str, int] = {}  # service URL -> OK observations
         self._service_problem: dict[str, str] = {}  # service URL -> first reason it failed
-        self._staged: list[Any] = []  # prepared ledger entries of the current batch
-        self._waiting: list[tuple[dict[str, Any], dict[str, int]]] = []  # findings to finish
+        self._staged: list[PreparedEntry] = []  # prepared ledger entries of the current batch
+        # findings to finish: their fields, and the batch positions of their chain's leaves
+        # (by name: observation, match, verification, attribution; and each match's)
+        self._waiting: list[tuple[dict[str, Any], dict[str, int], list[int]]] = []
         self._batch_started = 0.0
 
     # -- staging and flushing ---------------------------------------------------------------
@@ -165,15 +180,15 @@ class _Recorder:
 
     def flush(self) -> None:
         """Append the staged batch to the ledger, then write the findings it completes."""
-        refs = self.ledger.append_many(self._staged) if self._staged else []
+        refs = (self.ledger.append_many(self._staged)
+                if self.ledger is not None and self._staged else [])
         self._staged = []
-        for fields, positions in self._waiting:
+        for fields, positions, match_positions in self._waiting:
             if self.ledger is not None:
                 def ref(pos: int) -> dict[str, Any]:
                     return {"index": refs[pos].index, "leaf_hash": refs[pos].leaf_hash.hex()}
-                fields["ledger"] = {name: ref(pos) for name, pos in positions.items()
-                                    if name != "matches"}
-                for item, pos in zip(fields["matches"], positions["matches"], strict=True):
+                fields["ledger"] = {name: ref(pos) for name, pos in positions.items()}
+                for item, pos in zip(fields["matches"], match_positions, strict=True):
                     item["ledger"] = ref(pos)
             finding = Finding(**fields)
             self.findings.append(finding)
@@ -213,14 +228,14 @@ class _Recorder:
         try:
             self._take(record)
         except Exception as exc:
-            log.exception("record %s could not be stored", getattr(record, "id", "?"))
+            log.exception("record %s could not be stored", record.id)
             substitute = _unstorable(record, exc)
             try:
                 self._take(substitute)
             except Exception:
                 self.unstorable += 1
                 log.exception("the error observation for record %s could not be stored either",
-                              getattr(record, "id", "?"))
+                              record.id)
 
     def _take(self, record: Observation | Refusal) -> None:
         if isinstance(record, Refusal):
@@ -279,9 +294,7 @@ class _Recorder:
         primary, match_pos, _v, _p = staged[0]
         _m, _mp, verification, ver_pos = best
         attribution, attr_pos = self._attribute(obs, primary, self._leaf_of(match_pos))
-        positions: dict[str, Any] = {"observation": obs_pos, "match": match_pos,
-                                     "verification": ver_pos,
-                                     "matches": [pos for _m, pos, _v, _p in staged]}
+        positions = {"observation": obs_pos, "match": match_pos, "verification": ver_pos}
         if attr_pos is not None:
             positions["attribution"] = attr_pos
         self._waiting.append((dict(
@@ -305,7 +318,7 @@ class _Recorder:
             attribution=attribution,
             operator_infrastructure=obs.operator_infrastructure, observation_id=obs.id,
             match_id=primary.id, verification_id=verification.id, ledger=PENDING,
-        ), positions))
+        ), positions, [pos for _m, pos, _v, _p in staged]))
 
     def _leaf_of(self, pos: int) -> str | None:
         """Leaf hash (hex) of a staged entry of the current batch."""
@@ -369,13 +382,13 @@ def _run_record(scope: Scope, run_id: str, started: datetime, extra: dict[str, A
 
 
 async def _collect_all(scope: Scope, run_id: str, recorder: _Recorder,
-                       progress: ProgressHook | None, references: Any | None) -> None:
+                       progress: ProgressHook | None, references: ReferenceView | None) -> None:
     ctx = CollectContext(scope=scope, run_id=run_id, limits=scope.limits,
                          progress=(lambda event: progress("collect", {"event": event}))
                          if progress else None, references=references)
     queue: asyncio.Queue[Observation | Refusal | None] = asyncio.Queue(maxsize=1000)
 
-    async def run_service(service: Any) -> None:
+    async def run_service(service: Service) -> None:
         try:
             decision = scope.check(service.host, service.port)
             if not decision:
@@ -495,19 +508,22 @@ def summarize(result: RunResult) -> dict[str, Any]:
 
 
 def write_run_dir(result: RunResult) -> None:
-    """Write ``findings.jsonl``, ``summary.json`` and ``report.html`` into the run directory."""
+    """Write the run directory from ``result``: ``findings.jsonl`` (replacing what was streamed
+    while the run went), ``summary.json``, ``assessment.json`` (when assessed), ``report.html``.
+
+    Called once, at the end of a run (finished or interrupted); each file is replaced
+    atomically, so a reader never sees half of one.
+    """
     from netwarden.report.html import render_report
 
     out = result.out_dir
     out.mkdir(parents=True, exist_ok=True)
-    if not (out / "findings.jsonl").exists():
-        with (out / "findings.jsonl").open("w", encoding="utf-8") as fh:
-            for finding in result.findings:
-                fh.write(finding.model_dump_json() + "\n")
+    rundir.write_findings(out, result.findings)
     result.summary = summarize(result)
-    (out / "summary.json").write_text(json.dumps(result.summary, indent=2, ensure_ascii=False)
-                                      + "\n", encoding="utf-8")
-    (out / "report.html").write_text(render_report(result), encoding="utf-8")
+    rundir.write_json(out, rundir.SUMMARY, result.summary)
+    if result.assessment is not None:
+        rundir.write_json(out, rundir.ASSESSMENT, result.assessment.document())
+    rundir.write_text(out, rundir.REPORT, render_report(result))
 
 
 def _attach_log(out_dir: Path) -> logging.Handler:
@@ -520,22 +536,23 @@ def _attach_log(out_dir: Path) -> logging.Handler:
     return handler
 
 
-def _assess(result: RunResult, ledger: Any | None, store: Any | None) -> None:
-    """The liability stage: assess every finding and operator (rewrites findings.jsonl)."""
-    from netwarden.liability.assess import assess_run, read_findings
+def _assess(result: RunResult, ledger: LedgerSink | None, store: Store | None) -> None:
+    """The liability stage, in memory: the run's findings come back assessed."""
+    from netwarden.liability.assess import assess
 
-    notices: list[Any] = []
+    notices: list[NoticeFacts] = []
     if store is not None:
         from netwarden.notices.tracking import notice_facts
 
         notices = notice_facts(store, result.run_id)
-    result.assessment = assess_run(
-        result.out_dir, notices, ledger=ledger,
-        infrastructure=[str(a) for a in result.scope.infrastructure])
-    result.findings = read_findings(result.out_dir)
+    result.assessment = assess(
+        result.findings, notices, run_id=result.run_id, ledger=ledger,
+        infrastructure=[str(a) for a in result.scope.infrastructure],
+        primary=result.scope.jurisdiction, run_dir=result.out_dir)
+    result.findings = result.assessment.assessed
 
 
-def _record_run(store: Any | None, run_id: str, **values: Any) -> None:
+def _record_run(store: Store | None, run_id: str, **values: Any) -> None:
     """Insert or update this run's row in the installation database (if there is one)."""
     if store is None:
         return
@@ -551,14 +568,20 @@ def _record_run(store: Any | None, run_id: str, **values: Any) -> None:
                 setattr(row, key, value)
 
 
-def run_audit(scope: Scope, out_dir: Path, index: ExactIndex, *, ledger: Any | None = None,
-              store: Any | None = None, banks: Iterable[str] | None = None,
-              progress: ProgressHook | None = None, attributor: Any | None = None,
+def run_audit(scope: Scope, out_dir: Path, index: BankIndex, *, ledger: LedgerSink | None = None,
+              store: Store | None = None, banks: Iterable[str] | None = None,
+              progress: ProgressHook | None = None, attributor: Attributor | None = None,
               assess: bool = True, run_metadata: dict[str, Any] | None = None) -> RunResult:
     """Audit every service of ``scope`` and write the run directory ``out_dir``.
 
     Refuses to start outside the authorization window. ``banks`` defaults to the scope's
     ``[banks] use``; when both are empty every bank is used.
+
+    The stages hand the run on in memory: collect → identify → verify → attribute (per
+    record, into the ledger), then the liability assessment of the run's findings
+    (``assess``), then the run directory, written once (findings are also streamed into
+    ``findings.jsonl`` as they become final, so an interrupted run keeps them), then the
+    ``findings`` table of ``store``.
 
     A run stopped by Ctrl-C, SIGTERM/SIGHUP (raised as :class:`RunInterrupted`) or an
     unexpected error still makes durable what it had staged, writes ``findings.jsonl``,
@@ -571,7 +594,7 @@ def run_audit(scope: Scope, out_dir: Path, index: ExactIndex, *, ledger: Any | N
     run_id = new_id()
     started = utc_now()
     banks = list(banks or scope.banks) or None
-    findings_file = (out_dir / "findings.jsonl").open("w", encoding="utf-8")
+    findings_file = (out_dir / rundir.FINDINGS).open("w", encoding="utf-8")
     recorder = _Recorder(scope, run_id, index, ledger, banks, findings_file, attributor)
     restore = _raise_on_termination()
     alive = contextlib.ExitStack()
@@ -587,7 +610,7 @@ def run_audit(scope: Scope, out_dir: Path, index: ExactIndex, *, ledger: Any | N
                     jurisdiction=scope.jurisdiction, scope_sha256=scope_digest(scope),
                     out_dir=str(out_dir.resolve()), started_at=started, status="running",
                     observations=0, findings=0, served=0)
-        references = index.references(banks) if hasattr(index, "references") else None
+        references = index.references(banks)
         # The net guard is the backstop under every collector's own scope check: any socket
         # this process opens to an address outside the scope (or the database/TSA it needs)
         # is refused, and each refusal is recorded like any other (netguard.py).
@@ -600,18 +623,18 @@ def run_audit(scope: Scope, out_dir: Path, index: ExactIndex, *, ledger: Any | N
                                   found_in=f"net guard ({refused.event})",
                                   reason=refused.reason, seen_at=refused.at))
         finished = utc_now()
+        recorder.flush()
         findings_file.close()
         result = _result(scope, run_id, out_dir, started, finished, recorder)
-        write_run_dir(result)
         if assess:
             _assess(result, ledger, store)
         recorder.append_now(RunEnd(run_id=run_id, finished_at=finished.isoformat(),
                                    observations=recorder.observations,
                                    findings=len(result.findings),
                                    refused=recorder.refused_total))
-        if ledger is not None and hasattr(ledger, "checkpoint"):
+        if ledger is not None:
             result.checkpoint = str(ledger.checkpoint())
-        write_run_dir(result)  # final summary and report, with the checkpoint
+        write_run_dir(result)
         if store is not None:  # the findings table: campaigns, reports and the web UI read it
             from netwarden.store.models_findings import record_findings
 
@@ -659,8 +682,8 @@ def _why(exc: BaseException) -> str:
 
 
 def _interrupted(exc: BaseException, scope: Scope, run_id: str, out_dir: Path,
-                 started: datetime, recorder: _Recorder, findings_file: Any,
-                 ledger: Any | None, store: Any | None) -> None:
+                 started: datetime, recorder: _Recorder, findings_file: IO[str],
+                 ledger: LedgerSink | None, store: Store | None) -> None:
     """Report what an interrupted run recorded and mark it ``interrupted`` (issue 14).
 
     Each step is tried on its own: a step that fails (the ledger's database is what failed,
@@ -680,7 +703,7 @@ def _interrupted(exc: BaseException, scope: Scope, run_id: str, out_dir: Path,
             interrupted=reason, observations=recorder.observations,
             findings=len(recorder.findings), refused=recorder.refused_total))),
         ("checkpoint", lambda: setattr(result, "checkpoint", str(ledger.checkpoint()))
-         if ledger is not None and hasattr(ledger, "checkpoint") else None),
+         if ledger is not None else None),
         ("write the run directory", lambda: write_run_dir(result)),
         ("mark the run", lambda: _record_run(
             store, run_id, finished_at=finished, status="interrupted",
@@ -702,9 +725,9 @@ def _raise_on_termination() -> Callable[[], None]:
     """
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
-    previous: dict[int, Any] = {}
+    previous: dict[int, Any] = {}  # what signal.signal returned: a handler, SIG_DFL, None...
 
-    def handler(signum: int, _frame: Any) -> None:
+    def handler(signum: int, _frame: FrameType | None) -> None:
         raise RunInterrupted(signal.Signals(signum).name)
 
     for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):

@@ -136,6 +136,50 @@ def _monotonic_ns() -> int:
     return time.monotonic_ns() - _MONOTONIC_ORIGIN_NS
 
 
+class ProtocolCheck(BaseModel):
+    """A protocol's own check of the bytes an endpoint sent, made by the collector.
+
+    Protocols that name content by a hash tree check what arrives against it: BitTorrent
+    pieces against the torrent's piece hashes (v1 SHA-1, v2 SHA-256 Merkle), a DC++ segment
+    against the file's TTH leaves, a whole DC++ file against its TTH root. The collector
+    records the verdict here; :func:`netwarden.verify.verify_match` turns a ``verified`` check
+    of a ``served`` observation into the match's verification (``method`` and ``words`` become
+    its ``method`` and ``checked``).
+
+    Ledger entries written before this field existed carry the same facts as
+    ``details.verified`` / ``details.verification_method`` / ``details.verification``;
+    :meth:`Observation._legacy_check` reads them back into this model (see
+    :func:`legacy_protocol_check`).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # verified: the check passed; failed: bytes arrived and did not match; unverified: no
+    # check was completed (the peer sent nothing, the connection failed)
+    verdict: Literal["verified", "failed", "unverified"]
+    method: str | None = None  # "bt-piece-sha1", "bt-piece-sha256-merkle", "tth-segment", ...
+    words: str | None = None  # what was checked, in words
+
+
+LEGACY_CHECK_KEYS = ("verified", "verification_method", "verification")
+
+
+def legacy_protocol_check(details: dict[str, Any]) -> ProtocolCheck | None:
+    """The :class:`ProtocolCheck` that ``details.verified`` (the form before it) stands for.
+
+    ``verified: true`` is ``verified``; ``false`` is ``failed`` when a method is named (a piece
+    or segment was checked and did not match), else ``unverified``. None without the key.
+    """
+    verified = details.get("verified")
+    if not isinstance(verified, bool):
+        return None
+    method = details.get("verification_method")
+    words = details.get("verification")
+    return ProtocolCheck(
+        verdict="verified" if verified else ("failed" if method else "unverified"),
+        method=str(method) if method else None, words=str(words) if words else None)
+
+
 class Observation(Record):
     """At time T, endpoint E offered item L (or an attempt to see it ended with an outcome).
 
@@ -162,6 +206,20 @@ class Observation(Record):
     service: str | None = None  # the scope service URL this came from
     operator_infrastructure: bool = False  # endpoint is one of the operator's own hosts
     details: dict[str, Any] = Field(default_factory=dict)
+    # the protocol's own check of the bytes received (BitTorrent pieces, DC++ TTH), if any
+    protocol_check: ProtocolCheck | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_check(cls, data: Any) -> Any:
+        """An entry of an older run says its protocol check in ``details.verified``: read it
+        into ``protocol_check`` (``details`` stay as recorded)."""
+        if isinstance(data, dict) and data.get("protocol_check") is None:
+            details = data.get("details")
+            check = legacy_protocol_check(details) if isinstance(details, dict) else None
+            if check is not None:
+                data = {**data, "protocol_check": check}
+        return data
 
     @field_validator("observed_at")
     @classmethod

@@ -3,9 +3,9 @@
 For collectors that digest every byte they receive (FTP, HTTP, SMB), the observation's full
 content digest *is* a verification: the bytes came from the endpoint and their digest equals
 the reference. Protocols that only claim content (tracker lists, hub file lists) get their
-verification from their own protocol checks (a piece or segment hash) and carry it in the
-observation's level; without bytes the result is ``not_attempted`` and the level stays below
-``served`` (DESIGN.md §4).
+verification from their own protocol checks (a piece or segment hash), which the collector
+records in the observation's ``protocol_check`` (and its level); without bytes the result is
+``not_attempted`` and the level stays below ``served`` (DESIGN.md §4).
 """
 
 from __future__ import annotations
@@ -48,12 +48,14 @@ def verify_match(observation: Observation, match: Match, match_leaf: str | None 
                      f"{observation.endpoint} is at distance {match.distance} from reference "
                      f"{match.reference_id} of bank {match.bank}"),
         )
-    if observation.level is EvidenceLevel.SERVED and observation.details.get("verified"):
+    check = observation.protocol_check
+    if (observation.level is EvidenceLevel.SERVED and check is not None
+            and check.verdict == "verified"):
+        # the protocol's own check (BitTorrent pieces, DC++ TTH) of bytes this endpoint sent
         return Verification(
             run_id=match.run_id, match_id=match.id, match_leaf=match_leaf,
-            method=str(observation.details.get("verification_method", "protocol")),
-            result="verified", level=EvidenceLevel.SERVED,
-            checked=str(observation.details.get("verification", "protocol check")),
+            method=check.method or "protocol", result="verified", level=EvidenceLevel.SERVED,
+            checked=check.words or "protocol check",
         )
     level = (EvidenceLevel.CONTACTED if observation.level is EvidenceLevel.SERVED
              else observation.level)

@@ -29,6 +29,9 @@ class References:
     def digests(self, algorithm: str) -> frozenset[str]:
         return frozenset(getattr(r, algorithm, None) for r in self.refs) - {None}
 
+    def titles(self) -> list[str]:
+        return []  # no catalog: discovery has no titles to order candidates by
+
 
 def make_scope(services: list[dict[str, Any]], prefixes: tuple[str, ...] = ("127.77.0.0/16",),
                infrastructure: tuple[str, ...] = ("127.77.0.10",), **limits: Any) -> Scope:

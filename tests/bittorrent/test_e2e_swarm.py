@@ -74,7 +74,7 @@ def test_swarm_audit(tmp_path: Path) -> None:
         assert obs, f"honest seeder {host} not observed"
         for o in obs:
             assert o.level is EvidenceLevel.SERVED, o.reason
-            assert o.details["verified"] is True
+            assert o.protocol_check and o.protocol_check.verdict == "verified"
             assert o.digests == {"btih": torrent.btih}
             contact = o.details["contact"]
             assert contact["client"].startswith("libtorrent")
@@ -88,14 +88,14 @@ def test_swarm_audit(tmp_path: Path) -> None:
     lie, quiet, stall, flood = fakes
     for o in peer_obs(records, lie.host):
         assert o.level is EvidenceLevel.CONTACTED
-        assert o.details["verified"] is False
+        assert o.protocol_check and o.protocol_check.verdict == "failed"
         assert "verification failed" in (o.reason or "")
     for peer, words in ((quiet, "never unchoked"), (stall, "stalled"), (flood, "keep-alives")):
         obs = peer_obs(records, peer.host)
         assert obs, peer.host
         for o in obs:
             assert o.level is EvidenceLevel.CONTACTED, (peer.host, o.reason)
-            assert o.details["verified"] is False
+            assert o.protocol_check and o.protocol_check.verdict == "unverified"
             assert words in o.reason, o.reason
     refusals = [r for r in records if isinstance(r, Refusal)]
     assert f"127.0.0.1:{outsider_port}" in {r.target for r in refusals}

@@ -40,13 +40,14 @@ def test_known_peer_versions_and_magnet(tmp_path: Path, version: str) -> None:
         assert len(contact["pieces"]) == 3
         assert all(p["result"] == "verified" for p in contact["pieces"]), contact["pieces"]
         if version == "v1":
-            assert o.details["verification_method"] == "bt-piece-sha1"
+            assert o.protocol_check and o.protocol_check.method == "bt-piece-sha1"
             assert o.digests == {"btih": torrent.btih}
         elif version == "v2":
-            assert o.details["verification_method"] == "bt-piece-sha256-merkle"
+            assert o.protocol_check and o.protocol_check.method == "bt-piece-sha256-merkle"
             assert o.digests == {"btmh": torrent.btmh}
         else:
-            assert o.details["verification_method"] == "bt-piece-sha1+bt-piece-sha256-merkle"
+            assert o.protocol_check and o.protocol_check.method == (
+                "bt-piece-sha1+bt-piece-sha256-merkle")
         if o.details["reference_id"] == "magnet":
             assert contact["metadata"] == "verified"
 

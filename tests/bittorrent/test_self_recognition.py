@@ -40,7 +40,8 @@ def _ref(name: str) -> TorrentReference:
 
 
 class _Index:
-    """A one-reference-per-torrent exact index (what identify needs from the banks)."""
+    """A one-reference-per-torrent exact index (a netwarden.seams.BankIndex without perceptual
+    references or a collectors' view)."""
 
     def __init__(self, refs: list[TorrentReference]) -> None:
         self.refs = refs
@@ -51,6 +52,12 @@ class _Index:
         return [SimpleNamespace(bank=r.bank, category=r.category, reference_id=r.reference_id,
                                 title=r.title, algorithm="btih", value=r.btih)
                 for r in self.refs if digests.get("btih") == r.btih]
+
+    def perceptual_matches(self, observation: object, banks: object = None) -> list[object]:
+        return []
+
+    def references(self, names: object = None) -> None:
+        return None
 
 
 def test_auditor_recognises_itself_in_opentracker_answers(tmp_path: Path) -> None:

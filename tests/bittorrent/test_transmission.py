@@ -41,8 +41,8 @@ TRACKER = "127.77.0.10"
 
 def _assert_transmission_served(obs, torrent) -> None:  # type: ignore[no-untyped-def]
     assert obs.level is EvidenceLevel.SERVED, obs.reason
-    assert obs.details["verified"] is True
-    assert obs.details["verification_method"] == "bt-piece-sha1"
+    assert obs.protocol_check is not None and obs.protocol_check.verdict == "verified"
+    assert obs.protocol_check.method == "bt-piece-sha1"
     contact = obs.details["contact"]
     # Azureus-style peer id -TR3000- (Transmission 3.00) and its BEP 10 "v"
     assert bytes.fromhex(contact["peer_id"])[:8] == b"-TR3000-"

@@ -74,7 +74,7 @@ def test_active_auditor_reaches_passive_adc_users(uhub: Any, dc_clients: Any) ->
                       and o.level is EvidenceLevel.SERVED and o.details["nick"] == "bob")
     assert bob_served.details["connection"] == "incoming, after our connect-to-me"
     assert bob_served.details["peer_cid"] == bob.cid
-    assert bob_served.details["verified"] is True
+    assert bob_served.protocol_check and bob_served.protocol_check.verdict == "verified"
     listed = {(o.details["nick"], o.name) for o in records if isinstance(o, Observation)
               and o.method == "adc-filelist" and o.name}
     assert ("bob", "decoy.bin") in listed

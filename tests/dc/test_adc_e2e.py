@@ -48,8 +48,9 @@ def test_planted_files_served_from_the_right_users_decoys_not(uhub: Any, dc_clie
     assert {(o.details["nick"], o.digests["tth"], o.endpoint.host) for o in served} == {
         ("alice", tth(planted_a), "127.77.6.11"), ("bob", tth(planted_b), "127.77.6.12")}
     for o in served:
-        assert o.details["verified"] is True
-        assert o.details["verification_method"] == "tth-segment"
+        assert o.protocol_check is not None and o.protocol_check.verdict == "verified"
+        assert o.protocol_check.method == "tth-segment"
+        assert "verified" not in o.details  # the typed check, not the older details keys
         assert not o.bytes_from_endpoint  # a segment, not the whole file
     listed = {(o.details["nick"], o.name) for o in obs
               if o.method == "adc-filelist" and o.level is EvidenceLevel.CONTACTED and o.name}

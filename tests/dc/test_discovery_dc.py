@@ -59,7 +59,7 @@ def test_a_renamed_reencoded_film_is_found_by_content(uhub: Any, dc_clients: Any
     assert set(by_user) == {("dave", "Brat_1997_DVDRip.mp4"), ("erin", "Brat 2 (2000).mp4")}
     for o in found:
         assert o.level is EvidenceLevel.SERVED and o.bytes_from_endpoint
-        assert o.details["verification_method"] == "full-content-tth"
+        assert o.protocol_check and o.protocol_check.method == "full-content-tth"
         assert o.digests["tth"] == o.details["tth"]
 
     store = open_store(f"sqlite:///{tmp_path / 'banks.sqlite'}")

@@ -97,7 +97,7 @@ def test_nmdc_real_clients_serve_planted_files(nmdc_hub: ScriptedNmdcHub,
         ("erin", tth(planted), "127.77.6.21"), (OP, tth(small), NMDC_HOST)}
     for o in served:
         assert o.method == "nmdc-segment" and o.endpoint.protocol == "nmdc"
-        assert o.details["verified"] is True
+        assert o.protocol_check and o.protocol_check.verdict == "verified"
     listed = {(o.details["nick"], o.name) for o in obs
               if o.method == "nmdc-filelist" and o.name}
     assert {("erin", "decoy.mkv"), ("frank", "other.bin")} <= listed

@@ -69,7 +69,10 @@ class MmdbAsnDatabase(AsnDatabase):
             return None
         network = ipaddress.ip_network(f"{ip}/{prefix_len}", strict=False)
         holder = record.get("autonomous_system_organization")
-        return AsnInfo(int(record["autonomous_system_number"]),
+        number = record["autonomous_system_number"]
+        if not isinstance(number, int | str):
+            return None  # a database whose record is not an AS number
+        return AsnInfo(int(number),
                        str(holder) if holder is not None else None, str(network), str(self.path))
 
     def close(self) -> None:

@@ -109,11 +109,11 @@ class DhcpdLeasesSource(LogSource):
                 self.problem(number, f"statement without ';' (truncated?): {line[:80]!r}")
                 continue
             body = line[:-1].strip()
-            for key in ("starts", "ends", "binding state", "hardware ethernet", "uid",
-                        "client-hostname", "option agent.remote-id",
-                        "option agent.circuit-id"):
-                if body.startswith(key + " "):
-                    fields[key] = body[len(key) + 1:].strip()
+            for name in ("starts", "ends", "binding state", "hardware ethernet", "uid",
+                         "client-hostname", "option agent.remote-id",
+                         "option agent.circuit-id"):
+                if body.startswith(name + " "):
+                    fields[name] = body[len(name) + 1:].strip()
                     break
         try:
             start = self._time(fields.get("starts"), first_line, "starts")

@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -142,8 +143,9 @@ class _Strings:
         self._chunks: list[np.ndarray] = []
         self.codes = np.zeros(0, dtype=np.uint32)
         self._blob = b""
-        self._offsets: memoryview = memoryview(np.zeros(1, dtype=np.int64))
-        self._codes: memoryview = memoryview(self.codes)
+        # ndarray.data is the array's memoryview (what memoryview(array) gives)
+        self._offsets: memoryview = np.zeros(1, dtype=np.int64).data
+        self._codes: memoryview = self.codes.data
         self._decoded: list[str] | None = None
 
     def add(self, values: Iterable[str]) -> None:
@@ -160,8 +162,8 @@ class _Strings:
         offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
         np.cumsum([len(b) for b in encoded], out=offsets[1:])
         self._blob = b"".join(encoded)
-        self._offsets = memoryview(offsets)
-        self._codes = memoryview(self.codes)
+        self._offsets = offsets.data
+        self._codes = self.codes.data
         # a table much smaller than the column (accounts, end kinds, notes) is also kept
         # decoded: a list index is cheaper than slicing and decoding the blob every time
         small = len(self._table) <= max(SMALL_TABLE, self.codes.size // 4)
@@ -189,7 +191,7 @@ class _Arrays:
         starts: list[np.ndarray] = []
         ends: list[np.ndarray] = []
         ints: list[list[np.ndarray]] = [[], [], [], []]  # port_lo, port_hi, line_first, last
-        keys: list[np.ndarray] = [[], [], []]  # type: ignore[list-item]
+        keys: list[list[np.ndarray]] = [[], [], []]  # version, high, low
         strings = {name: _Strings() for name in ("account", "end_kind", "session_id", "note",
                                                  "ids")}
         self.canonical = True
@@ -212,7 +214,7 @@ class _Arrays:
                     seen[text] = key
                 chunk_keys.append(key)
             for column, values in zip(keys, zip(*chunk_keys, strict=True), strict=True):
-                column.append(np.array(values, dtype=np.uint64))  # type: ignore[attr-defined]
+                column.append(np.array(values, dtype=np.uint64))
             starts.append(np.array(start, dtype=np.float64))
             ends.append(np.array(end, dtype=np.float64))
             for column, values in zip(ints, (port_lo, port_hi, line_first, line_last),
@@ -234,8 +236,8 @@ class _Arrays:
         self.ends = end_all[order]
         self.port_lo, self.port_hi, self.line_first, self.line_last = (
             _compact(np.concatenate(c)[order] if c else np.zeros(0, np.int64)) for c in ints)
-        for column in strings.values():
-            column.finish(order)
+        for table in strings.values():
+            table.finish(order)
         self.account, self.end_kind = strings["account"], strings["end_kind"]
         self.session_id, self.note = strings["session_id"], strings["note"]
         self.ids = strings["ids"]
@@ -254,12 +256,12 @@ class _Arrays:
         self.addresses = first.size - 1
         # memoryviews: indexing one yields a plain Python float/int, far cheaper than NumPy
         # scalars, and bisect works on them directly
-        self._v4 = memoryview(self.v4_keys)
-        self._v4_first = memoryview(self.v4_first)
-        self._v6_first = memoryview(self.v6_first)
-        self.starts_view = memoryview(self.starts)
-        self.ends_view = memoryview(self.ends)
-        self.views = tuple(memoryview(a) for a in (self.port_lo, self.port_hi,
+        self._v4 = self.v4_keys.data
+        self._v4_first = self.v4_first.data
+        self._v6_first = self.v6_first.data
+        self.starts_view = self.starts.data
+        self.ends_view = self.ends.data
+        self.views = tuple(a.data for a in (self.port_lo, self.port_hi,
                                                    self.line_first, self.line_last))
 
     def span(self, key: tuple[int, int, int]) -> tuple[int, int] | None:
@@ -410,7 +412,7 @@ class IntervalIndex:
             self._made[row] = interval
         return interval
 
-    def _interval(self, r: tuple) -> Interval:  # type: ignore[type-arg]
+    def _interval(self, r: tuple[Any, ...]) -> Interval:
         return Interval(self.kind, r[5], r[0], r[1], r[2], self.source, r[6], r[7], r[8],
                         r[3], r[4], r[9], r[10], r[11])
 

@@ -136,8 +136,8 @@ def reveal(pseudonymizer: Pseudonymizer, pseudonym: str, basis: str,
             found = account
             if source not in sources:
                 sources.append(source)
-            if len(item) > 2 and item[2] not in kinds:  # type: ignore[misc]
-                kinds.append(item[2])  # type: ignore[misc]
+            if len(item) > 2 and item[2] not in kinds:
+                kinds.append(item[2])
     if found is None:
         raise InputError("reveal", f"no account in the indexed logs has pseudonym {pseudonym} "
                          "under this key", "pseudonym")

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from netwarden.attribute.asn import AsnDatabase, AsnInfo, open_asn_database
 from netwarden.attribute.base import Interval, LogProblem, LogSource, from_seconds, normalize_ip
@@ -42,6 +42,9 @@ from netwarden.attribute.kea import KeaLeaseSource
 from netwarden.attribute.pseudonym import Pseudonymizer, Reveal, reveal
 from netwarden.attribute.radius import RadiusDetailSource
 from netwarden.errors import InputError
+
+if TYPE_CHECKING:
+    from netwarden.scope import Scope
 
 SUBSCRIBER = "subscriber"
 OPERATOR_HOST = "operator_host"
@@ -233,7 +236,8 @@ class Attributor:
                  pseudonymizer: Pseudonymizer | None = None, clock_skew: float = DEFAULT_SKEW,
                  asn_dbs: Sequence[AsnDatabase] = (),
                  infrastructure: Iterable[str] = (), operator: str | None = None,
-                 operator_asns: Sequence[int] = (), prefixes: Iterable[Any] = (),
+                 operator_asns: Sequence[int] = (),
+                 prefixes: Iterable[str | ipaddress.IPv4Network | ipaddress.IPv6Network] = (),
                  join: JoinPolicy | None = None) -> None:
         if clock_skew < 0:
             raise ValueError("clock skew must not be negative")
@@ -256,10 +260,10 @@ class Attributor:
 
     # -- construction from the scope -------------------------------------------------------
     @classmethod
-    def from_scope(cls, scope: Any, cache_dir: Path) -> Attributor:
+    def from_scope(cls, scope: Scope, cache_dir: Path) -> Attributor:
         """Build from ``scope.attribution`` (see docs/attribution.md); indexes logs as needed."""
-        config: dict[str, Any] = dict(getattr(scope, "attribution", {}) or {})
-        source = str(getattr(scope, "source", "<scope>"))
+        config: dict[str, Any] = dict(scope.attribution or {})
+        source = scope.source or "<scope>"
         base = Path(source).parent if source and not source.startswith("<") else Path.cwd()
         from netwarden.attribute.base import duration_seconds
 
@@ -314,13 +318,11 @@ class Attributor:
                              "attribution.pseudonym_key")
         asn_dbs = [open_asn_database(_resolve(base, p)) for p in
                    _entries(config.get("asn_db", []), source, "asn_db")]
-        infrastructure = [str(a) for a in getattr(scope, "infrastructure", ())]
         return cls(sessions=sessions, join=join, nat_logs=nat_logs, deterministic=deterministic,
                    pseudonymizer=pseudonymizer, clock_skew=skew, asn_dbs=asn_dbs,
-                   infrastructure=infrastructure,
-                   operator=getattr(scope, "operator_name", None),
-                   operator_asns=tuple(getattr(scope, "asn", ())),
-                   prefixes=tuple(getattr(scope, "prefixes", ())))
+                   infrastructure=[str(a) for a in scope.infrastructure],
+                   operator=scope.operator_name, operator_asns=scope.asn,
+                   prefixes=scope.prefixes)
 
     # -- the question ------------------------------------------------------------------------
     def attribute(self, ip: str, port: int | None, at: datetime) -> SubscriberAttribution:

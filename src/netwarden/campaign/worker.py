@@ -101,10 +101,7 @@ def execute_attempt(db_url: str, attempt_id: int, home: str | None = None) -> di
             attributor = Attributor.from_scope(scope, default_home() / "cache" / "attribution")
             progress = _Progress(store, job_id)
             try:
-                # BankStore.lookup_many returns list[Reference]; ExactIndex asks list[
-                # ReferenceLike] (list is invariant): the issue-18 seam protocols settle it
-                result = run_audit(scope, out_dir, BankStore(store),  # type: ignore[arg-type]
-                                   ledger=ledger, store=store,
+                result = run_audit(scope, out_dir, BankStore(store), ledger=ledger, store=store,
                                    banks=banks, progress=progress, attributor=attributor,
                                    run_metadata=meta)
             finally:

@@ -14,10 +14,7 @@ from typing import Any
 
 from netwarden.errors import InputError
 from netwarden.i18n import N_, _
-
-# What a run writes into its directory; --force removes exactly these before a new run.
-RUN_FILES = ("findings.jsonl", "findings.jsonl.tmp", "summary.json", "report.html",
-             "report.pdf", "run.log", "assessment.json", "assessment.json.tmp")
+from netwarden.rundir import RUN_FILES
 
 
 def prepare_out_dir(out: Path, force: bool) -> Path:

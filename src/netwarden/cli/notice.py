@@ -264,11 +264,16 @@ def _assess(run_dir: Path, store: Any, ledger: Any, facts: Path | None,
             jurisdiction: list[str] | tuple[str, ...], as_json: bool) -> None:
     from netwarden.liability.assess import assess_run
     from netwarden.liability.facts import DeclaredFacts
+    from netwarden.notices.runs import recorded_run
     from netwarden.notices.tracking import notice_facts
+    from netwarden.store.models_findings import record_findings
 
     declared = DeclaredFacts.load(facts) if facts else None
     report = assess_run(run_dir, notice_facts(store), ledger=ledger, declared=declared,
                         jurisdictions=list(jurisdiction) or None)
+    if recorded_run(store, run_dir) is not None:
+        # the findings table is what the web, campaigns and notices read: keep it current
+        record_findings(store, report.assessed)
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
     else:

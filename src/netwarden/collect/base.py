@@ -23,8 +23,16 @@ from urllib.parse import quote
 
 from pydantic import BaseModel
 
+from netwarden.collect.references import ReferenceView
 from netwarden.errors import InputError
-from netwarden.records import Endpoint, EvidenceLevel, Observation, Outcome, Refusal
+from netwarden.records import (
+    Endpoint,
+    EvidenceLevel,
+    Observation,
+    Outcome,
+    ProtocolCheck,
+    Refusal,
+)
 from netwarden.scope import Decision, Limits, Scope, Service, StrictModel
 
 T = TypeVar("T")  # a work item
@@ -59,7 +67,7 @@ class CollectContext:
     progress: Callable[[ProgressEvent], None] | None = None
     # the banks' references for protocols that ask by digest (BitTorrent, DC++): see
     # netwarden.collect.references; None when the run has no banks
-    references: Any = None
+    references: ReferenceView | None = None
     _total: asyncio.Semaphore | None = field(default=None, init=False, repr=False)
     _hosts: dict[str, asyncio.Semaphore] = field(default_factory=dict, init=False, repr=False)
 
@@ -135,12 +143,18 @@ class Collector(ABC):
                     level: EvidenceLevel = EvidenceLevel.LISTED,
                     bytes_from_endpoint: bool = False,
                     details: dict[str, Any] | None = None,
-                    endpoint: Endpoint | None = None) -> Observation:
+                    endpoint: Endpoint | None = None,
+                    protocol_check: ProtocolCheck | None = None) -> Observation:
         """An observation with the run's id filled in, of this service's endpoint by default.
 
-        ``endpoint`` is another (in-scope) endpoint the service redirected us to.
+        ``endpoint`` is another (in-scope) endpoint the service redirected us to;
+        ``protocol_check`` the protocol's own check of the bytes received (see
+        :class:`~netwarden.records.ProtocolCheck`).
         """
         endpoint = endpoint or self.endpoint
+        details = details or {}
+        if "verified" in details:  # the protocol's verdict is typed, never a details key
+            raise ValueError(f"{method}: pass protocol_check=, not details['verified']")
         infrastructure = (self.infrastructure if endpoint is self.endpoint
                           else self.ctx.scope.is_infrastructure(endpoint.host))
         return Observation(
@@ -148,7 +162,8 @@ class Collector(ABC):
             size=size, digests=digests or {}, level=level,
             bytes_from_endpoint=bytes_from_endpoint, method=method, outcome=outcome,
             reason=reason, service=self.service.url,
-            operator_infrastructure=infrastructure, details=details or {},
+            operator_infrastructure=infrastructure, details=details,
+            protocol_check=protocol_check,
         )
 
     def refusal(self, target: str, found_in: str, reason: str) -> Refusal:

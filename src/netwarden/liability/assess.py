@@ -1,4 +1,4 @@
-"""``netwarden assess RUN_DIR``: the liability assessment of every finding and operator.
+"""The liability assessment of every finding and operator of a run.
 
 Why per finding *and* per operator: a court looks at a specific item (was this provider a
 conduit for it? was it told? did it act?), a regulator at the provider as a whole. Each finding
@@ -7,26 +7,25 @@ file (the scope's own first), the rules that fired and the facts that would chan
 Every assessment is a ledger leaf referencing the finding's verification leaf, so the
 assessment itself is evidence of what was concluded, when, from what.
 
-The run directory is updated in place: ``findings.jsonl`` is rewritten (atomically) with the
-``assessment`` field filled, and ``assessment.json`` holds the per-operator results. The plain-
-language text per operator is returned for the HTML report.
+:func:`assess` works in memory: the pipeline hands it the run's findings and gets them back
+with their ``assessment`` filled, plus the per-operator results and their plain-language text
+(:class:`AssessmentReport`); the pipeline writes the run directory once, at the end.
+:func:`assess_run` is ``netwarden assess RUN_DIR`` for an existing run directory: it reads the
+directory (:func:`netwarden.rundir.read_run_dir`), assesses, and rewrites ``findings.jsonl``
+(atomically) and ``assessment.json``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from pydantic import ValidationError
-
-from netwarden.errors import InputError
 from netwarden.liability.engine import (
     LEAD_EVIDENCE,
     RULES_DIR,
@@ -45,6 +44,8 @@ from netwarden.liability.facts import (
     participation_evidence,
 )
 from netwarden.records import Assessment, Finding, OperatorAssessment, Record, new_id
+from netwarden.rundir import ASSESSMENT, read_run_dir, write_findings, write_json
+from netwarden.seams import LeafAppender, LedgerSink
 
 SEVERITY = {"lead": -2, "no_civil_rule": -1, "exempt": 0, "not_exempt": 1, "liable": 2}
 ROLE_WORDS = {
@@ -71,21 +72,25 @@ DUTY_WORDS = {
 }
 
 
-class LedgerLike(Protocol):
-    def append(self, record: Record) -> Any: ...
-
-
 @dataclass
 class AssessmentReport:
-    """What ``assess_run`` concluded and wrote."""
+    """What an assessment concluded: per finding, per operator, in plain language.
+
+    ``assessed`` are the run's findings with their ``assessment`` filled (what the run
+    directory and the ``findings`` table then hold); ``findings`` the per-finding working
+    items (id, role, facts, results, leaf).
+    """
 
     run_id: str
-    run_dir: Path
+    run_dir: Path | None
     jurisdictions: list[str]
     primary: str | None
     findings: list[dict[str, Any]]  # per finding: id, role, facts, results
     operators: list[dict[str, Any]]
     texts: dict[str, str] = field(default_factory=dict)  # operator -> plain language
+    assessed: list[Finding] = field(default_factory=list)
+    assessed_at: str | None = None
+    rules_sha256: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "jurisdictions": self.jurisdictions,
@@ -94,41 +99,29 @@ class AssessmentReport:
                               "outcomes": {j: r["outcomes"] for j, r in f["results"].items()},
                               "leaf": f.get("leaf")} for f in self.findings]}
 
-
-def read_findings(run_dir: Path) -> list[Finding]:
-    """The findings of a run directory; bad lines are an InputError naming the line."""
-    path = Path(run_dir) / "findings.jsonl"
-    if not path.is_file():
-        raise InputError(str(run_dir), "is not a run directory: no findings.jsonl")
-    findings = []
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                findings.append(Finding.model_validate_json(line))
-            except ValidationError as exc:
-                raise InputError(str(path), f"not a finding: {exc.errors()[0]['msg']}",
-                                 f"line {number}") from None
-    return findings
+    def document(self) -> dict[str, Any]:
+        """``assessment.json``."""
+        return {**self.as_dict(), "assessed_at": self.assessed_at,
+                "rules_sha256": self.rules_sha256}
 
 
 def _rules_digest(rules: RuleSet) -> str:
     return hashlib.sha256(Path(rules.source).read_bytes()).hexdigest()
 
 
-def _ledger_entry(ledger: Any, ref: Any) -> dict[str, Any] | None:
+def _ledger_entry(ledger: LedgerSink | None, ref: Any) -> dict[str, Any] | None:
     if ledger is None or not isinstance(ref, dict) or "index" not in ref:
         return None
     try:
-        return json.loads(ledger.entry(int(ref["index"])))
+        entry = json.loads(ledger.entry(int(ref["index"])))
     except Exception:  # a missing or unreadable leaf only means fewer facts
         return None
+    return entry if isinstance(entry, dict) else None
 
 
-def _hub_facts(ledger: Any, run_id: str) -> dict[str, dict[str, Any]]:
+def _hub_facts(ledger: LedgerSink | None, run_id: str) -> dict[str, dict[str, Any]]:
     """Hub facts (``dc-hub-info`` observations) of the run, by hub URL."""
-    if ledger is None or not hasattr(ledger, "entries"):
+    if ledger is None:
         return {}
     out: dict[str, dict[str, Any]] = {}
     try:
@@ -143,7 +136,7 @@ def _hub_facts(ledger: Any, run_id: str) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _leaf(ledger: LedgerLike | None, record: Record) -> dict[str, Any] | None:
+def _leaf(ledger: LeafAppender | None, record: Record) -> dict[str, Any] | None:
     if ledger is None:
         return None
     ref = ledger.append(record)
@@ -337,30 +330,22 @@ def plain_text(summary: dict[str, Any], primary: str | None) -> str:
     return "\n".join(lines)
 
 
-def assess_run(run_dir: Path, notices: Iterable[NoticeFacts] | None = None, *,
-               ledger: LedgerLike | None = None, declared: DeclaredFacts | None = None,
-               infrastructure: Iterable[str] | None = None,
-               jurisdictions: Sequence[str] | None = None, primary: str | None = None,
-               now: datetime | None = None, rules_dir: Path = RULES_DIR) -> AssessmentReport:
-    """Assess every finding of ``run_dir`` and write the results into it.
+def assess(findings: Sequence[Finding], notices: Iterable[NoticeFacts] | None = None, *,
+           run_id: str | None = None, ledger: LedgerSink | None = None,
+           declared: DeclaredFacts | None = None, infrastructure: Iterable[str] | None = None,
+           jurisdictions: Sequence[str] | None = None, primary: str | None = None,
+           now: datetime | None = None, rules_dir: Path = RULES_DIR,
+           run_dir: Path | None = None) -> AssessmentReport:
+    """Assess ``findings`` (one run's) in memory; the report holds them assessed.
 
     ``notices`` are the run's outgoing notices (see
     :func:`netwarden.notices.tracking.notice_facts`); ``ledger`` receives one ``assessment``
     leaf per finding and one ``operator_assessment`` leaf per operator, and supplies the
     observations' details; ``infrastructure`` defaults to the hosts of the run's
-    infrastructure findings; ``primary`` defaults to the run's jurisdiction (summary.json).
+    infrastructure findings; ``primary`` is the run's (the scope's) jurisdiction; ``run_id``
+    defaults to the findings'. Nothing is read from or written to a run directory.
     """
-    run_dir = Path(run_dir)
-    findings = read_findings(run_dir)
-    summary_path = run_dir / "summary.json"
-    summary: dict[str, Any] = {}
-    if summary_path.is_file():
-        try:
-            summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise InputError(str(summary_path), f"is not valid JSON: {exc}") from None
-    run_id = summary.get("run_id") or (findings[0].run_id if findings else new_id())
-    primary = primary or summary.get("jurisdiction")
+    run_id = run_id or (findings[0].run_id if findings else new_id())
     names = list(jurisdictions or available_jurisdictions(rules_dir))
     if primary in available_jurisdictions(rules_dir) and primary not in names:
         names.insert(0, primary)
@@ -412,31 +397,41 @@ def assess_run(run_dir: Path, notices: Iterable[NoticeFacts] | None = None, *,
             leads=op["leads"], rules_sha256=digests))
         op["text"] = texts[operator] = plain_text(op, primary)
         operators.append(op)
-    report = AssessmentReport(run_id, run_dir, names, primary, items, operators, texts)
-    _write(run_dir, findings, items, report, assessed_at, digests)
+    by_item = {i["id"]: i for i in items}
+    assessed = [_assessed(f, by_item[f.id], primary, assessed_at) for f in findings]
+    return AssessmentReport(run_id, run_dir, names, primary, items, operators, texts,
+                            assessed=assessed, assessed_at=assessed_at, rules_sha256=digests)
+
+
+def _assessed(finding: Finding, item: dict[str, Any], primary: str | None,
+              assessed_at: str) -> Finding:
+    """A copy of ``finding`` with its ``assessment`` field filled."""
+    return finding.model_copy(update={"assessment": {
+        "assessed_at": assessed_at, "track": item["track"], "role": item["role"],
+        "role_basis": item["role_basis"], "primary": primary,
+        "lead": item["lead"], "evidence_needed": item["evidence_needed"],
+        "lead_facts": item["lead_facts"],
+        "outcomes": {j: r["outcomes"] for j, r in item["results"].items()},
+        "results": item["results"], "facts": item["facts"],
+        "knowledge": item["knowledge"], "leaf": item["leaf"]}})
+
+
+def assess_run(run_dir: Path, notices: Iterable[NoticeFacts] | None = None, *,
+               ledger: LedgerSink | None = None, declared: DeclaredFacts | None = None,
+               infrastructure: Iterable[str] | None = None,
+               jurisdictions: Sequence[str] | None = None, primary: str | None = None,
+               now: datetime | None = None, rules_dir: Path = RULES_DIR) -> AssessmentReport:
+    """``netwarden assess RUN_DIR``: assess an existing run directory and write the results
+    into it (``findings.jsonl`` with the ``assessment`` field filled, ``assessment.json``).
+
+    The directory is read by :func:`netwarden.rundir.read_run_dir`; ``primary`` defaults to
+    the run's jurisdiction (its ``summary.json``). See :func:`assess` for the rest.
+    """
+    stored = read_run_dir(run_dir)
+    report = assess(stored.findings, notices, run_id=stored.run_id, ledger=ledger,
+                    declared=declared, infrastructure=infrastructure,
+                    jurisdictions=jurisdictions, primary=primary or stored.jurisdiction,
+                    now=now, rules_dir=rules_dir, run_dir=stored.path)
+    write_findings(stored.path, report.assessed)
+    write_json(stored.path, ASSESSMENT, report.document())
     return report
-
-
-def _write(run_dir: Path, findings: list[Finding], items: list[dict[str, Any]],
-           report: AssessmentReport, assessed_at: str, digests: dict[str, str]) -> None:
-    by_id = {i["id"]: i for i in items}
-    tmp = run_dir / "findings.jsonl.tmp"
-    with tmp.open("w", encoding="utf-8") as fh:
-        for finding in findings:
-            item = by_id[finding.id]
-            finding.assessment = {
-                "assessed_at": assessed_at, "track": item["track"], "role": item["role"],
-                "role_basis": item["role_basis"], "primary": report.primary,
-                "lead": item["lead"], "evidence_needed": item["evidence_needed"],
-                "lead_facts": item["lead_facts"],
-                "outcomes": {j: r["outcomes"] for j, r in item["results"].items()},
-                "results": item["results"], "facts": item["facts"],
-                "knowledge": item["knowledge"], "leaf": item["leaf"]}
-            fh.write(finding.model_dump_json() + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, run_dir / "findings.jsonl")
-    doc = {**report.as_dict(), "assessed_at": assessed_at, "rules_sha256": digests}
-    tmp = run_dir / "assessment.json.tmp"
-    tmp.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, run_dir / "assessment.json")

@@ -50,7 +50,7 @@ Condition grammar (TOML inline tables)::
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -96,6 +96,12 @@ FACT_TYPES: dict[str, tuple[str, ...] | type] = {
     "financial_benefit_direct_and_control": bool,
     "csam_reported": bool,
 }
+
+
+def fact_accepts(name: str, value: Any) -> bool:
+    """Whether ``value`` is a value of fact ``name`` (one of its words, or a boolean)."""
+    kind = FACT_TYPES[name]
+    return value in kind if isinstance(kind, tuple) else isinstance(value, kind)
 
 Facts = Mapping[str, Any]  # name -> value (None: not established by the evidence)
 
@@ -196,10 +202,8 @@ def _referenced(cond: Any, source: str, where: str) -> set[str]:
     values = cond["in"] if "in" in cond else [cond["is"]]
     if not isinstance(values, list) or not values:
         raise InputError(source, "'in' must be a non-empty list", where)
-    kind = FACT_TYPES[name]
     for value in values:
-        ok = isinstance(value, bool) if kind is bool else value in kind  # type: ignore[operator]
-        if not ok:
+        if not fact_accepts(name, value):
             raise InputError(source, f"{value!r} is not a value of fact {name!r}", where)
     return {name}
 
@@ -434,7 +438,7 @@ def _core(rules: RuleSet, facts: Facts) -> tuple[str, list[str], list[Rule], lis
 
 def _alternatives(name: str, value: Any) -> list[Any]:
     kind = FACT_TYPES[name]
-    options: Sequence[Any] = (True, False) if kind is bool else kind  # type: ignore[assignment]
+    options: tuple[Any, ...] = kind if isinstance(kind, tuple) else (True, False)
     return [v for v in options if v != value or value is None]
 
 

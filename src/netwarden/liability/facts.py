@@ -38,7 +38,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from netwarden.errors import InputError
-from netwarden.liability.engine import FACT_TYPES, RuleSet
+from netwarden.liability.engine import RuleSet, fact_accepts
 from netwarden.records import content_track
 
 # facts an operator (or the auditor, with a basis) may declare; everything else is derived
@@ -132,9 +132,7 @@ def _declared(table: Any, source: str, where: str) -> dict[str, Fact]:
         if name not in DECLARABLE:
             raise InputError(source, f"{name!r} cannot be declared (declarable: "
                              f"{', '.join(DECLARABLE)})", f"{where}.{name}")
-        kind = FACT_TYPES[name]
-        ok = isinstance(value, bool) if kind is bool else value in kind  # type: ignore[operator]
-        if not ok:
+        if not fact_accepts(name, value):
             raise InputError(source, f"{value!r} is not a value of {name}", f"{where}.{name}")
         out[name] = Fact(value, f"declared: {basis}")
     return out
@@ -220,16 +218,17 @@ def evidence_facts(finding: Mapping[str, Any], details: Mapping[str, Any] | None
                                         + ("" if on_infra else "not ")
                                         + "in the scope's operator.infrastructure"),
     }
-    hub_url = details.get("hub")
-    tracker_url = details.get("tracker")
+    hub_url = str(details["hub"]) if details.get("hub") else None
+    tracker_url = str(details["tracker"]) if details.get("tracker") else None
+    hub = hub_facts.get(hub_url, {}) if hub_url else {}
     hub_operated = bool(hub_url) and (_is_infra(_host(hub_url), infra) or bool(
-        hub_facts.get(hub_url, {}).get("hub_infrastructure")))
+        hub.get("hub_infrastructure")))
     tracker_operated = bool(details.get("operator_tracker")) or (
         bool(tracker_url) and _is_infra(_host(tracker_url), infra))
     staff_account = bool(hub_url) and hub_operated and bool(details.get("operator"))
     promotes: Fact | None = None
     if hub_operated:
-        links = hub_facts.get(hub_url, {}).get("bank_links_in_topic_or_messages") or []
+        links = hub.get("bank_links_in_topic_or_messages") or []
         promotes = Fact(bool(links) or None,
                         f"the hub's topic or operator/bot messages link {len(links)} bank "
                         "item(s)" if links else "no bank link seen in the hub's topic or "
@@ -314,8 +313,9 @@ def knowledge_facts(finding_id: str, notices: Iterable[NoticeFacts], rules: Rule
     formats, citation = rules.knowledge_for(content)
     relevant = [n for n in notices if finding_id in n.finding_ids]
     counting = [n for n in relevant if n.format in formats]
-    delivered = sorted((n for n in counting if n.delivered_at is not None and n.complete),
-                       key=lambda n: n.delivered_at)  # type: ignore[arg-type, return-value]
+    accepted = sorted(((n.delivered_at, n) for n in counting
+                       if n.delivered_at is not None and n.complete), key=lambda pair: pair[0])
+    delivered = [n for _at, n in accepted]
     if not delivered:
         if not relevant:
             why = "no notice about this finding"
@@ -327,10 +327,9 @@ def knowledge_facts(finding_id: str, notices: Iterable[NoticeFacts], rules: Rule
             why = "no complete notice was accepted by the recipient's mail server"
         return {"actual_knowledge": Fact(False, why),
                 "response": Fact("no_notice", why)}
-    first = delivered[0]
+    first_at, first = accepted[0]
     knowledge = Fact(True, f"notice {first.notice_id} ({first.format}) accepted by the "
-                     f"recipient's mail server at {first.delivered_at.isoformat()}"  # type: ignore[union-attr]
-                     f" — {citation}")
+                     f"recipient's mail server at {first_at.isoformat()} — {citation}")
     deadline = first.deadline_at
     checks = sorted((r for n in delivered for r in n.rechecks if r.finding_id == finding_id),
                     key=lambda r: r.checked_at)

@@ -10,7 +10,6 @@ gives no knowledge.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from netwarden.errors import InputError
-from netwarden.liability.assess import read_findings
-from netwarden.liability.engine import available_jurisdictions
 from netwarden.liability.facts import finding_track
 from netwarden.notices.formats import get_format
 from netwarden.notices.formats.base import NoticeInput, Party
 from netwarden.notices.models import NoticeRow
+from netwarden.notices.runs import noticed_run
 from netwarden.notices.send import (
     Delivery,
     SmtpSettings,
@@ -78,11 +76,14 @@ def send_notices(store: Any, run_dir: Path, *, fmt: str, notifier: Party, recipi
                  now: datetime | None = None) -> list[SentNotice]:
     """Make one notice per finding (or one per operator with ``group``) and send each.
 
-    Without ``smtp`` the notices are only made (state ``draft``).
+    Without ``smtp`` the notices are only made (state ``draft``). The findings and the
+    jurisdiction of the run's scope come from the database (:func:`noticed_run`): a scope
+    jurisdiction with a rules file sets the deadlines that apply to the provider, whatever
+    the notice's format; without one, the format's own jurisdiction does.
     """
     form = get_format(fmt)
-    findings = select_findings(read_findings(run_dir), form.categories, finding_ids,
-                               served_only)
+    run = noticed_run(store, run_dir)
+    findings = select_findings(run.findings, form.categories, finding_ids, served_only)
     if not findings:
         raise InputError(str(run_dir), f"no finding to notify in format {fmt!r} (it covers "
                          f"{', '.join(form.categories)}; served_only={served_only})")
@@ -94,20 +95,9 @@ def send_notices(store: Any, run_dir: Path, *, fmt: str, notifier: Party, recipi
         batches = list(by_operator.values())
     else:
         batches = [[f] for f in findings]
-    jurisdiction = _run_jurisdiction(run_dir) or form.jurisdiction
+    jurisdiction = run.jurisdiction or form.jurisdiction
     return [_one(store, ledger, form, batch, notifier, recipient, smtp, deadline, now,
                  jurisdiction) for batch in batches]
-
-
-def _run_jurisdiction(run_dir: Path) -> str | None:
-    """The scope's jurisdiction (summary.json) when it has a rules file: its deadlines apply
-    to the provider, whatever the notice's format."""
-    path = Path(run_dir) / "summary.json"
-    try:
-        value = json.loads(path.read_text(encoding="utf-8")).get("jurisdiction")
-    except (OSError, ValueError):
-        return None
-    return value if value in available_jurisdictions() else None
 
 
 def _one(store: Any, ledger: Any | None, form: Any, batch: list[Finding], notifier: Party,

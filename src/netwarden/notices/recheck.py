@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from netwarden.collect import CollectContext, collector_for
-from netwarden.liability.assess import read_findings
 from netwarden.notices.models import NoticeEventRow, NoticeRow
+from netwarden.notices.runs import noticed_run
 from netwarden.notices.tracking import aware, notices_due, record_state
 from netwarden.records import Finding, Observation, Outcome, Recheck, new_id
 from netwarden.scope import Scope, Service
@@ -107,7 +107,7 @@ def recheck(store: Any, scope: Scope, run_dir: Path, *, ledger: Any | None = Non
             timeout: float = 300.0, references: Any = None) -> list[RecheckResult]:
     """Re-check every delivered notice of ``run_dir`` whose deadline passed (see module doc)."""
     now = now or datetime.now(UTC)
-    findings = {f.id: f for f in read_findings(run_dir)}
+    findings = {f.id: f for f in noticed_run(store, run_dir).findings}
     run_ids = {f.run_id for f in findings.values()}
     due = notices_due(store, now, notice_ids, force)
     results: list[RecheckResult] = []

@@ -1,15 +1,15 @@
 """Make a run's report again, later: in another language, or with its review and sign-off.
 
 The report written at the end of an audit cannot show a review (none can have happened yet).
-Afterwards the run directory (``findings.jsonl``, ``summary.json``, ``assessment.json``), the
-ledger (what could not be checked, what was refused) and the scope file are enough to render
-it again. The scope is taken only if its SHA-256 is the one the run recorded: a report must
-not pair a run with another authorization than the one it acted under.
+Afterwards the run directory (``findings.jsonl``, ``summary.json``, ``assessment.json``, read by
+:func:`netwarden.rundir.read_run_dir`), the ledger (what could not be checked, what was
+refused) and the scope file are enough to render it again. The scope is taken only if its
+SHA-256 is the one the run recorded: a report must not pair a run with another authorization
+than the one it acted under.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from netwarden.errors import InputError
 from netwarden.i18n import N_
 from netwarden.pipeline import RunResult, scope_digest
 from netwarden.records import Observation, Outcome, Refusal
+from netwarden.rundir import read_run_dir
 from netwarden.scope import Scope
 from netwarden.store.base import Store
 
@@ -27,15 +28,11 @@ from netwarden.store.base import Store
 def load_run(run_dir: Path, scope: Scope, store: Store) -> RunResult:
     """The :class:`RunResult` of a finished run directory, for :func:`render_report`."""
     from netwarden.ledger import Ledger
-    from netwarden.liability.assess import AssessmentReport, read_findings
+    from netwarden.liability.assess import AssessmentReport
     from netwarden.store.models_runs import RunRow
 
-    run_dir = Path(run_dir)
-    try:
-        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise InputError(str(run_dir), N_("is not a finished run directory: no readable "
-                                          "summary.json")) from None
+    stored = read_run_dir(run_dir, finished=True)
+    summary = stored.summary
     run_id = str(summary.get("run_id", ""))
     with store.session() as session:
         row = session.get(RunRow, run_id)
@@ -47,22 +44,23 @@ def load_run(run_dir: Path, scope: Scope, store: Store) -> RunResult:
     if recorded != scope_digest(scope):
         raise InputError("--scope", N_("is not the scope this run acted under (its SHA-256 "
                                        "differs from the one the run recorded)"))
+    # observations of older runs say their protocol check in details.verified: Observation
+    # reads that into protocol_check
     problems = [Observation.model_validate(e) for e in entries
                 if e.get("record_type") == "observation" and e.get("outcome") != Outcome.OK]
     refusals = [Refusal.model_validate(e) for e in entries if e.get("record_type") == "refusal"]
     assessment = None
-    path = run_dir / "assessment.json"
-    if path.is_file():
-        data = json.loads(path.read_text(encoding="utf-8"))
+    if stored.assessment is not None:
+        data = stored.assessment
         operators = data.get("operators") or []
-        assessment = AssessmentReport(run_id, run_dir, data.get("jurisdictions") or [],
+        assessment = AssessmentReport(run_id, stored.path, data.get("jurisdictions") or [],
                                       data.get("primary_jurisdiction"), [], operators,
                                       {o["operator"]: o.get("text", "") for o in operators})
     return RunResult(
-        run_id=run_id, out_dir=run_dir, scope=scope,
+        run_id=run_id, out_dir=stored.path, scope=scope,
         started_at=datetime.fromisoformat(summary["started_at"]),
         finished_at=datetime.fromisoformat(summary["finished_at"]),
-        findings=read_findings(run_dir), observations=summary.get("observations", 0),
+        findings=stored.findings, observations=summary.get("observations", 0),
         outcomes=summary.get("outcomes") or {}, refusals=refusals, problems=problems,
         checkpoint=summary.get("checkpoint"), summary=summary, assessment=assessment)
 

@@ -8,9 +8,10 @@ contacted. Inside, one peer-wire session (:mod:`.peerwire`) decides the evidence
 * ``listed``    — a tracker/DHT named the peer but no handshake on the infohash happened;
 * ``contacted`` — the peer answered the handshake for the infohash (with claims, client name),
                   but no piece was verified: silent, stalling, or it sent wrong bytes (then
-                  ``details.verified`` is false and ``reason`` says which piece failed);
+                  ``protocol_check.verdict`` is ``failed`` and ``reason`` says which piece);
 * ``served``    — at least one piece received from the peer hashes to the torrent's
-                  SHA-1 (v1) or SHA-256 Merkle root (v2); ``details.verified`` is true.
+                  SHA-1 (v1) or SHA-256 Merkle root (v2); ``protocol_check.verdict`` is
+                  ``verified``.
 
 A tracker itself becomes a ``listed`` observation of the infohash; one at an
 ``operator.infrastructure`` address is flagged as the operator's own service. The tracker is
@@ -60,7 +61,14 @@ from netwarden.collect.bittorrent.tracker_http import scrape as http_scrape
 from netwarden.collect.bittorrent.tracker_udp import UdpTracker
 from netwarden.collect.references import TorrentReference
 from netwarden.errors import InputError
-from netwarden.records import Endpoint, EvidenceLevel, Observation, Outcome, Refusal
+from netwarden.records import (
+    Endpoint,
+    EvidenceLevel,
+    Observation,
+    Outcome,
+    ProtocolCheck,
+    Refusal,
+)
 from netwarden.scope import Scope, Service, StrictModel
 
 TRACKER_KINDS = frozenset({"bittorrent-tracker", "tracker"})
@@ -444,10 +452,10 @@ class BitTorrentCollector(Collector):
         if pcap is not None and pcap.exists():
             details["pcap"] = str(pcap)
         where = f"{endpoint}"
+        check: ProtocolCheck
         if contact is not None and contact.verified:
             good = contact.verified
-            method = good[0].method or "bt-piece"
-            details.update(verified=True, verification_method=method, verification=(
+            check = ProtocolCheck(verdict="verified", method=good[0].method or "bt-piece", words=(
                 "; ".join(f"piece {p.index} ({p.length} bytes) received from {where} matches "
                           f"the torrent ({p.method})" for p in good)
                 + f" — infohash {ref.btih or ref.btmh}"))
@@ -459,22 +467,21 @@ class BitTorrentCollector(Collector):
             if contact.failed:
                 bad = contact.failed[0]
                 reason = (f"verification failed: piece {bad.index}: {bad.reason}")
-                details.update(verified=False, verification_method=bad.method,
-                               verification=reason)
+                check = ProtocolCheck(verdict="failed", method=bad.method, words=reason)
             else:
                 reason = f"no piece verified: {error or 'the peer served no piece'}"
-                details.update(verified=False, verification=reason)
+                check = ProtocolCheck(verdict="unverified", words=reason)
         else:
             level, outcome = EvidenceLevel.LISTED, Outcome.ERROR
             reason = error or "not contacted"
-            details["verified"] = False
+            check = ProtocolCheck(verdict="unverified", words=reason)
         size = meta.total_length if meta else None
         name = ref.title or (meta.name if meta else None)
         return self.observation(
             self._magnet(ref, peer), method="bt-peer-wire", outcome=outcome, reason=reason,
             name=name, size=size, digests=digests, level=level,
             bytes_from_endpoint=level is EvidenceLevel.SERVED, details=details,
-            endpoint=endpoint)
+            endpoint=endpoint, protocol_check=check)
 
     @staticmethod
     def _magnet(ref: TorrentReference, peer: PeerAddress | None = None) -> str:

@@ -32,7 +32,14 @@ from netwarden.collect.bittorrent.metainfo import Metainfo
 from netwarden.collect.bittorrent.peerwire import PeerLimits, PeerSession
 from netwarden.collect.bittorrent.tracker_http import PeerAddress, TrackerError, fetch_bounded
 from netwarden.collect.references import TorrentReference
-from netwarden.records import Endpoint, EvidenceLevel, Observation, Outcome, Refusal
+from netwarden.records import (
+    Endpoint,
+    EvidenceLevel,
+    Observation,
+    Outcome,
+    ProtocolCheck,
+    Refusal,
+)
 
 if TYPE_CHECKING:
     from netwarden.collect.bittorrent.collector import BitTorrentCollector
@@ -65,8 +72,7 @@ class Discovery:
             if ref.btmh:
                 self.known.add(bytes.fromhex(ref.btmh)[:20])
         view = collector.ctx.references
-        titles = getattr(view, "titles", None)
-        self.titles: list[str] = list(titles()) if callable(titles) else []
+        self.titles: list[str] = list(view.titles()) if view is not None else []
         self.max_candidates = int(_option(collector, "discover_candidates", 20))
         self.bytes_per_candidate = int(_option(collector, "discover_bytes", DEFAULT_BYTES))
         total = int(_option(collector, "discover_total_bytes", 512 * 1024 * 1024))
@@ -264,26 +270,29 @@ class Discovery:
         if not assembler.complete or contact.failed:
             self.budget.left += candidate.target.length - assembler.received
             reason = contact.error or "the file was not received whole"
-            details.update(verified=False, verification=reason)
+            bad = contact.failed[0] if contact.failed else None
+            check = ProtocolCheck(verdict="failed" if bad else "unverified",
+                                  method=bad.method if bad else None, words=reason)
             return c.observation(location, method="bt-discovery", outcome=Outcome.ERROR,
                                  reason=f"download for identification stopped: {reason}",
                                  name=name, size=candidate.target.length, details=details,
-                                 level=EvidenceLevel.CONTACTED, endpoint=endpoint), False
+                                 level=EvidenceLevel.CONTACTED, endpoint=endpoint,
+                                 protocol_check=check), False
         digests, perceptual = await asyncio.to_thread(assembler.finish)
         digests.update(perceptual.digests)
         details.update(perceptual.details)
         methods = sorted({p.method or "bt-piece" for p in contact.verified})
-        details.update(
-            verified=True, verification_method="+".join(methods),
-            verification=(f"all {len(assembler.pieces)} pieces ({assembler.pieces[0]}–"
-                          f"{assembler.pieces[-1]}) covering {candidate.target.path} "
-                          f"({candidate.target.length} bytes) were received from {endpoint} "
-                          f"and each matched the torrent's piece hash "
-                          f"({', '.join(methods)}); infohash {info_hash.hex()} is the SHA-1 "
-                          "of the info dictionary the peer sent"),
-            pieces_verified=assembler.pieces)
+        details["pieces_verified"] = assembler.pieces
+        check = ProtocolCheck(
+            verdict="verified", method="+".join(methods),
+            words=(f"all {len(assembler.pieces)} pieces ({assembler.pieces[0]}–"
+                   f"{assembler.pieces[-1]}) covering {candidate.target.path} "
+                   f"({candidate.target.length} bytes) were received from {endpoint} "
+                   f"and each matched the torrent's piece hash "
+                   f"({', '.join(methods)}); infohash {info_hash.hex()} is the SHA-1 "
+                   "of the info dictionary the peer sent"))
         return c.observation(location, method="bt-discovery", name=name,
                              size=candidate.target.length, digests=digests,
                              level=EvidenceLevel.SERVED, bytes_from_endpoint=True,
-                             details=details, endpoint=endpoint), True
+                             details=details, endpoint=endpoint, protocol_check=check), True
 

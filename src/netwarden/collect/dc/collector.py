@@ -43,7 +43,14 @@ from netwarden.collect.dc.tth_verify import LeafSet, SegmentVerifier, TthError, 
 from netwarden.collect.speed import SpeedGuard
 from netwarden.digest.perceptual import MAX_VIDEO_BYTES
 from netwarden.errors import InputError
-from netwarden.records import Endpoint, EvidenceLevel, Observation, Outcome, Refusal
+from netwarden.records import (
+    Endpoint,
+    EvidenceLevel,
+    Observation,
+    Outcome,
+    ProtocolCheck,
+    Refusal,
+)
 from netwarden.scope import Scope, Service, StrictModel
 
 log = logging.getLogger("netwarden.collect.dc")
@@ -473,7 +480,9 @@ class AdcCollector(Collector):
                                     digests={"tth": root}, level=EvidenceLevel.CONTACTED,
                                     outcome=Outcome.ERROR, endpoint=endpoint,
                                     reason=f"TTH verification failed: {exc}",
-                                    details={**details, "verified": False})
+                                    details=details, protocol_check=ProtocolCheck(
+                                        verdict="failed", method="tth-segment",
+                                        words=f"TTH verification failed: {exc}"))
         except (HubError, OSError) as exc:
             self.ctx.emit("problem", self.service.url)
             return self.observation(loc, method=f"{self.proto}-segment", name=name, size=size,
@@ -489,9 +498,9 @@ class AdcCollector(Collector):
         return self.observation(
             loc, method=f"{self.proto}-segment", name=name, size=size, digests={"tth": root},
             level=EvidenceLevel.SERVED, endpoint=endpoint,
-            details={**details, "verified": True, "verification_method": "tth-segment",
-                     "verification": words, "segment_start": start, "segment_length": length,
-                     "leaf_bytes": leaves.block, "leaves": len(leaves.leaves)})
+            details={**details, "segment_start": start, "segment_length": length,
+                     "leaf_bytes": leaves.block, "leaves": len(leaves.leaves)},
+            protocol_check=ProtocolCheck(verdict="verified", method="tth-segment", words=words))
 
     # -- discovery (see collect/dc/discover.py) ---------------------------------------------
     def _take_budget(self, size: int) -> bool:
@@ -533,8 +542,9 @@ class AdcCollector(Collector):
             return self.observation(loc, method=f"{self.proto}-discovery", name=name,
                                     size=candidate.size, level=EvidenceLevel.CONTACTED,
                                     outcome=Outcome.ERROR, endpoint=endpoint, reason=reason,
-                                    details={**details, "verified": False,
-                                             "verification": reason})
+                                    details=details, protocol_check=ProtocolCheck(
+                                        verdict="failed", method="full-content-tth",
+                                        words=reason))
         self.ctx.emit("file", self.service.url)
         self.ctx.emit("bytes", self.service.url, sink.received)
         words = (f"all {sink.received} bytes of {candidate.path} were received from "
@@ -544,8 +554,9 @@ class AdcCollector(Collector):
             loc, method=f"{self.proto}-discovery", name=name, size=sink.received,
             digests={**exact, **perceptual}, level=EvidenceLevel.SERVED,
             bytes_from_endpoint=True, endpoint=endpoint,
-            details={**details, **perceptual_details, "verified": True,
-                     "verification_method": "full-content-tth", "verification": words})
+            details={**details, **perceptual_details},
+            protocol_check=ProtocolCheck(verdict="verified", method="full-content-tth",
+                                         words=words))
 
     # -- hub facts ------------------------------------------------------------------------
     def _hub_details(self, session: HubSession, shared: dict[str, list[str]]) -> dict[str, Any]:
