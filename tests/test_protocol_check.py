@@ -28,6 +28,7 @@ from netwarden.records import (
     Observation,
     Outcome,
     ProtocolCheck,
+    Record,
     Refusal,
 )
 from netwarden.scope import Scope, parse_scope
@@ -100,19 +101,24 @@ class _OlderFormCollector(Collector):
         yield self.observation(self.service.url, method="test")
 
 
-def test_a_dc_segment_passed_in_the_older_form_becomes_a_typed_check() -> None:
+def test_a_collector_states_its_check_typed_never_in_details() -> None:
     scope = _scope([{"url": f"adc://{PEER}:1511"}])
     ctx = CollectContext(scope=scope, run_id="run-pc", limits=scope.limits)
     collector = _OlderFormCollector(scope.services[0], ctx)
     words = "1048576 bytes at offset 0 of 4000000 received from alice hash to 1024 TTH leaves"
+    with pytest.raises(ValueError, match="protocol_check"):
+        collector.observation(
+            f"adc://{PEER}:1511/alice/film.mkv", method="adc-segment", size=4_000_000,
+            digests={"tth": "A" * 39}, level=EvidenceLevel.SERVED,
+            details={"nick": "alice", "verified": True, "verification_method": "tth-segment",
+                     "verification": words, "segment_start": 0})
     obs = collector.observation(
         f"adc://{PEER}:1511/alice/film.mkv", method="adc-segment", size=4_000_000,
         digests={"tth": "A" * 39}, level=EvidenceLevel.SERVED,
-        details={"nick": "alice", "verified": True, "verification_method": "tth-segment",
-                 "verification": words, "segment_start": 0})
-    assert obs.protocol_check == ProtocolCheck(verdict="verified", method="tth-segment",
-                                               words=words)
-    assert obs.details == {"nick": "alice", "segment_start": 0}
+        details={"nick": "alice", "segment_start": 0},
+        protocol_check=ProtocolCheck(verdict="verified", method="tth-segment", words=words))
+    assert obs.entry()["protocol_check"] == {"verdict": "verified", "method": "tth-segment",
+                                             "words": words}
     verification = verify_match(obs, _match(obs, "tth", "A" * 39))
     assert (verification.result, verification.method, verification.checked) == (
         "verified", "tth-segment", words)
@@ -132,6 +138,16 @@ OLD_DETAILS = [  # as the collectors wrote them before protocol_check
     ({"verified": False, "tth": "A" * 39}, ProtocolCheck(verdict="unverified")),
     ({"contact": {"stage": "done"}}, None),
 ]
+
+
+class _OlderEntry(Record):
+    """An entry exactly as an older netwarden wrote it (the ledger appends Records only)."""
+
+    record_type: str = "observation"
+    raw: dict[str, Any]
+
+    def entry(self) -> dict[str, Any]:
+        return self.raw
 
 
 def _old_entry(details: dict[str, Any], level: str = "served",
@@ -183,7 +199,7 @@ def test_a_report_made_again_reads_older_entries_of_its_run(
         failed = _old_entry({"verified": False, "verification_method": "bt-piece-sha1",
                              "verification": "verification failed: piece 5"},
                             level="contacted", outcome="error")
-        ledger.append(json.loads(json.dumps(failed)))
+        ledger.append(_OlderEntry(raw=json.loads(json.dumps(failed))))
         started = datetime.now(UTC)
         with store.session() as session:
             session.add(RunRow(id="old-run", check_id="PC-1", operator="Test Telecom",
