@@ -151,7 +151,7 @@ def test_block_growth_is_the_same_tree_as_leaf_by_leaf(start: int, count: int) -
     tail: list[tuple[bytes, bytes]] = []
     for hashes in (first, more):
         bundles, nodes, rows, folded = layout(by_block, [b"e"] * len(hashes), hashes,
-                                              lambda: list(tail))
+                                              lambda: list(tail))  # noqa: B023
         if folded:  # the tail's subtrees below level 8 now live in the new bundle
             made = {n for n in made if n[0] >= HEIGHT or n[1] << n[0] < len(first) - len(tail)}
             tail = []

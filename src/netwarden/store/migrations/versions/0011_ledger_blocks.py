@@ -153,7 +153,7 @@ def downgrade() -> None:
     conn = op.get_bind()
     import json
 
-    def columns(entry: bytes) -> dict[str, Any]:
+    def look_up(entry: bytes) -> dict[str, Any]:
         value = json.loads(entry)
 
         def text(key: str) -> str | None:
@@ -169,7 +169,7 @@ def downgrade() -> None:
             "SELECT idx, hashes, inner, entries FROM ledger_bundles ORDER BY idx")).all():
         base = int(b) << HEIGHT
         hashes, inner = bytes(hashes), bytes(inner)
-        rows = [{"i": base + j, "h": hashes[32 * j:32 * j + 32], "e": e, **columns(e)}
+        rows = [{"i": base + j, "h": hashes[32 * j:32 * j + 32], "e": e, **look_up(e)}
                 for j, e in enumerate(_unpack(bytes(entries)))]
         if rows:
             conn.execute(insert, rows)
@@ -180,7 +180,7 @@ def downgrade() -> None:
                          [{"l": level, "i": (base >> level) + j,
                            "h": inner[pos + 32 * j:pos + 32 * j + 32]} for j in range(count)])
             pos += 32 * count
-    rows = [{"i": int(i), "h": bytes(h), "e": bytes(e), **columns(bytes(e))} for i, h, e in
+    rows = [{"i": int(i), "h": bytes(h), "e": bytes(e), **look_up(bytes(e))} for i, h, e in
             conn.execute(sa.text("SELECT idx, leaf_hash, entry FROM ledger_tail")).all()]
     if rows:
         conn.execute(insert, rows)
