@@ -278,9 +278,9 @@ def test_fast_scan_checks_nodes_and_checkpoints_inside_chunks(
     assert ledger.verify().ok and seen == [319]  # the bulk scan covered every leaf
     # a stored subtree hash (not a leaf) changed: the bulk scan stops at its chunk
     def zero_node(con: sqlite3.Connection) -> None:  # node (3, 20), in block 0's inner hashes
-        (inner,) = con.execute("SELECT inner FROM ledger_bundles WHERE idx=0").fetchone()
+        (inner,) = con.execute("SELECT subtrees FROM ledger_bundles WHERE idx=0").fetchone()
         at = inner_offset(3) + 32 * 20
-        con.execute("UPDATE ledger_bundles SET inner=? WHERE idx=0",
+        con.execute("UPDATE ledger_bundles SET subtrees=? WHERE idx=0",
                     (inner[:at] + b"\0" * 32 + inner[at + 32:],))
 
     _edit(store, zero_node)

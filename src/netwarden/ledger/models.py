@@ -45,14 +45,14 @@ class BundleRow(Base):
 
     ``entries`` is each entry as a big-endian uint32 length and its bytes (C2SP bundles use
     uint16, which would cap an entry at 64 KiB; publishing re-encodes); ``hashes`` the 256 leaf
-    hashes (the C2SP level-0 tile); ``inner`` the hashes of levels 1..7, level by level.
+    hashes (the C2SP level-0 tile); ``subtrees`` the hashes of levels 1..7, level by level.
     """
 
     __tablename__ = "ledger_bundles"
 
     idx: Mapped[int] = mapped_column(ROWID, primary_key=True, autoincrement=False)
     hashes: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
-    inner: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    subtrees: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     entries: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
 

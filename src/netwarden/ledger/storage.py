@@ -580,7 +580,7 @@ def unpack_entries(data: bytes) -> list[bytes]:
 
 
 def inner_offset(level: int) -> int:
-    """Byte offset of ``level`` (1..7) in a bundle's ``inner`` column."""
+    """Byte offset of ``level`` (1..7) in a bundle's ``subtrees`` column."""
     return 32 * (BLOCK - (2 * BLOCK >> level))
 
 
@@ -617,7 +617,7 @@ def _store_leaves(conn: Connection, frontier: merkle.Frontier, datas: list[bytes
     if folded:
         conn.exec_driver_sql("DELETE FROM ledger_tail")
         conn.exec_driver_sql(f"DELETE FROM ledger_nodes WHERE level < {HEIGHT}")
-    _executemany(conn, "INSERT INTO ledger_bundles (idx, hashes, inner, entries) VALUES ({})",
+    _executemany(conn, "INSERT INTO ledger_bundles (idx, hashes, subtrees, entries) VALUES ({})",
                  bundles)
     _executemany(conn, "INSERT INTO ledger_tail (idx, leaf_hash, entry) VALUES ({})", tail)
     _executemany(conn, "INSERT INTO ledger_nodes (level, idx, hash) VALUES ({})", nodes)
@@ -758,7 +758,7 @@ def _index_columns(data: bytes) -> tuple[str, str | None, str | None, str | None
 
 def _node_range(conn: Connection, level: int, start: int, end: int) -> dict[int, bytes]:
     """Stored hashes of nodes (level, i), start <= i < end (level >= 1), as stored: levels
-    below 8 come from the blocks' ``inner`` column and, in the tail, from ``ledger_nodes``."""
+    below 8 come from the blocks' ``subtrees`` column and, in the tail, from ``ledger_nodes``."""
     found: dict[int, bytes] = {}
     if start >= end:
         return found
@@ -766,7 +766,7 @@ def _node_range(conn: Connection, level: int, start: int, end: int) -> dict[int,
         shift = HEIGHT - level
         per = BLOCK >> level
         off = inner_offset(level)
-        for b, inner in _query(conn, "SELECT idx, inner FROM ledger_bundles WHERE idx >= ? AND "
+        for b, inner in _query(conn, "SELECT idx, subtrees FROM ledger_bundles WHERE idx >= ? AND "
                                "idx < ?", (start >> shift, ((end - 1) >> shift) + 1)):
             inner = bytes(inner)
             base = int(b) * per
@@ -797,7 +797,7 @@ def _read_nodes(conn: Connection, keys: set[tuple[int, int]]) -> dict[tuple[int,
             if level < HEIGHT and (index + 1) << level <= full:
                 b = index >> (HEIGHT - level)
                 if b not in blocks:
-                    cursor.execute(f"SELECT hashes, inner FROM ledger_bundles WHERE idx = {mark}",
+                    cursor.execute(f"SELECT hashes, subtrees FROM ledger_bundles WHERE idx = {mark}",
                                    (b,))
                     row = cursor.fetchone()
                     blocks[b] = None if row is None else (bytes(row[0]), bytes(row[1]))

@@ -62,7 +62,7 @@ def upgrade() -> None:
         "ledger_bundles",
         sa.Column("idx", ROWID, primary_key=True, autoincrement=False),
         sa.Column("hashes", sa.LargeBinary(), nullable=False),
-        sa.Column("inner", sa.LargeBinary(), nullable=False),
+        sa.Column("subtrees", sa.LargeBinary(), nullable=False),
         sa.Column("entries", sa.LargeBinary(), nullable=False),
     )
     op.create_table(
@@ -124,12 +124,12 @@ def upgrade() -> None:
                 tail += [{"i": r.idx, "h": bytes(r.leaf_hash), "e": bytes(r.entry)}
                          for r in block]
         if bundles:
-            conn.execute(sa.text("INSERT INTO ledger_bundles (idx, hashes, inner, entries) "
+            conn.execute(sa.text("INSERT INTO ledger_bundles (idx, hashes, subtrees, entries) "
                                  "VALUES (:i, :h, :n, :e)"), bundles)
         if tail:
             conn.execute(sa.text("INSERT INTO ledger_tail (idx, leaf_hash, entry) "
                                  "VALUES (:i, :h, :e)"), tail)
-    for level in range(1, HEIGHT):  # now in the blocks' inner column
+    for level in range(1, HEIGHT):  # now in the blocks' subtrees column
         conn.execute(sa.text("DELETE FROM ledger_nodes WHERE level = :l AND idx < :e"),
                      {"l": level, "e": full >> level})
     for name in OLD_INDEXES:
@@ -166,7 +166,7 @@ def downgrade() -> None:
     insert = sa.text("INSERT INTO ledger_leaves (idx, leaf_hash, entry, record_type, record_id, "
                      "run_id, match_id) VALUES (:i, :h, :e, :t, :r, :u, :m)")
     for b, hashes, inner, entries in conn.execute(sa.text(
-            "SELECT idx, hashes, inner, entries FROM ledger_bundles ORDER BY idx")).all():
+            "SELECT idx, hashes, subtrees, entries FROM ledger_bundles ORDER BY idx")).all():
         base = int(b) << HEIGHT
         hashes, inner = bytes(hashes), bytes(inner)
         rows = [{"i": base + j, "h": hashes[32 * j:32 * j + 32], "e": e, **look_up(e)}
