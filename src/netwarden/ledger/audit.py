@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING
 from netwarden.ledger import merkle
 from netwarden.ledger.checkpoint import CheckpointError, parse_checkpoint
 from netwarden.ledger.keys import VerifierKey
-from netwarden.ledger.storage import HEIGHT, _node_range, _query, stored_leaves
+from netwarden.ledger.storage import (
+    BLOCK,
+    HEIGHT,
+    _node_range,
+    _query,
+    inner_offset,
+    stored_leaves,
+)
 
 if TYPE_CHECKING:
     from netwarden.ledger.storage import Ledger
@@ -247,6 +254,9 @@ def _fast_scan(conn, frontier: merkle.Frontier, by_size: dict[int, list],  # typ
         if hashes != [r[1] for r in rows]:
             return lo
         saved = frontier.copy()
+        subtrees = {int(b): bytes(t) for b, t in _query(
+            conn, "SELECT idx, subtrees FROM ledger_bundles WHERE idx >= ? AND idx < ?",
+            (lo >> HEIGHT, ((hi - 1) >> HEIGHT) + 1))}
         chunk_roots: dict[int, bytes] = {}
         ok = True
         cuts = [lo, *(c for c in sizes if lo < c < hi), hi]
@@ -256,9 +266,7 @@ def _fast_scan(conn, frontier: merkle.Frontier, by_size: dict[int, list],  # typ
                 levels, above = frontier.extend_perfect(hashes[start - lo:
                                                                start - lo + (1 << level)])
                 for lv, row in enumerate(levels, 1):
-                    first = start >> lv
-                    got = _node_range(conn, lv, first, first + len(row))
-                    if [got.get(i) for i in range(first, first + len(row))] != row:
+                    if _stored_row(conn, subtrees, lv, start >> lv, len(row)) != b"".join(row):
                         ok = False
                 for lv, i, h in above:
                     if _node_range(conn, lv, i, i + 1).get(i) != h:
@@ -276,6 +284,21 @@ def _fast_scan(conn, frontier: merkle.Frontier, by_size: dict[int, list],  # typ
         report.bytes_hashed += sum([len(r[2]) for r in rows])  # type: ignore[arg-type]
         lo = hi
     return lo
+
+
+def _stored_row(conn, subtrees: dict[int, bytes], level: int, first: int,  # type: ignore[no-untyped-def]
+                count: int) -> bytes:
+    """Stored hashes of nodes (level, first..first+count) joined: for whole blocks, slices of
+    their ``subtrees`` (read once per chunk), else one range read; a missing one is absent
+    (so the result is shorter and compares unequal)."""
+    per = BLOCK >> level
+    if level < HEIGHT and first % per == 0 and count % per == 0:
+        blocks = range(first // per, (first + count) // per)
+        if all(b in subtrees for b in blocks):
+            off = inner_offset(level)
+            return b"".join([subtrees[b][off:off + 32 * per] for b in blocks])
+    got = _node_range(conn, level, first, first + count)
+    return b"".join([got.get(i, b"") for i in range(first, first + count)])
 
 
 def _stored_extent(conn) -> int:  # type: ignore[no-untyped-def]

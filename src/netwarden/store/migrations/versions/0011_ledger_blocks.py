@@ -45,15 +45,19 @@ def _where(where: str | None) -> dict[str, Any]:
 
 
 def _pack(entries: list[bytes]) -> bytes:
-    return b"".join(len(e).to_bytes(4, "big") + e for e in entries)
+    # netwarden.ledger.storage.pack_entries as of this revision (a migration keeps its own)
+    lengths = b"".join(len(e).to_bytes(4, "little") for e in entries)
+    return len(entries).to_bytes(4, "little") + lengths + b"".join(entries)
 
 
 def _unpack(data: bytes) -> list[bytes]:
-    out, pos = [], 0
-    while pos < len(data):
-        length = int.from_bytes(data[pos:pos + 4], "big")
-        out.append(data[pos + 4:pos + 4 + length])
-        pos += 4 + length
+    count = int.from_bytes(data[:4], "little")
+    pos = 4 + 4 * count
+    out = []
+    for k in range(count):
+        length = int.from_bytes(data[4 + 4 * k:8 + 4 * k], "little")
+        out.append(data[pos:pos + length])
+        pos += length
     return out
 
 
