@@ -592,8 +592,8 @@ def unpack_entries(data: bytes) -> list[bytes]:
     lengths.frombytes(data[4:4 + 4 * count][:len(data[4:4 + 4 * count]) // 4 * 4])
     if _SWAP:
         lengths.byteswap()
-    ends = list(itertools.accumulate(lengths, initial=4 + 4 * count))
-    return [data[a:b] for a, b in zip(ends, ends[1:]) if a < len(data)]
+    ends = itertools.accumulate(lengths, initial=4 + 4 * count)
+    return [data[a:b] for a, b in itertools.pairwise(ends) if a < len(data)]
 
 
 def inner_offset(level: int) -> int:
