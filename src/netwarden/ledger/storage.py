@@ -270,7 +270,8 @@ class Ledger:
             columns = list(zip(*prepared, strict=True))
             datas, hashes = list(columns[0]), list(columns[1])
             _store_leaves(conn, frontier, datas, hashes)
-            refs = list(map(LeafRef, range(size, size + len(hashes)), hashes))
+            refs = list(map(LeafRef._make, zip(range(size, size + len(hashes)), hashes,
+                                               strict=True)))
         self._frontier = frontier
         return refs
 
