@@ -262,6 +262,10 @@ class Ledger:
 
     def _append_prepared(self, prepared: list[tuple]) -> list[LeafRef]:
         with self._write() as conn:
+            if conn.dialect.name != "sqlite":
+                # one appender at a time, as SQLite's BEGIN IMMEDIATE gives: an append that
+                # completes a block deletes the tail rows another one could be adding to
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({APPEND_LOCK})")
             size = self._stored_size(conn)
             frontier = self._frontier
             if frontier is None or frontier.size != size:
@@ -370,6 +374,12 @@ class Ledger:
                         conn.exec_driver_sql(f"PRAGMA cache_size = -{64 * 1024}")
                     start, end = _indexed_size(conn), self._stored_size(conn)
                     added = 0
+                    # catching up at least as many leaves as are indexed: build the indexes
+                    # afresh (one sort each) instead of a random-order insert per row
+                    rebuild = end - start >= max(start, REBUILD_AT)
+                    if rebuild:
+                        for index in INDEX.indexes:
+                            index.drop(conn)
                     for lo in range(start, end, INDEX_CHUNK):
                         hi = min(lo + INDEX_CHUNK, end)
                         rows = [(i, *_index_columns(e)) for i, (_, e)
@@ -377,6 +387,9 @@ class Ledger:
                         _executemany(conn, "INSERT INTO ledger_index (idx, record_type, "
                                      "record_id, run_id, match_id) VALUES ({})", rows)
                         added += len(rows)
+                    if rebuild:
+                        for index in INDEX.indexes:
+                            index.create(conn)
                     return added
             except Exception as exc:
                 dbapi = self.store.engine.dialect.dbapi
@@ -522,6 +535,9 @@ class Ledger:
 
 
 INDEX_CHUNK = 1 << 15
+REBUILD_AT = 50_000
+#: PostgreSQL advisory lock key that serialises appends (any constant; RFC 6962's number)
+APPEND_LOCK = 6962
 _SWAP = sys.byteorder == "big"
 assert array("I").itemsize == 4
 
