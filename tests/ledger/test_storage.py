@@ -206,3 +206,31 @@ def test_large_catch_up_rebuilds_the_indexes(ledger: Ledger, store: Store,
         plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(
             "EXPLAIN QUERY PLAN SELECT idx FROM ledger_index WHERE run_id = 'c'"))
     assert "ix_ledger_index_run_type" in plan, plan
+
+
+def test_look_ups_on_a_read_only_copy(ledger: Ledger, store: Store, key_dir: Path,
+                                      tmp_path: Path) -> None:
+    """Whoever cannot write (a read-only copy, a read-only database role) still gets complete
+    answers: the leaves the look-up index does not cover are read from the blocks."""
+    import shutil
+
+    from netwarden.store import open_store
+
+    ledger.append_many(filler(300, run_id="a"))
+    assert len(ledger.entries(run_id="a")) == 300  # indexed up to 300
+    ledger.append_many(filler(20, run_id="b"))
+    ledger.append({"record_type": "match", "id": "m-1", "run_id": "b", "match_id": "f-1"})
+    store.engine.dispose()
+    copy = tmp_path / "ro.sqlite"
+    shutil.copy(store.url.removeprefix("sqlite:///"), copy)
+    ro = open_store(f"file:{copy}?mode=ro&uri=true".join(["sqlite:///", ""]), migrate=False)
+    reader = Ledger.open(ro, key_dir, require_key=False)
+    assert [e.index for e in reader.entries(match_id="f-1")] == [320]
+    assert len(reader.entries("note", run_id=["a", "b"])) == 320
+    assert [e.index for e in reader.entries(run_id="b", newest_first=True, limit=2)] == [320, 319]
+    assert reader.counts_by_kind() == {"note": 320, "match": 1}
+    ro.close()
+    import sqlite3
+
+    with sqlite3.connect(copy) as con:  # nothing was written to the copy
+        assert con.execute("SELECT count(*) FROM ledger_index").fetchone() == (300,)

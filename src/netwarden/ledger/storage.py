@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import rfc8785
 from sqlalchemy import Connection, func, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from netwarden.errors import InputError, NetwardenError
 from netwarden.ledger import merkle
@@ -326,7 +326,7 @@ class Ledger:
                     chosen = sorted({int(i) for i in indices if 0 <= int(i) < n},
                                     reverse=newest_first)[:limit]
                 return _entries_at(conn, chosen)
-        self.catch_up_index()
+        covered = self._fresh_index()
         query = select(INDEX.c.idx)
         if kind is not None:
             query = query.where(INDEX.c.record_type.in_(_one_or_many(kind)))
@@ -342,14 +342,48 @@ class Ledger:
         if limit is not None:
             query = query.limit(limit)
         with self._read() as conn:
-            return _entries_at(conn, [int(r[0]) for r in conn.execute(query)])
+            chosen = [int(r[0]) for r in conn.execute(query)]
+            n = self._stored_size(conn)
+            if covered < n:  # the index could not be brought up to date: read the rest
+                kinds, ids, runs = (None if f is None else set(_one_or_many(f))
+                                    for f in (kind, record_id, run_id))
+                wanted = None if indices is None else {int(i) for i in indices}
+                for i, (_, data) in enumerate(_leaf_rows(conn, covered, n), covered):
+                    rtype, rid, run, match = _index_columns(data)
+                    if ((kinds is None or rtype in kinds) and (ids is None or rid in ids)
+                            and (runs is None or run in runs)
+                            and (match_id is None or match == match_id)
+                            and (wanted is None or i in wanted)):
+                        chosen.append(i)
+                chosen = sorted(set(chosen), reverse=newest_first)[:limit]
+            return _entries_at(conn, chosen)
 
     def counts_by_kind(self) -> dict[str, int]:
         """Number of stored leaves of each ``record_type`` (metrics)."""
-        self.catch_up_index()
-        query = select(INDEX.c.record_type, func.count()).group_by(INDEX.c.record_type)
+        covered = self._fresh_index()
+        query = select(INDEX.c.record_type, func.count()).where(INDEX.c.idx < covered
+                                                                ).group_by(INDEX.c.record_type)
         with self._read() as conn:
-            return {str(k): int(n) for k, n in conn.execute(query)}
+            counts = {str(k): int(n) for k, n in conn.execute(query)}
+            for _, data in _leaf_rows(conn, covered, self._stored_size(conn)):
+                rtype = _index_columns(data)[0]
+                counts[rtype] = counts.get(rtype, 0) + 1
+        return counts
+
+    def _fresh_index(self) -> int:
+        """Bring the look-up index up to date if this connection may write; return the size
+        it covers. A reader without write access (a read-only copy of the database, a
+        read-only PostgreSQL role for the web UI) gets the leaves past it read from the
+        blocks instead, so a look-up is never stale and never needs to write."""
+        try:
+            self.catch_up_index()
+        except Exception as exc:
+            dbapi = self.store.engine.dialect.dbapi
+            if not isinstance(exc, DBAPIError | dbapi.Error) or isinstance(
+                    exc, IntegrityError | dbapi.IntegrityError):
+                raise
+        with self._read() as conn:
+            return _indexed_size(conn)
 
     def catch_up_index(self) -> int:
         """Bring ``ledger_index`` up to the stored size; return how many leaves it added.
