@@ -8,7 +8,10 @@ tree's right edge is kept.
 
 ``first_bad_index`` is the first leaf index that storage and signatures no longer prove intact:
 exact for a changed entry, a gap, a reordered leaf; for a leaf moved together with its hash the
-first stored subtree hash that disagrees brackets it, and its first leaf is reported.
+first stored subtree hash that disagrees brackets it, and its first leaf is reported. Inside a
+full block (one ``ledger_bundles`` row of 256 leaves) the same holds: an entry removed from the
+block while its leaf hash stays is exact; an entry and its hash removed or inserted together
+(no index marks the gap) is bracketed like a moved leaf; a lost block is a gap.
 """
 
 from __future__ import annotations
