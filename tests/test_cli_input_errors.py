@@ -105,9 +105,9 @@ def test_ledger_verify_on_a_database_missing_a_table(home: Path, tmp_path: Path)
     copy = tmp_path / "broken.sqlite"
     copy.write_bytes((home / "netwarden.sqlite").read_bytes())
     with sqlite3.connect(copy) as db:
-        db.execute("DROP TABLE ledger_leaves")
+        db.execute("DROP TABLE ledger_tail")
     done = cli(home, "ledger", "verify", "--db", f"sqlite:///{copy}")
-    refused(done, "error: database: no such table: ledger_leaves")
+    refused(done, "error: database: no such table: ledger_tail")
     refused(cli(home, "ledger", "verify", "--db", "not a url"), "--db: not a database URL")
 
 

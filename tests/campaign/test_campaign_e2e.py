@@ -29,7 +29,6 @@ from sqlalchemy import select
 from netwarden.campaign import load_campaign, make_executor, run_campaign, state
 from netwarden.campaign.models import CampaignAttemptRow, CampaignJobRow
 from netwarden.ledger import Ledger
-from netwarden.ledger.models import LeafRow
 from netwarden.store import open_store
 from netwarden.store.models_findings import FindingRow, findings_of_runs
 from netwarden.store.models_runs import RunRow
@@ -161,13 +160,11 @@ def test_worker_killed_mid_audit_is_rerun_without_duplicates(tmp_path: Path,
         killed = session.get(CampaignAttemptRow, attempt_id)
         assert killed.status == "interrupted" and "signal 9" in killed.error
         assert killed.interrupted_leaf is not None
-        leaf = session.scalars(select(LeafRow.entry).where(
-            LeafRow.idx == killed.interrupted_leaf)).one()
-        entry = json.loads(bytes(leaf))
+        ledger = Ledger.open(store, require_key=False)
+        entry = ledger.leaf(killed.interrupted_leaf).record()
         assert entry["record_type"] == "run_interrupted" and entry["run_id"] == killed.run_id
         # the cut-short run's partial evidence is in the ledger, marked, and not counted
-        assert session.scalars(select(LeafRow.idx).where(
-            LeafRow.run_id == killed.run_id)).first() is not None
+        assert ledger.entries(run_id=killed.run_id, limit=1)
         assert session.get(RunRow, killed.run_id).status == "interrupted"
         job = session.get(CampaignJobRow, killed.job_id)
         assert job.status == "finished" and job.run_id != killed.run_id and job.attempts == 2

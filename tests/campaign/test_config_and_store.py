@@ -112,7 +112,7 @@ def test_migrations_and_findings_table_on_both_back_ends(db_url: str) -> None:
     try:
         tables = set(inspect(store.engine).get_table_names())
         assert {"findings", "campaigns", "campaign_jobs", "campaign_attempts", "runs",
-                "ledger_leaves"} <= tables
+                "ledger_bundles", "ledger_tail", "ledger_index"} <= tables
         findings = [_finding(n) for n in range(5)]
         assert record_findings(store, findings) == 5
         assert record_findings(store, findings[:3]) == 0  # idempotent: no duplicate

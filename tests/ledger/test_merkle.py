@@ -137,17 +137,33 @@ def test_frontier_extend_equals_appends(start: int) -> None:
 @pytest.mark.parametrize("start", [0, 1, 5, 255, 256, 1000, 4095])
 @pytest.mark.parametrize("count", [1, 2, 3, 7, 256, 1000])
 def test_block_growth_is_the_same_tree_as_leaf_by_leaf(start: int, count: int) -> None:
-    """Appends build subtrees in aligned blocks; they must be exactly the subtrees (and the
-    frontier) that merging leaf by leaf makes."""
-    from netwarden.ledger.storage import _grow
+    """Appends build subtrees in aligned blocks of 256 (inner levels kept in the block's row,
+    the rest as node rows); together they must be exactly the subtrees (and the frontier)
+    that merging leaf by leaf makes."""
+    from netwarden.ledger.storage import BLOCK, HEIGHT, inner_offset, layout
 
     rng = random.Random(start * 7919 + count)
     first = [leaf_hash(rng.randbytes(6)) for _ in range(start)]
     more = [leaf_hash(rng.randbytes(6)) for _ in range(count)]
     by_leaf, by_block = merkle.Frontier(), merkle.Frontier()
-    by_leaf.extend(first)
-    _grow(by_block, first)
-    assert sorted(by_leaf.extend(more)) == sorted(_grow(by_block, more))
+    expected = set(by_leaf.extend(first)) | set(by_leaf.extend(more))
+    made: set[tuple[int, int, bytes]] = set()
+    tail: list[tuple[bytes, bytes]] = []
+    for hashes in (first, more):
+        bundles, nodes, rows, folded = layout(by_block, [b"e"] * len(hashes), hashes,
+                                              lambda: list(tail))  # noqa: B023
+        if folded:  # the tail's subtrees below level 8 now live in the new bundle
+            made = {n for n in made if n[0] >= HEIGHT or n[1] << n[0] < len(first) - len(tail)}
+            tail = []
+        tail += [(h, e) for _, h, e in rows]
+        made |= set(nodes)
+        for b, _, inner, _ in bundles:
+            for level in range(1, HEIGHT):
+                per = BLOCK >> level
+                made |= {(level, b * per + j, inner[inner_offset(level) + 32 * j:
+                                                    inner_offset(level) + 32 * j + 32])
+                         for j in range(per)}
+    assert made == expected
     assert (by_leaf.size, by_leaf.hashes) == (by_block.size, by_block.hashes)
     assert by_block.root() == _reference_root(first + more)
 

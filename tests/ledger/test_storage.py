@@ -148,19 +148,100 @@ def test_migration_matches_models(store: Store) -> None:
 
 
 @pytest.mark.parametrize(("where", "index"), [
-    ("record_type = 'match' AND record_id = 'x'", "ix_ledger_leaves_type_record"),
-    ("record_type = 'custody_export'", "ix_ledger_leaves_type_record"),
-    ("run_id = 'r' AND record_type = 'observation'", "ix_ledger_leaves_run_type"),
-    ("record_type IN ('run', 'run_end') AND run_id IN ('r')", "ix_ledger_leaves_"),
-    ("match_id = 'm'", "ix_ledger_leaves_match_id"),
+    ("record_type = 'match' AND record_id = 'x'", "ix_ledger_index_type_record"),
+    ("record_type = 'custody_export'", "ix_ledger_index_type_record"),
+    ("run_id = 'r' AND record_type = 'observation'", "ix_ledger_index_run_type"),
+    ("record_type IN ('run', 'run_end') AND run_id IN ('r')", "ix_ledger_index_"),
+    ("match_id = 'm'", "ix_ledger_index_match_id"),
     ("idx = 5", "INTEGER PRIMARY KEY"),
 ])
 def test_selection_queries_use_an_index(ledger: Ledger, store: Store, where: str,
                                         index: str) -> None:
-    # the appends keep only the indexes these look-ups need; each must still be one
+    # the look-up index keeps only the indexes these look-ups need; each must still be one
     ledger.append_many(filler(3))
+    assert ledger.catch_up_index() == 3
     with store.engine.connect() as conn:
         plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(
-            f"EXPLAIN QUERY PLAN SELECT idx FROM ledger_leaves WHERE {where}"))
+            f"EXPLAIN QUERY PLAN SELECT idx FROM ledger_index WHERE {where}"))
     assert "SCAN" not in plan.replace("COVERING", ""), plan
     assert index in plan, plan
+
+
+def test_look_ups_see_every_append(ledger: Ledger) -> None:
+    """The look-up index is brought up to date by the look-up itself: never a stale answer,
+    across blocks, the tail and a block completed by a later append."""
+    ledger.append_many(filler(300, run_id="a"))
+    assert len(ledger.entries("note", run_id="a")) == 300
+    ledger.append_many(filler(250, run_id="b"))  # completes block 1 from the tail
+    ledger.append({"record_type": "match", "id": "m-1", "run_id": "b", "match_id": "f-1"})
+    assert len(ledger.entries("note", run_id=["a", "b"])) == 550
+    assert [e.index for e in ledger.entries(match_id="f-1")] == [550]
+    assert [e.index for e in ledger.entries("match", record_id="m-1")] == [550]
+    assert ledger.counts_by_kind() == {"note": 550, "match": 1}
+    newest = ledger.entries(run_id="b", newest_first=True, limit=2)
+    assert [e.index for e in newest] == [550, 549]
+    assert [e.index for e in ledger.entries(indices=[3, 299, 512, 550, 9999])] == [3, 299, 512, 550]
+    assert [e.index for e in ledger.entries(newest_first=True, limit=3)] == [550, 549, 548]
+    assert ledger.entries()[257].record()["run_id"] == "a"
+    assert ledger.catch_up_index() == 0
+
+
+def test_blocks_and_tail_serve_the_same_tree(ledger: Ledger) -> None:
+    hashes: list[bytes] = []
+    for batch in (100, 156, 1, 255, 600, 3, 256):  # fills, crosses and lands on block edges
+        hashes += [r.leaf_hash for r in ledger.append_many(filler(batch))]
+        n = len(hashes)
+        assert ledger.root() == merkle.root_of(hashes)
+        for index in {i for i in (0, 255, 256, n // 2, n - 1) if i < n}:
+            assert verify_inclusion(hashes[index], index, n, ledger.inclusion_proof(index, n),
+                                    ledger.root())
+        assert ledger.hash_range(0, 0, n) == hashes
+        assert [h for h, _ in ledger.leaf_range(min(250, n), n)] == hashes[250:]
+    assert ledger.verify().ok
+
+
+def test_large_catch_up_rebuilds_the_indexes(ledger: Ledger, store: Store,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A catch-up of at least as many leaves as are indexed drops and rebuilds the indexes
+    (a sort each, not a random-order insert per row): answers and query plans unchanged."""
+    from netwarden.ledger import storage
+
+    monkeypatch.setattr(storage, "REBUILD_AT", 1)
+    ledger.append_many(filler(300, run_id="a"))
+    assert len(ledger.entries("note", run_id="a")) == 300  # rebuilt: 300 >= max(0, 1)
+    ledger.append_many(filler(10, run_id="b"))
+    assert len(ledger.entries("note", run_id="b")) == 10  # 10 < 300: inserted in place
+    ledger.append_many(filler(400, run_id="c"))
+    assert len(ledger.entries(run_id=["a", "c"])) == 700  # rebuilt again
+    with store.engine.connect() as conn:
+        plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN SELECT idx FROM ledger_index WHERE run_id = 'c'"))
+    assert "ix_ledger_index_run_type" in plan, plan
+
+
+def test_look_ups_on_a_read_only_copy(ledger: Ledger, store: Store, key_dir: Path,
+                                      tmp_path: Path) -> None:
+    """Whoever cannot write (a read-only copy, a read-only database role) still gets complete
+    answers: the leaves the look-up index does not cover are read from the blocks."""
+    import shutil
+
+    from netwarden.store import open_store
+
+    ledger.append_many(filler(300, run_id="a"))
+    assert len(ledger.entries(run_id="a")) == 300  # indexed up to 300
+    ledger.append_many(filler(20, run_id="b"))
+    ledger.append({"record_type": "match", "id": "m-1", "run_id": "b", "match_id": "f-1"})
+    store.engine.dispose()
+    copy = tmp_path / "ro.sqlite"
+    shutil.copy(store.url.removeprefix("sqlite:///"), copy)
+    ro = open_store(f"file:{copy}?mode=ro&uri=true".join(["sqlite:///", ""]), migrate=False)
+    reader = Ledger.open(ro, key_dir, require_key=False)
+    assert [e.index for e in reader.entries(match_id="f-1")] == [320]
+    assert len(reader.entries("note", run_id=["a", "b"])) == 320
+    assert [e.index for e in reader.entries(run_id="b", newest_first=True, limit=2)] == [320, 319]
+    assert reader.counts_by_kind() == {"note": 320, "match": 1}
+    ro.close()
+    import sqlite3
+
+    with sqlite3.connect(copy) as con:  # nothing was written to the copy
+        assert con.execute("SELECT count(*) FROM ledger_index").fetchone() == (300,)

@@ -39,5 +39,5 @@ def test_web_migration_up_down_up(tmp_path: Path) -> None:
 def test_web_migration_runs_on_postgresql(pg_url: str) -> None:
     """open_store runs every migration, 0007_web included, on a real PostgreSQL server."""
     store = open_store(pg_url)
-    assert _tables(store) >= WEB_TABLES | {"findings", "ledger_leaves"}
+    assert _tables(store) >= WEB_TABLES | {"findings", "ledger_bundles"}
     store.close()

@@ -8,7 +8,10 @@ tree's right edge is kept.
 
 ``first_bad_index`` is the first leaf index that storage and signatures no longer prove intact:
 exact for a changed entry, a gap, a reordered leaf; for a leaf moved together with its hash the
-first stored subtree hash that disagrees brackets it, and its first leaf is reported.
+first stored subtree hash that disagrees brackets it, and its first leaf is reported. Inside a
+full block (one ``ledger_bundles`` row of 256 leaves) the same holds: an entry removed from the
+block while its leaf hash stays is exact; an entry and its hash removed or inserted together
+(no index marks the gap) is bracketed like a moved leaf; a lost block is a gap.
 """
 
 from __future__ import annotations
@@ -20,18 +23,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
-
 from netwarden.ledger import merkle
 from netwarden.ledger.checkpoint import CheckpointError, parse_checkpoint
 from netwarden.ledger.keys import VerifierKey
-from netwarden.ledger.models import LeafRow, NodeRow
+from netwarden.ledger.storage import (
+    BLOCK,
+    HEIGHT,
+    _node_range,
+    _query,
+    inner_offset,
+    stored_leaves,
+)
 
 if TYPE_CHECKING:
     from netwarden.ledger.storage import Ledger
 
-LEAVES = LeafRow.__table__
-NODES = NodeRow.__table__
 CHUNK = 8192
 MAX_PROBLEMS = 50
 
@@ -144,12 +150,15 @@ def verify_ledger(ledger: Ledger, pinned: Sequence[VerifierKey] = ()) -> VerifyR
     roots: dict[int, bytes] = {}
     with ledger._read() as conn:
         expected = _fast_scan(conn, frontier, by_size, roots, report)
-        while True:
-            rows = conn.execute(select(LEAVES.c.idx, LEAVES.c.leaf_hash, LEAVES.c.entry)
-                                .where(LEAVES.c.idx >= expected).order_by(LEAVES.c.idx)
-                                .limit(CHUNK)).all()
+        top = _stored_extent(conn)
+        while expected < top:
+            # aligned to whole blocks, so a damaged block is read (and explained) at once
+            hi = min(((expected + CHUNK) >> HEIGHT << HEIGHT) or CHUNK, top)
+            hi = max(hi, expected + 1)
+            rows = stored_leaves(conn, expected, hi)
             if not rows:
-                break
+                expected = hi
+                continue
             emitted: dict[int, list[tuple[int, bytes]]] = {}
             for idx, stored_hash, entry in rows:
                 position = frontier.size
@@ -157,22 +166,30 @@ def verify_ledger(ledger: Ledger, pinned: Sequence[VerifierKey] = ()) -> VerifyR
                     report.bad(position, f"leaf {expected}: missing (next stored index is "
                                f"{idx})", position + 1)
                 expected = idx + 1
-                lh = merkle.leaf_hash(entry)
-                report.bytes_hashed += len(entry)
-                if lh != stored_hash:
-                    report.bad(position, f"leaf {idx}: entry bytes do not hash to the stored "
-                               "leaf hash (entry changed)", position + 1)
+                if entry is None:
+                    report.bad(position, f"leaf {idx}: its entry is missing from its stored "
+                               "block (entries removed or moved)", position + 1)
+                    lh = stored_hash or b""
+                else:
+                    lh = merkle.leaf_hash(entry)
+                    report.bytes_hashed += len(entry)
+                    if lh != stored_hash:
+                        report.bad(position, f"leaf {idx}: entry bytes do not hash to the "
+                                   "stored leaf hash (entry changed)", position + 1)
+                if len(lh) != 32:
+                    continue
                 for level, index, h in frontier.append(lh):
                     emitted.setdefault(level, []).append((index, h))
                 if frontier.size in by_size:
                     roots[frontier.size] = frontier.root()
             _compare_nodes(conn, emitted, report)
+            expected = max(expected, hi)
         n = frontier.size
         report.size = n
         report.root = frontier.root()
         for level in range(1, 64):
-            extra = conn.execute(select(func.count()).select_from(NODES).where(
-                NODES.c.level == level, NODES.c.idx >= (n >> level))).scalar()
+            extra = _query(conn, "SELECT count(*) FROM ledger_nodes WHERE level = ? AND idx >= ?",
+                           (level, n >> level))[0][0]
             if extra:
                 report.bad(n, f"{extra} stored level-{level} subtree hash(es) cover leaves "
                            f"beyond the last stored leaf {n - 1}: leaves were removed")
@@ -225,63 +242,74 @@ def _fast_scan(conn, frontier: merkle.Frontier, by_size: dict[int, list],  # typ
     differs (a gap, a changed entry or hash, a missing node) is left, frontier untouched, to
     the leaf-by-leaf loop that explains *what* is wrong and where; so is everything after it.
     """
-    cursor = conn.connection.dbapi_connection.cursor()
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    # idx is not fetched: the primary key is unique, so a range holding as many rows as it
-    # is long holds every index in it (anything else goes to the slow loop)
-    leaf_sql = (f"SELECT leaf_hash, entry FROM ledger_leaves WHERE idx >= {mark} AND "
-                f"idx < {mark} ORDER BY idx")
-    node_sql = (f"SELECT hash FROM ledger_nodes WHERE level = {mark} AND idx >= {mark} AND "
-                f"idx < {mark} ORDER BY idx")
     sha256 = hashlib.sha256
     sizes = sorted(by_size)
     lo = 0
-    try:
-        cursor.execute("SELECT max(idx) FROM ledger_leaves")
-        top = cursor.fetchone()[0]
-        stored = 0 if top is None else top + 1
-        while lo < stored:
-            hi = min(lo + FAST_CHUNK, stored)
-            cursor.execute(leaf_sql, (lo, hi))
-            rows = cursor.fetchall()
-            if len(rows) != hi - lo:
-                return lo  # a gap: the slow loop names it
-            hashes = [sha256(b"\x00" + r[1]).digest() for r in rows]
-            if hashes != [r[0] for r in rows]:
-                return lo
-            saved = frontier.copy()
-            chunk_roots: dict[int, bytes] = {}
-            ok = True
-            cuts = [lo, *(c for c in sizes if lo < c < hi), hi]
-            for a, b in itertools.pairwise(cuts):
-                for level, index in merkle.perfect_decomposition(a, b):
-                    start = index << level
-                    levels, above = frontier.extend_perfect(hashes[start - lo:
-                                                                   start - lo + (1 << level)])
-                    for lv, row in enumerate(levels, 1):
-                        first = start >> lv
-                        cursor.execute(node_sql, (lv, first, first + len(row)))
-                        if [r[0] for r in cursor.fetchall()] != row:
-                            ok = False
-                    for lv, i, h in above:
-                        cursor.execute(node_sql, (lv, i, i + 1))
-                        if [r[0] for r in cursor.fetchall()] != [h]:
-                            ok = False
-                    if not ok:
-                        break
+    stored = _stored_extent(conn)
+    while lo < stored:
+        hi = min(lo + FAST_CHUNK, stored)
+        rows = stored_leaves(conn, lo, hi)
+        if len(rows) != hi - lo or (rows and (rows[0][0], rows[-1][0]) != (lo, hi - 1)):
+            return lo  # a gap: the slow loop names it
+        if any(r[2] is None for r in rows):
+            return lo
+        hashes = [sha256(b"\x00" + r[2]).digest() for r in rows]  # type: ignore[operator]
+        if hashes != [r[1] for r in rows]:
+            return lo
+        saved = frontier.copy()
+        subtrees = {int(b): bytes(t) for b, t in _query(
+            conn, "SELECT idx, subtrees FROM ledger_bundles WHERE idx >= ? AND idx < ?",
+            (lo >> HEIGHT, ((hi - 1) >> HEIGHT) + 1))}
+        chunk_roots: dict[int, bytes] = {}
+        ok = True
+        cuts = [lo, *(c for c in sizes if lo < c < hi), hi]
+        for a, b in itertools.pairwise(cuts):
+            for level, index in merkle.perfect_decomposition(a, b):
+                start = index << level
+                levels, above = frontier.extend_perfect(hashes[start - lo:
+                                                               start - lo + (1 << level)])
+                for lv, row in enumerate(levels, 1):
+                    if _stored_row(conn, subtrees, lv, start >> lv, len(row)) != b"".join(row):
+                        ok = False
+                for lv, i, h in above:
+                    if _node_range(conn, lv, i, i + 1).get(i) != h:
+                        ok = False
                 if not ok:
                     break
-                if frontier.size in by_size:
-                    chunk_roots[frontier.size] = frontier.root()
             if not ok:
-                frontier.size, frontier.hashes = saved.size, saved.hashes
-                return lo
-            roots.update(chunk_roots)
-            report.bytes_hashed += sum([len(r[1]) for r in rows])
-            lo = hi
-        return lo
-    finally:
-        cursor.close()
+                break
+            if frontier.size in by_size:
+                chunk_roots[frontier.size] = frontier.root()
+        if not ok:
+            frontier.size, frontier.hashes = saved.size, saved.hashes
+            return lo
+        roots.update(chunk_roots)
+        report.bytes_hashed += sum([len(r[2]) for r in rows])  # type: ignore[arg-type]
+        lo = hi
+    return lo
+
+
+def _stored_row(conn, subtrees: dict[int, bytes], level: int, first: int,  # type: ignore[no-untyped-def]
+                count: int) -> bytes:
+    """Stored hashes of nodes (level, first..first+count) joined: for whole blocks, slices of
+    their ``subtrees`` (read once per chunk), else one range read; a missing one is absent
+    (so the result is shorter and compares unequal)."""
+    per = BLOCK >> level
+    if level < HEIGHT and first % per == 0 and count % per == 0:
+        blocks = range(first // per, (first + count) // per)
+        if all(b in subtrees for b in blocks):
+            off = inner_offset(level)
+            return b"".join([subtrees[b][off:off + 32 * per] for b in blocks])
+    got = _node_range(conn, level, first, first + count)
+    return b"".join([got.get(i, b"") for i in range(first, first + count)])
+
+
+def _stored_extent(conn) -> int:  # type: ignore[no-untyped-def]
+    """One past the highest index anything is stored at (blocks or tail), gaps included."""
+    tail = _query(conn, "SELECT max(idx) FROM ledger_tail")[0][0]
+    block = _query(conn, "SELECT max(idx) FROM ledger_bundles")[0][0]
+    return max(0 if tail is None else int(tail) + 1,
+               0 if block is None else (int(block) + 1) << HEIGHT)
 
 
 def merkle_consistency(ledger: Ledger, size1: int, size2: int) -> list[bytes]:
@@ -293,8 +321,7 @@ def _compare_nodes(conn, emitted: dict[int, list[tuple[int, bytes]]],  # type: i
     """Compare rebuilt subtree hashes with stored ones, one range query per level."""
     for level, nodes in sorted(emitted.items()):
         lo, hi = nodes[0][0], nodes[-1][0]
-        stored = dict(conn.execute(select(NODES.c.idx, NODES.c.hash).where(
-            NODES.c.level == level, NODES.c.idx >= lo, NODES.c.idx <= hi)).all())
+        stored = _node_range(conn, level, lo, hi + 1)
         for index, h in nodes:
             got = stored.get(index)
             first, end = index << level, (index + 1) << level

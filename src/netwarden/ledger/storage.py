@@ -1,18 +1,27 @@
 """The append-only ledger over the installation database.
 
-An append is one database transaction that writes the leaf row (index, RFC 6962 leaf hash,
-canonical entry bytes) together with the hashes of every perfect subtree the leaf completes, so
-a crash leaves either the whole append or none of it; the transaction commits before
-:meth:`Ledger.append` returns (SQLite runs with ``synchronous=FULL``), so a returned
-:class:`LeafRef` is durable. Proofs fold at most O(log n) stored subtree hashes.
+An append is one database transaction that writes the leaves (in blocks of 256: one
+``ledger_bundles`` row per full block, one ``ledger_tail`` row per leaf after the last full
+block; see :mod:`netwarden.ledger.models`) together with the hashes of every perfect subtree
+they complete, so a crash leaves either the whole append or none of it; the transaction
+commits before :meth:`Ledger.append` returns (SQLite runs with ``synchronous=FULL``), so a
+returned :class:`LeafRef` is durable. Proofs fold at most O(log n) stored subtree hashes.
+
+The look-up columns ``entries()`` filters by are not written on append (a per-leaf index row
+with three secondary indexes cost more than everything else an append does): ``ledger_index``
+is brought up to date from the entry bytes by the first look-up that needs it, in one sorted
+bulk insert (:meth:`Ledger.catch_up_index`), so it is always complete when it is read.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
-from collections.abc import Iterator, Sequence
+import sys
+from array import array
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,32 +30,42 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import rfc8785
 from sqlalchemy import Connection, func, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from netwarden.errors import InputError, NetwardenError
 from netwarden.ledger import merkle
 from netwarden.ledger.checkpoint import parse_checkpoint, sign_checkpoint
 from netwarden.ledger.keys import SigningKey, load_key
-from netwarden.ledger.models import CheckpointRow, KeyRow, LeafRow, NodeRow
+from netwarden.ledger.models import BundleRow, CheckpointRow, IndexRow, KeyRow, NodeRow, TailRow
 from netwarden.records import Record
 from netwarden.store.base import Store
 
 if TYPE_CHECKING:
     from netwarden.ledger.witness import WitnessEndpoint
 
-LEAVES = LeafRow.__table__
+BUNDLES = BundleRow.__table__
+TAIL = TailRow.__table__
+INDEX = IndexRow.__table__
 NODES = NodeRow.__table__
 CHECKPOINTS = CheckpointRow.__table__
 KEYS = KeyRow.__table__
+
+
+#: leaves per stored block (and per C2SP tile / entry bundle): 2^HEIGHT
+HEIGHT = 8
+BLOCK = 1 << HEIGHT
 
 
 class LedgerError(NetwardenError):
     """The stored ledger cannot serve a request (damaged storage, unknown index)."""
 
 
-@dataclass(frozen=True)
-class LeafRef:
-    """Where an entry landed: its 0-based leaf index and RFC 6962 leaf hash."""
+class LeafRef(NamedTuple):
+    """Where an entry landed: its 0-based leaf index and RFC 6962 leaf hash.
+
+    A named tuple, not a frozen dataclass: a batch append returns one per leaf, and building
+    frozen dataclasses cost a sixth of the ledger's share of a 10,000-leaf batch.
+    """
 
     index: int
     leaf_hash: bytes
@@ -203,13 +222,7 @@ class Ledger:
 
     @staticmethod
     def _stored_size(conn: Connection) -> int:
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:  # raw cursor: this sits on every proof's hot path
-            cursor.execute("SELECT max(idx) FROM ledger_leaves")
-            top = cursor.fetchone()[0]
-        finally:
-            cursor.close()
-        return 0 if top is None else top + 1
+        return _stored_size(conn)
 
     def _load_frontier(self, conn: Connection, size: int) -> merkle.Frontier:
         keys = merkle.frontier_nodes(size)
@@ -256,28 +269,20 @@ class Ledger:
 
     def _append_prepared(self, prepared: list[tuple]) -> list[LeafRef]:
         with self._write() as conn:
+            if conn.dialect.name != "sqlite":
+                # one appender at a time, as SQLite's BEGIN IMMEDIATE gives: an append that
+                # completes a block deletes the tail rows another one could be adding to
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({APPEND_LOCK})")
             size = self._stored_size(conn)
             frontier = self._frontier
             if frontier is None or frontier.size != size:
                 frontier = self._load_frontier(conn, size)
             frontier = frontier.copy()
-            nodes = _grow(frontier, [p[1] for p in prepared])
-            leaves = [(index, lh, data, rtype, rid, run, match) for index,
-                      (data, lh, rtype, rid, run, match) in enumerate(prepared, size)]
-            refs = [LeafRef(index, p[1]) for index, p in enumerate(prepared, size)]
-            # DBAPI executemany with tuples: SQLAlchemy's per-row parameter handling cost more
-            # than SQLite's inserts themselves in the batch-append benchmark.
-            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            try:
-                cursor.executemany(
-                    "INSERT INTO ledger_leaves (idx, leaf_hash, entry, record_type, record_id, "
-                    f"run_id, match_id) VALUES ({', '.join([mark] * 7)})", leaves)
-                if nodes:
-                    cursor.executemany("INSERT INTO ledger_nodes (level, idx, hash) VALUES "
-                                       f"({mark}, {mark}, {mark})", nodes)
-            finally:
-                cursor.close()
+            columns = list(zip(*prepared, strict=True))
+            datas, hashes = list(columns[0]), list(columns[1])
+            _store_leaves(conn, frontier, datas, hashes)
+            refs = list(map(LeafRef._make, zip(range(size, size + len(hashes)), hashes,
+                                               strict=True)))
         self._frontier = frontier
         return refs
 
@@ -291,11 +296,7 @@ class Ledger:
 
     def entry(self, index: int) -> bytes:
         """The canonical entry bytes of leaf ``index``."""
-        with self._read() as conn:
-            row = conn.execute(select(LEAVES.c.entry).where(LEAVES.c.idx == index)).first()
-        if row is None:
-            raise LedgerError(f"no leaf with index {index}")
-        return row[0]
+        return self.leaf(index).data
 
     def leaf(self, index: int) -> LedgerEntry:
         """Leaf ``index`` with its stored leaf hash."""
@@ -315,50 +316,133 @@ class Ledger:
 
         The only reader of stored entries for code outside ``ledger/`` (web, metrics, reports,
         liability, bundles): ``kind`` is the entry's ``record_type``; ``record_id`` its ``id``;
-        ``run_id`` and ``match_id`` the entry's fields of those names. Each filter is one of the
-        look-ups the store keeps an index for.
+        ``run_id`` and ``match_id`` the entry's fields of those names. A filter by any of
+        these first brings ``ledger_index`` up to date (:meth:`catch_up_index`), then uses one
+        of its indexes; ``indices`` alone reads the blocks directly.
         """
-        query = select(LEAVES.c.idx, LEAVES.c.leaf_hash, LEAVES.c.entry)
+        if match_id is not None and "\x00" in match_id:
+            return []  # no id holds NUL (and PostgreSQL refuses to compare with one)
+        filtered = any(f is not None for f in (kind, record_id, run_id, match_id))
+        if not filtered:
+            with self._read() as conn:
+                n = self._stored_size(conn)
+                if indices is None:
+                    wanted = range(n - 1, -1, -1) if newest_first else range(n)
+                    chosen = list(itertools.islice(wanted, limit))
+                else:
+                    chosen = sorted({int(i) for i in indices if 0 <= int(i) < n},
+                                    reverse=newest_first)[:limit]
+                return _entries_at(conn, chosen)
+        covered = self._fresh_index()
+        query = select(INDEX.c.idx)
         if kind is not None:
-            query = query.where(LEAVES.c.record_type.in_(_one_or_many(kind)))
+            query = query.where(INDEX.c.record_type.in_(_one_or_many(kind)))
         if record_id is not None:
-            query = query.where(LEAVES.c.record_id.in_(_one_or_many(record_id)))
+            query = query.where(INDEX.c.record_id.in_(_one_or_many(record_id)))
         if run_id is not None:
-            query = query.where(LEAVES.c.run_id.in_(_one_or_many(run_id)))
+            query = query.where(INDEX.c.run_id.in_(_one_or_many(run_id)))
         if match_id is not None:
-            if "\x00" in match_id:
-                return []  # no id holds NUL (and PostgreSQL refuses to compare with one)
-            query = query.where(LEAVES.c.match_id == match_id)
+            query = query.where(INDEX.c.match_id == match_id)
         if indices is not None:
-            query = query.where(LEAVES.c.idx.in_([int(i) for i in indices]))
-        query = query.order_by(LEAVES.c.idx.desc() if newest_first else LEAVES.c.idx)
+            query = query.where(INDEX.c.idx.in_([int(i) for i in indices]))
+        query = query.order_by(INDEX.c.idx.desc() if newest_first else INDEX.c.idx)
         if limit is not None:
             query = query.limit(limit)
         with self._read() as conn:
-            return [LedgerEntry(int(i), bytes(h), bytes(e)) for i, h, e in conn.execute(query)]
+            chosen = [int(r[0]) for r in conn.execute(query)]
+            n = self._stored_size(conn)
+            if covered < n:  # the index could not be brought up to date: read the rest
+                kinds, ids, runs = (None if f is None else set(_one_or_many(f))
+                                    for f in (kind, record_id, run_id))
+                wanted = None if indices is None else {int(i) for i in indices}
+                for i, (_, data) in enumerate(_leaf_rows(conn, covered, n), covered):
+                    rtype, rid, run, match = _index_columns(data)
+                    if ((kinds is None or rtype in kinds) and (ids is None or rid in ids)
+                            and (runs is None or run in runs)
+                            and (match_id is None or match == match_id)
+                            and (wanted is None or i in wanted)):
+                        chosen.append(i)
+                chosen = sorted(set(chosen), reverse=newest_first)[:limit]
+            return _entries_at(conn, chosen)
 
     def counts_by_kind(self) -> dict[str, int]:
         """Number of stored leaves of each ``record_type`` (metrics)."""
-        query = select(LEAVES.c.record_type, func.count()).group_by(LEAVES.c.record_type)
+        covered = self._fresh_index()
+        query = select(INDEX.c.record_type, func.count()).where(INDEX.c.idx < covered
+                                                                ).group_by(INDEX.c.record_type)
         with self._read() as conn:
-            return {str(k): int(n) for k, n in conn.execute(query)}
+            counts = {str(k): int(n) for k, n in conn.execute(query)}
+            for _, data in _leaf_rows(conn, covered, self._stored_size(conn)):
+                rtype = _index_columns(data)[0]
+                counts[rtype] = counts.get(rtype, 0) + 1
+        return counts
+
+    def _fresh_index(self) -> int:
+        """Bring the look-up index up to date if this connection may write; return the size
+        it covers. A reader without write access (a read-only copy of the database, a
+        read-only PostgreSQL role for the web UI) gets the leaves past it read from the
+        blocks instead, so a look-up is never stale and never needs to write."""
+        try:
+            self.catch_up_index()
+        except Exception as exc:
+            dbapi = self.store.engine.dialect.dbapi
+            if not isinstance(exc, DBAPIError | dbapi.Error) or isinstance(
+                    exc, IntegrityError | dbapi.IntegrityError):
+                raise
+        with self._read() as conn:
+            return _indexed_size(conn)
+
+    def catch_up_index(self) -> int:
+        """Bring ``ledger_index`` up to the stored size; return how many leaves it added.
+
+        Why not on append: a per-leaf row in three secondary indexes (one keyed by a random
+        record id) dirties about a page per leaf, which cost more than the rest of a batch
+        append together (docs/perf-ledger.md, "Layouts"). Deferred to the first look-up, the
+        rows go in as one bulk insert, and they come from the entry bytes themselves, so the
+        index cannot disagree with what the tree commits to. Another process catching up at
+        the same time is harmless: whoever commits second finds nothing left (SQLite) or a
+        duplicate key and starts over (PostgreSQL).
+        """
+        with self._read() as conn:
+            if _indexed_size(conn) >= self._stored_size(conn):
+                return 0
+        for attempt in range(3):
+            try:
+                with self._write() as conn:
+                    if conn.dialect.name != "sqlite":
+                        conn.exec_driver_sql("LOCK TABLE ledger_index IN EXCLUSIVE MODE")
+                    else:  # the record-id index takes random keys: keep its pages cached
+                        conn.exec_driver_sql(f"PRAGMA cache_size = -{64 * 1024}")
+                    start, end = _indexed_size(conn), self._stored_size(conn)
+                    added = 0
+                    # catching up at least as many leaves as are indexed: build the indexes
+                    # afresh (one sort each) instead of a random-order insert per row
+                    rebuild = end - start >= max(start, REBUILD_AT)
+                    if rebuild:
+                        for index in INDEX.indexes:
+                            index.drop(conn)
+                    for lo in range(start, end, INDEX_CHUNK):
+                        hi = min(lo + INDEX_CHUNK, end)
+                        rows = [(i, *_index_columns(e)) for i, (_, e)
+                                in enumerate(_leaf_rows(conn, lo, hi), lo)]
+                        _executemany(conn, "INSERT INTO ledger_index (idx, record_type, "
+                                     "record_id, run_id, match_id) VALUES ({})", rows)
+                        added += len(rows)
+                    if rebuild:
+                        for index in INDEX.indexes:
+                            index.create(conn)
+                    return added
+            except Exception as exc:
+                dbapi = self.store.engine.dialect.dbapi
+                if not isinstance(exc, IntegrityError | dbapi.IntegrityError) or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def leaf_range(self, start: int, end: int) -> list[tuple[bytes, bytes]]:
         """``(leaf hash, entry)`` of leaves ``[start, end)`` in one range read (tile publishing);
         a gap in storage is an error, never a shorter list."""
         with self._read() as conn:
-            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-            try:
-                cursor.execute("SELECT idx, leaf_hash, entry FROM ledger_leaves WHERE idx >= "
-                               f"{mark} AND idx < {mark} ORDER BY idx", (start, end))
-                rows = cursor.fetchall()
-            finally:
-                cursor.close()
-        if len(rows) != end - start or (rows and (rows[0][0], rows[-1][0]) != (start, end - 1)):
-            raise LedgerError(f"leaves {start}..{end - 1} are not all stored; run "
-                              "`netwarden ledger verify`")
-        return [(bytes(h), bytes(e)) for _, h, e in rows]
+            return _leaf_rows(conn, start, end)
 
     def hash_range(self, level: int, start: int, count: int) -> list[bytes]:
         """Hashes of the ``count`` complete subtrees at ``level`` from index ``start`` (level 0:
@@ -366,19 +450,11 @@ class Ledger:
         if level == 0:
             return [h for h, _ in self.leaf_range(start, start + count)]
         with self._read() as conn:
-            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-            try:
-                cursor.execute(f"SELECT hash FROM ledger_nodes WHERE level = {mark} AND idx >= "
-                               f"{mark} AND idx < {mark} ORDER BY idx",
-                               (level, start, start + count))
-                rows = cursor.fetchall()
-            finally:
-                cursor.close()
-        if len(rows) != count:
+            found = _node_range(conn, level, start, start + count)
+        if len(found) != count:
             raise LedgerError(f"stored tree lacks level-{level} subtree hashes in "
                               f"{start}..{start + count - 1}; run `netwarden ledger verify`")
-        return [bytes(r[0]) for r in rows]
+        return [found[i] for i in range(start, start + count)]
 
     def root(self, size: int | None = None) -> bytes:
         """Root of the tree of the first ``size`` leaves (default: all), from stored nodes."""
@@ -499,42 +575,325 @@ class Ledger:
         return verify_ledger(self, pinned)
 
 
-def _grow(frontier: merkle.Frontier, hashes: list[bytes]) -> list[tuple[int, int, bytes]]:
-    """Append ``hashes`` to ``frontier`` in aligned perfect blocks; every completed subtree.
+INDEX_CHUNK = 1 << 15
+REBUILD_AT = 50_000
+#: PostgreSQL advisory lock key that serialises appends (any constant; RFC 6962's number)
+APPEND_LOCK = 6962
+_SWAP = sys.byteorder == "big"
+assert array("I").itemsize == 4
 
-    A batch [size, size + m) splits into O(log m) aligned blocks, each built level by level
-    (:meth:`~netwarden.ledger.merkle.Frontier.extend_perfect`), about half the Python time
-    of merging leaf by leaf; the subtrees are the same ones :meth:`Frontier.extend` makes.
+
+def _mark(conn: Connection) -> str:
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def _executemany(conn: Connection, sql: str, rows: Sequence[tuple]) -> None:
+    """DBAPI executemany with tuples: SQLAlchemy's per-row parameter handling cost more than
+    SQLite's inserts themselves in the batch-append benchmark. ``{}`` in ``sql`` becomes the
+    row's placeholders."""
+    if not rows:
+        return
+    mark = _mark(conn)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(sql.format(", ".join([mark] * len(rows[0]))), rows)
+    finally:
+        cursor.close()
+
+
+def _query(conn: Connection, sql: str, params: tuple = ()) -> list[tuple]:
+    """Rows of one query through the raw cursor (``?`` in ``sql`` is the placeholder)."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql.replace("?", _mark(conn)), params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def _stored_size(conn: Connection) -> int:
+    """Leaves stored: one past the last tail leaf, else 256 × full blocks (raw cursor: this
+    sits on every proof's hot path)."""
+    top = _query(conn, "SELECT max(idx) FROM ledger_tail")[0][0]
+    if top is not None:
+        return int(top) + 1
+    return _full_size(conn)
+
+
+def _full_size(conn: Connection) -> int:
+    """Leaves in full blocks: the first index the tail may hold."""
+    top = _query(conn, "SELECT max(idx) FROM ledger_bundles")[0][0]
+    return 0 if top is None else (int(top) + 1) << HEIGHT
+
+
+def _indexed_size(conn: Connection) -> int:
+    top = _query(conn, "SELECT max(idx) FROM ledger_index")[0][0]
+    return 0 if top is None else int(top) + 1
+
+
+def pack_entries(entries: Sequence[bytes]) -> bytes:
+    """A stored block's entries: count, then each length (uint32, little-endian), then the
+    entries back to back. Lengths up front let both directions run in C (``array``) instead
+    of a Python step per entry; uint32, not C2SP's uint16, so an entry is not capped at 64 KiB
+    (``ledger publish`` writes C2SP bundles from these)."""
+    lengths = array("I", map(len, entries))
+    if _SWAP:
+        lengths.byteswap()
+    return len(entries).to_bytes(4, "little") + lengths.tobytes() + b"".join(entries)
+
+
+def unpack_entries(data: bytes) -> list[bytes]:
+    """Inverse of :func:`pack_entries`. A damaged block gives what can be read (a short or
+    truncated list); verify then names the leaves that no longer match their hashes."""
+    count = int.from_bytes(data[:4], "little")
+    lengths = array("I")
+    lengths.frombytes(data[4:4 + 4 * count][:len(data[4:4 + 4 * count]) // 4 * 4])
+    if _SWAP:
+        lengths.byteswap()
+    ends = itertools.accumulate(lengths, initial=4 + 4 * count)
+    return [data[a:b] for a, b in itertools.pairwise(ends) if a < len(data)]
+
+
+def inner_offset(level: int) -> int:
+    """Byte offset of ``level`` (1..7) in a bundle's ``subtrees`` column."""
+    return 32 * (BLOCK - (2 * BLOCK >> level))
+
+
+def inner_levels(hashes: Sequence[bytes]) -> list[list[bytes]]:
+    """Levels 1..8 of the perfect tree over one block's 256 leaf hashes."""
+    sha256 = hashlib.sha256
+    levels = []
+    row = list(hashes)
+    while len(row) > 1:
+        row = [sha256(b"\x01" + a + b).digest() for a, b in zip(row[0::2], row[1::2],
+                                                                  strict=True)]
+        levels.append(row)
+    return levels
+
+
+Bundle = tuple[int, bytes, bytes, bytes]
+
+
+def _store_leaves(conn: Connection, frontier: merkle.Frontier, datas: list[bytes],
+                  hashes: list[bytes]) -> None:
+    """Write leaves [frontier.size, +len) and every subtree they complete; grow ``frontier``."""
+    size = frontier.size
+
+    def tail_rows() -> list[tuple[bytes, bytes]]:
+        base = size - size % BLOCK
+        old = _query(conn, "SELECT idx, leaf_hash, entry FROM ledger_tail WHERE idx >= ? "
+                     "ORDER BY idx", (base,))
+        if [r[0] for r in old] != list(range(base, size)):
+            raise LedgerError(f"stored tail leaves {base}..{size - 1} are incomplete; run "
+                              "`netwarden ledger verify`")
+        return [(bytes(h), bytes(e)) for _, h, e in old]
+
+    bundles, nodes, tail, folded = layout(frontier, datas, hashes, tail_rows)
+    if folded:
+        conn.exec_driver_sql("DELETE FROM ledger_tail")
+        conn.exec_driver_sql(f"DELETE FROM ledger_nodes WHERE level < {HEIGHT}")
+    _executemany(conn, "INSERT INTO ledger_bundles (idx, hashes, subtrees, entries) VALUES ({})",
+                 bundles)
+    _executemany(conn, "INSERT INTO ledger_tail (idx, leaf_hash, entry) VALUES ({})", tail)
+    _executemany(conn, "INSERT INTO ledger_nodes (level, idx, hash) VALUES ({})", nodes)
+
+
+def layout(frontier: merkle.Frontier, datas: list[bytes], hashes: list[bytes],
+           tail_rows: Callable[[], list[tuple[bytes, bytes]]]
+           ) -> tuple[list[Bundle], list[tuple[int, int, bytes]], list[tuple[int, bytes, bytes]],
+                      bool]:
+    """The rows an append of leaves [frontier.size, +len) writes; grows ``frontier``.
+
+    Returns (bundle rows, ``ledger_nodes`` rows, tail rows, whether the stored tail became a
+    bundle). The block the ledger was in the middle of (if any) is filled first: when it
+    completes, its tail rows (``tail_rows()``) and tail subtree hashes become one bundle row;
+    then every full block of the batch is one bundle row (its tree built level by level,
+    :meth:`Frontier.extend_perfect`), and what is left over goes to the tail, one row per
+    leaf. Kept apart from the database so a test can check it makes exactly the subtrees that
+    merging leaf by leaf makes.
     """
+    size = frontier.size
+    m = len(hashes)
+    bundles: list[Bundle] = []
     nodes: list[tuple[int, int, bytes]] = []
-    start = frontier.size
-    for level, index in merkle.perfect_decomposition(start, start + len(hashes)):
-        first = index << level
-        levels, above = frontier.extend_perfect(hashes[first - start:first - start + (1 << level)])
-        for lv, row in enumerate(levels, 1):
-            nodes += zip(itertools.repeat(lv), range(first >> lv, (first >> lv) + len(row)), row,
-                         strict=False)
+    tail: list[tuple[int, bytes, bytes]] = []
+    folded = False
+    i = 0
+    if size % BLOCK:
+        base = size - size % BLOCK
+        i = min(m, base + BLOCK - size)
+        emitted = frontier.extend(hashes[:i])
+        if size + i == base + BLOCK:  # the tail block is full
+            old = tail_rows()
+            block = [h for h, _ in old] + hashes[:i]
+            levels = inner_levels(block)
+            bundles.append((base >> HEIGHT, b"".join(block),
+                            b"".join([b"".join(lv) for lv in levels[:HEIGHT - 1]]),
+                            pack_entries([e for _, e in old] + datas[:i])))
+            nodes += [n for n in emitted if n[0] >= HEIGHT]
+            folded = True
+        else:
+            tail += zip(range(size, size + i), hashes[:i], datas[:i], strict=True)
+            nodes += emitted
+    while m - i >= BLOCK:
+        block = hashes[i:i + BLOCK]
+        levels, above = frontier.extend_perfect(block)
+        first = (size + i) >> HEIGHT
+        bundles.append((first, b"".join(block),
+                        b"".join([b"".join(lv) for lv in levels[:HEIGHT - 1]]),
+                        pack_entries(datas[i:i + BLOCK])))
+        nodes.append((HEIGHT, first, levels[HEIGHT - 1][0]))
         nodes += above
-    return nodes
+        i += BLOCK
+    if i < m:
+        nodes += frontier.extend(hashes[i:])
+        tail += zip(range(size + i, size + m), hashes[i:], datas[i:], strict=True)
+    return bundles, nodes, tail, folded
+
+
+def stored_leaves(conn: Connection, start: int, end: int
+                  ) -> list[tuple[int, bytes | None, bytes | None]]:
+    """``(index, stored leaf hash, entry)`` of what is stored for leaves [start, end), as
+    stored: a missing block or tail row is absent from the list, a bundle with fewer entries
+    or hashes than 256 gives ``None`` for what it lacks (verify explains both)."""
+    out: list[tuple[int, bytes | None, bytes | None]] = []
+    if start >= end:
+        return out
+    rows = _query(conn, "SELECT idx, hashes, entries FROM ledger_bundles WHERE idx >= ? AND "
+                  "idx < ? ORDER BY idx", (start >> HEIGHT, ((end - 1) >> HEIGHT) + 1))
+    for b, hs, es in rows:
+        hs = bytes(hs)
+        entries = unpack_entries(bytes(es))
+        base = int(b) << HEIGHT
+        lo, hi = max(start, base), min(end, base + BLOCK)
+        count = max(len(hs) // 32, len(entries))
+        for j in range(lo - base, min(hi - base, count)):
+            h = hs[32 * j:32 * j + 32] if 32 * j + 32 <= len(hs) else None
+            out.append((base + j, h, entries[j] if j < len(entries) else None))
+    for idx, h, e in _query(conn, "SELECT idx, leaf_hash, entry FROM ledger_tail WHERE idx >= ? "
+                            "AND idx < ? ORDER BY idx", (start, end)):
+        out.append((int(idx), bytes(h), bytes(e)))
+    out.sort(key=lambda r: r[0])
+    return out
+
+
+def _leaf_rows(conn: Connection, start: int, end: int) -> list[tuple[bytes, bytes]]:
+    """``(leaf hash, entry)`` of leaves [start, end); a gap or damaged block is an error."""
+    rows = stored_leaves(conn, start, end)
+    if (len(rows) != end - start or (rows and (rows[0][0], rows[-1][0]) != (start, end - 1))
+            or any(h is None or e is None for _, h, e in rows)):
+        raise LedgerError(f"leaves {start}..{end - 1} are not all stored; run "
+                          "`netwarden ledger verify`")
+    return [(h, e) for _, h, e in rows]  # type: ignore[misc]
+
+
+def _entries_at(conn: Connection, indices: list[int]) -> list[LedgerEntry]:
+    """The leaves at ``indices`` (stored ones; in the order given), each block read once."""
+    if not indices:
+        return []
+    wanted = set(indices)
+    found: dict[int, tuple[bytes, bytes]] = {}
+    blocks = sorted({i >> HEIGHT for i in wanted})
+    full = _full_size(conn) >> HEIGHT
+    in_bundles = [b for b in blocks if b < full]
+    for k in range(0, len(in_bundles), 500):
+        part = in_bundles[k:k + 500]
+        rows = _query(conn, "SELECT idx, hashes, entries FROM ledger_bundles WHERE idx IN ("
+                      + ", ".join(["?"] * len(part)) + ")", tuple(part))
+        for b, hs, es in rows:
+            base = int(b) << HEIGHT
+            hs, entries = bytes(hs), unpack_entries(bytes(es))
+            for j, e in enumerate(entries):
+                if base + j in wanted and 32 * j + 32 <= len(hs):
+                    found[base + j] = (hs[32 * j:32 * j + 32], e)
+    rest = sorted(i for i in wanted if i >= full << HEIGHT)
+    for k in range(0, len(rest), 500):
+        part = rest[k:k + 500]
+        for idx, h, e in _query(conn, "SELECT idx, leaf_hash, entry FROM ledger_tail WHERE idx "
+                                "IN (" + ", ".join(["?"] * len(part)) + ")", tuple(part)):
+            found[int(idx)] = (bytes(h), bytes(e))
+    return [LedgerEntry(i, *found[i]) for i in indices if i in found]
+
+
+_DECODE = json.JSONDecoder().raw_decode
+
+
+def _index_columns(data: bytes) -> tuple[str, str | None, str | None, str | None]:
+    """``ledger_index`` columns of an entry, read from its canonical bytes (``raw_decode`` of
+    the text: ``json.loads`` spends a third of its time detecting the encoding of bytes)."""
+    try:
+        value = _DECODE(data.decode())[0]
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        return "", None, None, None
+    get = value.get
+    out = [get("record_type"), get("id"), get("run_id"), get("match_id")]
+    for k, v in enumerate(out):
+        if not (isinstance(v, str) and v):
+            out[k] = "" if k == 0 else None
+    return out[0], out[1], out[2], out[3]
+
+
+def _node_range(conn: Connection, level: int, start: int, end: int) -> dict[int, bytes]:
+    """Stored hashes of nodes (level, i), start <= i < end (level >= 1), as stored: levels
+    below 8 come from the blocks' ``subtrees`` column and, in the tail, from ``ledger_nodes``."""
+    found: dict[int, bytes] = {}
+    if start >= end:
+        return found
+    if level < HEIGHT:
+        shift = HEIGHT - level
+        per = BLOCK >> level
+        off = inner_offset(level)
+        for b, inner in _query(conn, "SELECT idx, subtrees FROM ledger_bundles WHERE idx >= ? AND "
+                               "idx < ?", (start >> shift, ((end - 1) >> shift) + 1)):
+            inner = bytes(inner)
+            base = int(b) * per
+            for j in range(max(start, base) - base, min(end, base + per) - base):
+                h = inner[off + 32 * j:off + 32 * j + 32]
+                if len(h) == 32:
+                    found[base + j] = h
+    for idx, h in _query(conn, "SELECT idx, hash FROM ledger_nodes WHERE level = ? AND idx >= ? "
+                         "AND idx < ?", (level, start, end)):
+        found.setdefault(int(idx), bytes(h))
+    return found
 
 
 def _read_nodes(conn: Connection, keys: set[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
     """Hashes of stored nodes (level 0 = leaf hashes); raises if any is missing.
 
-    One primary-key probe per node through the DBAPI cursor: a proof needs about 2·log2(n)
-    of them and SQLAlchemy statement building would cost more than the reads themselves.
+    One primary-key probe per node or block through the DBAPI cursor: a proof needs about
+    2·log2(n) of them, those below level 8 from at most a few blocks, and SQLAlchemy
+    statement building would cost more than the reads themselves.
     """
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    leaf_sql = f"SELECT leaf_hash FROM ledger_leaves WHERE idx = {mark}"
-    node_sql = f"SELECT hash FROM ledger_nodes WHERE level = {mark} AND idx = {mark}"
+    mark = _mark(conn)
+    full = _full_size(conn)
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     found: dict[tuple[int, int], bytes] = {}
+    blocks: dict[int, tuple[bytes, bytes] | None] = {}
     try:
         for level, index in keys:
+            if level < HEIGHT and (index + 1) << level <= full:
+                b = index >> (HEIGHT - level)
+                if b not in blocks:
+                    cursor.execute("SELECT hashes, subtrees FROM ledger_bundles WHERE idx = "
+                                   f"{mark}", (b,))
+                    row = cursor.fetchone()
+                    blocks[b] = None if row is None else (bytes(row[0]), bytes(row[1]))
+                block = blocks[b]
+                if block is None:
+                    continue
+                j = index & ((BLOCK >> level) - 1)
+                pos = 32 * j if level == 0 else inner_offset(level) + 32 * j
+                h = (block[0] if level == 0 else block[1])[pos:pos + 32]
+                if len(h) == 32:
+                    found[(level, index)] = h
+                continue
             if level == 0:
-                cursor.execute(leaf_sql, (index,))
+                cursor.execute(f"SELECT leaf_hash FROM ledger_tail WHERE idx = {mark}", (index,))
             else:
-                cursor.execute(node_sql, (level, index))
+                cursor.execute(f"SELECT hash FROM ledger_nodes WHERE level = {mark} AND "
+                               f"idx = {mark}", (level, index))
             row = cursor.fetchone()
             if row is not None:
                 found[(level, index)] = bytes(row[0])
