@@ -138,7 +138,8 @@ def test_the_run_is_assessed_in_memory_and_its_directory_written_once(
             assert reads == ["summary.json"]
     finally:
         server.stop()
-    assert written == [["findings.jsonl", "run.log"]]  # written once, at the end
+    # written once, at the end, while the run still holds its lock (store/liveness.py)
+    assert written == [[".run.lock", "findings.jsonl", "run.log"]]
     (finding,) = result.findings
     assert finding.evidence_level.value == "served"
     assert isinstance(finding.assessment, dict) and finding.assessment["role"] == "hosting"

@@ -506,7 +506,7 @@ class Assessment(Leaf):
     match_id: str
     verification_leaf: str | None
     assessed_at: IsoTime
-    role: str
+    role: str | None  # None on a lead: a role comes from verified evidence only
     track: str
     lead: bool
     facts: dict[str, Any]

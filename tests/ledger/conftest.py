@@ -49,6 +49,13 @@ class Note(Record):
     x: float | None = None
 
 
+class Linked(Record):
+    """A synthetic leaf that names a match (what the look-up by ``match_id`` finds)."""
+
+    record_type: Literal["match"] = "match"
+    match_id: str
+
+
 def filler(n: int, run_id: str = "run-x") -> list[Note]:
     return [Note(run_id=run_id, n=i) for i in range(n)]
 

@@ -30,7 +30,7 @@ def _migrate(store: Store, to: str, down: bool = False) -> None:
 
 def _old_layout(store: Store, n: int) -> tuple[list[bytes], list[dict]]:  # type: ignore[type-arg]
     """Leaves and subtree hashes written the way the ledger wrote them before 0011."""
-    entries = filler(n, run_id="old-run")
+    entries = [e.entry() for e in filler(n, run_id="old-run")]
     entries[7] = {"record_type": "match", "id": "m-7", "run_id": "old-run", "match_id": "f-7"}
     data = [canonical(e) for e in entries]
     hashes = [merkle.leaf_hash(d) for d in data]

@@ -92,8 +92,7 @@ def test_concurrent_writers_on_postgresql(pg_store: Store, tmp_path: Path,
         try:
             ledger = Ledger.open(pg_store, keys)
             for k in range(40):
-                ledger.append_many([{"record_type": "test", "id": f"{name}-{k}-{j}"}
-                                    for j in range(1 + k % 13)])
+                ledger.append_many([Note(id=f"{name}-{k}-{j}") for j in range(1 + k % 13)])
         except BaseException as exc:  # reported below
             errors.append(exc)
 
@@ -106,6 +105,6 @@ def test_concurrent_writers_on_postgresql(pg_store: Store, tmp_path: Path,
     ledger = Ledger.open(pg_store, keys)
     expected = 2 * sum(1 + k % 13 for k in range(40))
     assert ledger.size == expected
-    assert len({e.record()["id"] for e in ledger.entries("test")}) == expected
+    assert len({e.record()["id"] for e in ledger.entries("note")}) == expected
     report = ledger.verify()
     assert report.ok, report.problems

@@ -15,7 +15,7 @@ from netwarden.ledger.keys import KeyMissingError, init_key, load_key, parse_vke
 from netwarden.records import Record
 from netwarden.store import Store
 
-from .conftest import Note, filler
+from .conftest import Linked, Note, filler
 
 
 class _Sample(Record):
@@ -173,7 +173,7 @@ def test_look_ups_see_every_append(ledger: Ledger) -> None:
     ledger.append_many(filler(300, run_id="a"))
     assert len(ledger.entries("note", run_id="a")) == 300
     ledger.append_many(filler(250, run_id="b"))  # completes block 1 from the tail
-    ledger.append({"record_type": "match", "id": "m-1", "run_id": "b", "match_id": "f-1"})
+    ledger.append(Linked(id="m-1", run_id="b", match_id="f-1"))
     assert len(ledger.entries("note", run_id=["a", "b"])) == 550
     assert [e.index for e in ledger.entries(match_id="f-1")] == [550]
     assert [e.index for e in ledger.entries("match", record_id="m-1")] == [550]
@@ -230,7 +230,7 @@ def test_look_ups_on_a_read_only_copy(ledger: Ledger, store: Store, key_dir: Pat
     ledger.append_many(filler(300, run_id="a"))
     assert len(ledger.entries(run_id="a")) == 300  # indexed up to 300
     ledger.append_many(filler(20, run_id="b"))
-    ledger.append({"record_type": "match", "id": "m-1", "run_id": "b", "match_id": "f-1"})
+    ledger.append(Linked(id="m-1", run_id="b", match_id="f-1"))
     store.engine.dispose()
     copy = tmp_path / "ro.sqlite"
     shutil.copy(store.url.removeprefix("sqlite:///"), copy)
