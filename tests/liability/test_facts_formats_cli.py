@@ -4,6 +4,7 @@ CLI commands (assess, notice send --draft/list/show) on a small synthetic run di
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -147,6 +148,11 @@ def test_cli_assess_and_draft_notices(tmp_path: Path, monkeypatch: pytest.Monkey
                                str(config), "--draft", "--json"])
     assert sent.exit_code == 0, sent.output
     notice_id = json.loads(sent.output)[0]["id"]
+    # the text form prints one line per notice from the same SentNotice
+    again = runner.invoke(app, ["notice", "send", str(run), "--format", "dsa", "--config",
+                                str(config), "--draft"])
+    assert again.exit_code == 0, again.output
+    assert re.fullmatch(r"[0-9a-f]{32} dsa 2 finding\(s\): draft\n", again.output), again.output
     listed = runner.invoke(app, ["notice", "list", "--json"])
     assert json.loads(listed.output)[0]["state"] == "draft"
     shown = runner.invoke(app, ["notice", "show", notice_id, "--message"])

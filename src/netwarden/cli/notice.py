@@ -101,15 +101,15 @@ def send_command(
     if as_json:
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     else:
-        for r in rows:
-            answer = r["delivery"] and f"{r['delivery']['outcome']} {r['delivery']['code']} " \
-                f"{r['delivery']['message']}"
-            deadline_text = (" — " + _("deadline {time}").format(time=r["deadline_at"])
-                             if r["deadline_at"] else "")
+        for s in sent:
+            answer = (f"{s.delivery.outcome} {s.delivery.code} {s.delivery.message}"
+                      if s.delivery else None)
+            deadline_text = (" — " + _("deadline {time}").format(time=s.deadline_at.isoformat())
+                             if s.deadline_at else "")
             typer.echo(_("{id} {format} {count} finding(s): {state}").format(
-                id=r["id"], format=r["format"], count=len(r["findings"]), state=word(r["state"]))
+                id=s.id, format=s.format, count=len(s.finding_ids), state=word(s.state))
                 + f"{' — ' + answer if answer else ''}{deadline_text}")
-            for m in r["missing"]:
+            for m in s.missing:
                 typer.secho("  " + _("incomplete: lacks {what}").format(what=m),
                             fg=typer.colors.YELLOW)
     if any(s.state == "failed" for s in sent):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -158,11 +159,12 @@ def oidc_settings(*, public_url: str | None, issuer: str | None, client_id: str 
         raise InputError(str(secret_file),
                          N_("the first line (the OIDC client secret) is empty"))
     mapping = parse_role_map(role_map) if role_map else None
-    extra = {"role_map": mapping} if mapping is not None else {}
-    return OIDCSettings(issuer=issuer, client_id=client_id, client_secret=secret,
-                        redirect_url=public_url.rstrip("/") + CALLBACK_PATH,
-                        role_claim=role_claim, username_claim=username_claim,
-                        scopes=tuple(scopes.split()), label=label, **extra)
+    settings = OIDCSettings(issuer=issuer, client_id=client_id, client_secret=secret,
+                            redirect_url=public_url.rstrip("/") + CALLBACK_PATH,
+                            role_claim=role_claim, username_claim=username_claim,
+                            scopes=tuple(scopes.split()), label=label)
+    # Without --oidc-role-map the settings keep their default map (each role to itself).
+    return settings if mapping is None else replace(settings, role_map=mapping)
 
 
 def _read_password(password_file: Path | None) -> str:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from netwarden.ledger import merkle
-from netwarden.ledger.checkpoint import CheckpointError, parse_checkpoint
+from netwarden.ledger.checkpoint import Checkpoint, CheckpointError, parse_checkpoint
 from netwarden.ledger.keys import VerifierKey
 from netwarden.ledger.storage import (
     BLOCK,
@@ -36,7 +36,9 @@ from netwarden.ledger.storage import (
 )
 
 if TYPE_CHECKING:
-    from netwarden.ledger.storage import Ledger
+    from sqlalchemy import Connection
+
+    from netwarden.ledger.storage import Ledger, StoredCheckpoint
 
 CHUNK = 8192
 MAX_PROBLEMS = 50
@@ -103,7 +105,7 @@ def verify_ledger(ledger: Ledger, pinned: Sequence[VerifierKey] = ()) -> VerifyR
     report.checkpoints = len(cps)
 
     # 1. checkpoint signatures, stored columns, order
-    parsed = []
+    parsed: list[tuple[StoredCheckpoint, Checkpoint]] = []
     for cp in cps:
         label = f"checkpoint #{cp.id} (size {cp.size})"
         try:
@@ -140,7 +142,7 @@ def verify_ledger(ledger: Ledger, pinned: Sequence[VerifierKey] = ()) -> VerifyR
             report.bad(None, f"checkpoint #{cp.id} (size {cp.size}): {problem}")
         report.notes += [f"checkpoint #{cp.id} (size {cp.size}) {line}"
                          for line in checked.lines()]
-    by_size: dict[int, list] = {}
+    by_size: dict[int, list[tuple[StoredCheckpoint, Checkpoint]]] = {}
     for cp, note in parsed:
         by_size.setdefault(note.size, []).append((cp, note))
 
@@ -232,7 +234,8 @@ def verify_ledger(ledger: Ledger, pinned: Sequence[VerifierKey] = ()) -> VerifyR
 FAST_CHUNK = 1 << 15
 
 
-def _fast_scan(conn, frontier: merkle.Frontier, by_size: dict[int, list],  # type: ignore[no-untyped-def]
+def _fast_scan(conn: Connection, frontier: merkle.Frontier,
+               by_size: dict[int, list[tuple[StoredCheckpoint, Checkpoint]]],
                roots: dict[int, bytes], report: VerifyReport) -> int:
     """Verify aligned chunks of an intact ledger at C speed; return where it stopped.
 
@@ -284,7 +287,7 @@ def _fast_scan(conn, frontier: merkle.Frontier, by_size: dict[int, list],  # typ
             frontier.size, frontier.hashes = saved.size, saved.hashes
             return lo
         roots.update(chunk_roots)
-        report.bytes_hashed += sum([len(r[2]) for r in rows])  # type: ignore[arg-type]
+        report.bytes_hashed += sum([len(r[2] or b"") for r in rows])
         lo = hi
     return lo
 

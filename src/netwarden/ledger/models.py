@@ -19,7 +19,6 @@ per 256 leaves instead of a row (and three index entries) per leaf (docs/perf-le
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
 
 from sqlalchemy import (
     BigInteger,
@@ -93,7 +92,7 @@ class NodeRow(Base):
     """Hash of the complete subtree (level, idx): level >= 8, or 1..7 inside the tail."""
 
     __tablename__ = "ledger_nodes"
-    __table_args__: ClassVar[dict[str, bool]] = {"sqlite_with_rowid": False}
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
     idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

@@ -19,7 +19,10 @@ RUN_TYPES = ("run", "run_end")
 
 
 def _entry(data: bytes) -> dict[str, Any]:
-    return json.loads(data)
+    value = json.loads(data)
+    if not isinstance(value, dict):
+        raise InputError("ledger", "a leaf is not a JSON object")
+    return value
 
 
 def finding_indices(ledger: Ledger, match_id: str) -> set[int]:

@@ -26,10 +26,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import rfc8785
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, Table, func, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from netwarden.errors import InputError, NetwardenError
@@ -43,12 +43,12 @@ from netwarden.store.base import Store
 if TYPE_CHECKING:
     from netwarden.ledger.witness import WitnessEndpoint
 
-BUNDLES = BundleRow.__table__
-TAIL = TailRow.__table__
-INDEX = IndexRow.__table__
-NODES = NodeRow.__table__
-CHECKPOINTS = CheckpointRow.__table__
-KEYS = KeyRow.__table__
+BUNDLES = cast(Table, BundleRow.__table__)
+TAIL = cast(Table, TailRow.__table__)
+INDEX = cast(Table, IndexRow.__table__)
+NODES = cast(Table, NodeRow.__table__)
+CHECKPOINTS = cast(Table, CheckpointRow.__table__)
+KEYS = cast(Table, KeyRow.__table__)
 
 
 #: leaves per stored block (and per C2SP tile / entry bundle): 2^HEIGHT
@@ -67,7 +67,8 @@ class LeafRef(NamedTuple):
     frozen dataclasses cost a sixth of the ledger's share of a 10,000-leaf batch.
     """
 
-    index: int
+    # the field shadows tuple.index on purpose: every caller reads ``ref.index``
+    index: int  # type: ignore[assignment]
     leaf_hash: bytes
 
     @property
@@ -261,13 +262,12 @@ class Ledger:
             try:
                 return self._append_prepared(prepared)
             except Exception as exc:  # another writer took the index (PostgreSQL): retry
-                dbapi = self.store.engine.dialect.dbapi
-                if not isinstance(exc, IntegrityError | dbapi.IntegrityError) or attempt == 2:
+                if not isinstance(exc, self._errors("IntegrityError")) or attempt == 2:
                     raise
                 self._frontier = None
         raise AssertionError("unreachable")
 
-    def _append_prepared(self, prepared: list[tuple]) -> list[LeafRef]:
+    def _append_prepared(self, prepared: Sequence[PreparedEntry]) -> list[LeafRef]:
         with self._write() as conn:
             if conn.dialect.name != "sqlite":
                 # one appender at a time, as SQLite's BEGIN IMMEDIATE gives: an append that
@@ -327,8 +327,8 @@ class Ledger:
             with self._read() as conn:
                 n = self._stored_size(conn)
                 if indices is None:
-                    wanted = range(n - 1, -1, -1) if newest_first else range(n)
-                    chosen = list(itertools.islice(wanted, limit))
+                    order = range(n - 1, -1, -1) if newest_first else range(n)
+                    chosen = list(itertools.islice(order, limit))
                 else:
                     chosen = sorted({int(i) for i in indices if 0 <= int(i) < n},
                                     reverse=newest_first)[:limit]
@@ -377,6 +377,14 @@ class Ledger:
                 counts[rtype] = counts.get(rtype, 0) + 1
         return counts
 
+    def _errors(self, name: str) -> tuple[type[BaseException], ...]:
+        """SQLAlchemy's and the database driver's exception classes called ``name``
+        (``Error``: any database error; ``IntegrityError``: a key taken by another writer)."""
+        ours: type[BaseException] = DBAPIError if name == "Error" else IntegrityError
+        dbapi = self.store.engine.dialect.dbapi
+        theirs = getattr(dbapi, name, None) if dbapi is not None else None
+        return (ours, theirs) if isinstance(theirs, type) else (ours,)
+
     def _fresh_index(self) -> int:
         """Bring the look-up index up to date if this connection may write; return the size
         it covers. A reader without write access (a read-only copy of the database, a
@@ -385,9 +393,8 @@ class Ledger:
         try:
             self.catch_up_index()
         except Exception as exc:
-            dbapi = self.store.engine.dialect.dbapi
-            if not isinstance(exc, DBAPIError | dbapi.Error) or isinstance(
-                    exc, IntegrityError | dbapi.IntegrityError):
+            if not isinstance(exc, self._errors("Error")) or isinstance(
+                    exc, self._errors("IntegrityError")):
                 raise
         with self._read() as conn:
             return _indexed_size(conn)
@@ -433,8 +440,7 @@ class Ledger:
                             index.create(conn)
                     return added
             except Exception as exc:
-                dbapi = self.store.engine.dialect.dbapi
-                if not isinstance(exc, IntegrityError | dbapi.IntegrityError) or attempt == 2:
+                if not isinstance(exc, self._errors("IntegrityError")) or attempt == 2:
                     raise
         raise AssertionError("unreachable")
 
@@ -550,9 +556,12 @@ class Ledger:
             token = timestamp(note.encode(), self.tsa_url)
         now = datetime.now(UTC)
         with self._write() as conn:
-            cid = conn.execute(insert(CHECKPOINTS).values(
+            inserted = conn.execute(insert(CHECKPOINTS).values(
                 size=size, root=root, note=note, key_id=key.public.key_id.hex(), created_at=now,
-                tsa_url=self.tsa_url if token else None, tsa_token=token)).inserted_primary_key[0]
+                tsa_url=self.tsa_url if token else None, tsa_token=token)).inserted_primary_key
+            if inserted is None:
+                raise LedgerError("the checkpoint row was stored without an id")
+            cid = int(inserted[0])
         parse_checkpoint(note)  # never store what we could not read back
         return StoredCheckpoint(cid, size, root, note, key.public.key_id.hex(), now,
                                 self.tsa_url if token else None, token)
@@ -587,7 +596,7 @@ def _mark(conn: Connection) -> str:
     return "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
 
-def _executemany(conn: Connection, sql: str, rows: Sequence[tuple]) -> None:
+def _executemany(conn: Connection, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
     """DBAPI executemany with tuples: SQLAlchemy's per-row parameter handling cost more than
     SQLite's inserts themselves in the batch-append benchmark. ``{}`` in ``sql`` becomes the
     row's placeholders."""
@@ -601,12 +610,12 @@ def _executemany(conn: Connection, sql: str, rows: Sequence[tuple]) -> None:
         cursor.close()
 
 
-def _query(conn: Connection, sql: str, params: tuple = ()) -> list[tuple]:
+def _query(conn: Connection, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     """Rows of one query through the raw cursor (``?`` in ``sql`` is the placeholder)."""
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(sql.replace("?", _mark(conn)), params)
-        return cursor.fetchall()
+        return list(cursor.fetchall())
     finally:
         cursor.close()
 
@@ -832,7 +841,7 @@ def _index_columns(data: bytes) -> tuple[str, str | None, str | None, str | None
     for k, v in enumerate(out):
         if not (isinstance(v, str) and v):
             out[k] = "" if k == 0 else None
-    return out[0], out[1], out[2], out[3]
+    return str(out[0]), out[1], out[2], out[3]
 
 
 def _node_range(conn: Connection, level: int, start: int, end: int) -> dict[int, bytes]:

@@ -105,9 +105,11 @@ def extract_documents(raw: bytes, source: str) -> list[str]:
         ctype = part.get_content_type()
         filename = (part.get_filename() or "").lower()
         try:
-            payload = part.get_payload(decode=True) or b""
+            decoded = part.get_payload(decode=True)
         except Exception:  # a broken transfer encoding is one unusable part
             continue
+        # decode=True gives a leaf part's bytes, or None when it has no payload at all
+        payload = decoded if isinstance(decoded, bytes) else b""
         charset = part.get_content_charset() or "utf-8"
         try:
             text = payload.decode(charset, "replace")

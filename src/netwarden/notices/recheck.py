@@ -125,6 +125,8 @@ def recheck(store: Any, scope: Scope, run_dir: Path, *, ledger: Any | None = Non
             if finding is None:
                 continue
             service = _service_for(scope, finding)
+            seen: list[Observation]
+            failure: str | None
             if service is None:
                 seen, failure = [], f"the scope lists no service for {finding.host}:" \
                     f"{finding.port}"

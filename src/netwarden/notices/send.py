@@ -156,10 +156,21 @@ def deliver(msg: EmailMessage, settings: SmtpSettings) -> Delivery:
                     settings.port, box["tls"], tuple(refused))
 
 
+class _SMTP(smtplib.SMTP):
+    """``smtplib.SMTP`` whose STARTTLS checks the certificate against the host connected to.
+
+    ``starttls()`` verifies the server's name against ``_host``, which only ``__init__`` with a
+    host sets — and that form connects at once and raises on a refusing greeting, hiding the
+    code we record. ``connect()`` alone leaves ``_host`` empty, so it is set here.
+    """
+
+    _host: str
+
+
 def _exchange(msg: EmailMessage, settings: SmtpSettings, smtp_ref: list[smtplib.SMTP],
               box: dict[str, Any]) -> tuple[str, int | None, str, list[str]]:
     stage = "connect"
-    smtp = smtplib.SMTP(timeout=settings.timeout, local_hostname=settings.local_hostname)
+    smtp = _SMTP(timeout=settings.timeout, local_hostname=settings.local_hostname)
     smtp_ref.append(smtp)
     try:
         code, banner = smtp.connect(settings.host, settings.port)

@@ -251,7 +251,7 @@ def _render_html(data: ReportData, lang: str) -> str:
         }
     levels = Counter(f["evidence_level"] for f in findings)
     removal: dict[str, list[float]] = defaultdict(list)
-    open_notices = Counter()
+    open_notices: Counter[str] = Counter()
     for n in data.notices:
         if n["sent_at"] and n["removed_at"]:
             removal[n["operator"]].append((n["removed_at"] - n["sent_at"]).total_seconds()

@@ -18,6 +18,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
 from netwarden.i18n import _, current_language
 
@@ -71,7 +72,9 @@ def stacked_bars(title: str, counts: dict[str, dict[str, int]], stack_order: Seq
         left = [a + b for a, b in zip(left, values, strict=True)]
     ax.invert_yaxis()
     ax.set_xlabel(_("findings"))
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    locator = ax.xaxis.get_major_locator()
+    if isinstance(locator, MaxNLocator):  # a linear axis's default AutoLocator is one
+        locator.set_params(integer=True)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     return _svg(fig)
 
@@ -107,7 +110,10 @@ def over_time(title: str, series: dict[str, list[datetime]]) -> str:
         if not times:
             continue
         ordered = sorted(times)
-        ax.step(ordered, range(1, len(ordered) + 1), where="post", label=level,
+        # matplotlib's stubs type x as ArrayLike, but datetimes are converted by its date
+        # units (which also choose the date ticks); the stubs are too narrow here.
+        ax.step(ordered, range(1, len(ordered) + 1),  # type: ignore[arg-type]
+                where="post", label=level,
                 color=LEVEL_COLORS.get(level))
     ax.set_ylabel(_("findings (cumulative)"))
     ax.xaxis.set_major_formatter(mdates.DateFormatter(

@@ -26,11 +26,14 @@ router = APIRouter(prefix="/api/v1", tags=["v1"])
 _ID = r"^[A-Za-z0-9_.:-]{1,80}$"
 FindingId = Annotated[str, PathParam(pattern=_ID, description="the finding's id")]
 RunId = Annotated[str, PathParam(pattern=_ID, description="the run's id")]
-NOT_FOUND = {404: {"description": "No such item"}}
-AUTH = {401: {"description": "Not logged in"}, 403: {"description": "Role lacks permission"}}
-WRITE = {**AUTH, 409: {"description": "The review state forbids this"},
-         413: {"description": "Request body too large"},
-         422: {"description": "Invalid input"}}
+# FastAPI's type for a route's extra OpenAPI responses (status code -> response object).
+Responses = dict[int | str, dict[str, Any]]
+NOT_FOUND: Responses = {404: {"description": "No such item"}}
+AUTH: Responses = {401: {"description": "Not logged in"},
+                   403: {"description": "Role lacks permission"}}
+WRITE: Responses = {**AUTH, 409: {"description": "The review state forbids this"},
+                    413: {"description": "Request body too large"},
+                    422: {"description": "Invalid input"}}
 
 
 class Me(BaseModel):

@@ -307,7 +307,9 @@ def authenticate(store: Store, settings: AuthSettings, name: str, password: str,
         return None
     if _hasher.check_needs_rehash(stored):
         with store.session() as session:
-            session.get(UserRow, name).password_hash = _hasher.hash(password)
+            fresh = session.get(UserRow, name)
+            if fresh is not None:  # the row was read in an earlier transaction
+                fresh.password_hash = _hasher.hash(password)
     record_event(store, "login", user=name, client=client)
     return User(name, role)
 

@@ -121,7 +121,8 @@ class EvidenceLedger:
             raise InputError("decision", f"{decision!r} is not one of "
                              f"{', '.join(REVIEW_DECISIONS)}")
         text = _reason(reason, "reason")
-        refs = finding.get("ledger") if isinstance(finding.get("ledger"), dict) else {}
+        ledger_refs = finding.get("ledger")
+        refs = ledger_refs if isinstance(ledger_refs, dict) else {}
         record = Review(run_id=finding.get("run_id"), match_id=finding["id"],
                         finding_id=finding["id"],
                         finding_leaf=(refs.get("match") or {}).get("leaf_hash"),
@@ -212,12 +213,13 @@ class EvidenceLedger:
         result: dict[str, Any] = {"finding_id": finding["id"], "checkpoint": None,
                                   "verifier_key": None, "leaves": []}
         if checkpoint is not None:
-            name, public = keys.get(checkpoint.key_id, (None, None))
+            key = keys.get(checkpoint.key_id)
             result["checkpoint"] = {"size": checkpoint.size,
                                     "root": base64.b64encode(checkpoint.root).decode(),
                                     "note": checkpoint.note, "key_id": checkpoint.key_id,
                                     "created_at": checkpoint.created_at.isoformat()}
-            if name is not None:
+            if key is not None:
+                name, public = key
                 result["verifier_key"] = {"name": name, "key_id": checkpoint.key_id,
                                           "public_key": base64.b64encode(public).decode(),
                                           "vkey": VerifierKey(name, public).vkey}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Histogram
@@ -25,6 +25,7 @@ from netwarden.store.models_runs import RunRow
 from netwarden.web.models import EventRow
 
 if TYPE_CHECKING:
+    from sqlalchemy import Row
     from starlette.requests import Request
 
     from netwarden.web.data import FindingsSource
@@ -57,7 +58,7 @@ class _StateCollector:
             events = session.execute(select(EventRow.kind, func.count())
                                      .group_by(EventRow.kind)).all()
             tables = set(inspect(session.get_bind()).get_table_names())
-            notices = []
+            notices: Sequence[Row[str, int]] = []  # (state, count); none without the table
             if "notices" in tables:
                 from netwarden.notices.models import NoticeRow
 

@@ -250,11 +250,12 @@ class PeerSession:
         c = self.contact
         try:
             try:
-                self._reader, self._writer = await asyncio.wait_for(
+                reader, writer = await asyncio.wait_for(
                     asyncio.open_connection(self.host, self.port), self.limits.connect_timeout)
             except (OSError, TimeoutError) as exc:
                 raise _Stop(f"connection failed: {_describe(exc)}") from None
-            local = self._writer.get_extra_info("sockname") or ("0.0.0.0", 0)
+            self._reader, self._writer = reader, writer
+            local = writer.get_extra_info("sockname") or ("0.0.0.0", 0)
             self._transcript = Transcript((local[0], local[1]), (self.host, self.port),
                                           self.pcap)
             c.stage = "handshake"

@@ -86,9 +86,12 @@ def _dict_peers(items: list[Any]) -> tuple[list[PeerAddress], int]:
             dropped += 1
             continue
         ip, port, pid = item.get(b"ip"), item.get(b"port"), item.get(b"peer id")
+        if not isinstance(ip, bytes):  # missing, or not a bencoded string
+            dropped += 1
+            continue
         try:
             host = str(ipaddress.ip_address(ip.decode("ascii")))  # names are never resolved
-        except (AttributeError, UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError):
             dropped += 1
             continue
         if not isinstance(port, int) or not 0 < port < 65536:

@@ -30,7 +30,7 @@ MAX_DATAGRAM = 65_535
 def parse_connect(data: bytes, transaction: int) -> int:
     if len(data) < 16:
         if len(data) >= 8:
-            _check(*struct.unpack(">II", data[:8]), data, CONNECT, transaction)
+            _check_header(data, CONNECT, transaction)
         raise TrackerError(f"connect response of {len(data)} bytes")
     action, tid, connection_id = struct.unpack(">IIQ", data[:16])
     _check(action, tid, data, CONNECT, transaction)
@@ -41,7 +41,7 @@ def parse_announce_response(data: bytes, transaction: int, ipv6: bool = False
                             ) -> AnnounceResult:
     if len(data) < 20:
         if len(data) >= 8:
-            _check(*struct.unpack(">II", data[:8]), data, ANNOUNCE, transaction)
+            _check_header(data, ANNOUNCE, transaction)
         raise TrackerError(f"announce response of {len(data)} bytes")
     action, tid, interval, leechers, seeders = struct.unpack(">IIIII", data[:20])
     _check(action, tid, data, ANNOUNCE, transaction)
@@ -54,11 +54,18 @@ def parse_announce_response(data: bytes, transaction: int, ipv6: bool = False
 def parse_scrape_response(data: bytes, transaction: int) -> ScrapeResult:
     if len(data) < 20:
         if len(data) >= 8:
-            _check(*struct.unpack(">II", data[:8]), data, SCRAPE, transaction)
+            _check_header(data, SCRAPE, transaction)
         raise TrackerError(f"scrape response of {len(data)} bytes")
     action, tid, seeders, completed, leechers = struct.unpack(">IIIII", data[:20])
     _check(action, tid, data, SCRAPE, transaction)
     return ScrapeResult(seeders, leechers, completed)
+
+
+def _check_header(data: bytes, want: int, transaction: int) -> None:
+    """Check the 8-byte header of a response too short for its action, so that a tracker's
+    error message (or a stray answer) is reported as such rather than as a short response."""
+    action, tid = struct.unpack(">II", data[:8])
+    _check(action, tid, data, want, transaction)
 
 
 def _check(action: int, tid: int, data: bytes, want: int, transaction: int) -> None:
