@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from netwarden.cli import _load_commands, app
 from netwarden.ledger import Ledger, merkle
+from netwarden.ledger.audit import Problem
 from netwarden.ledger.checkpoint import sign_checkpoint
 from netwarden.ledger.keys import load_key
 from netwarden.ledger.storage import inner_offset, pack_entries, unpack_entries
@@ -298,6 +299,7 @@ def test_checkpoint_edit_is_found(sealed: Ledger, store: Store) -> None:
     report = sealed.verify()
     assert not report.ok
     assert any("does not verify" in p for p in report.problems), report.problems
+    assert report.kinds[0] is Problem.CHECKPOINT_SIGNATURE, report.found
 
 
 def test_rollback_is_found(sealed: Ledger, store: Store, key_dir: Path) -> None:
@@ -310,6 +312,7 @@ def test_rollback_is_found(sealed: Ledger, store: Store, key_dir: Path) -> None:
     report = sealed.verify()
     assert not report.ok
     assert any("rollback" in p for p in report.problems), report.problems
+    assert Problem.ROLLBACK in report.kinds and report.kinds[0] is Problem.ROLLBACK
 
 
 def test_cli_verify_exit_codes(sealed: Ledger, store: Store) -> None:
@@ -322,3 +325,24 @@ def test_cli_verify_exit_codes(sealed: Ledger, store: Store) -> None:
     bad = runner.invoke(app, ["ledger", "verify", "--db", store.url])
     assert bad.exit_code == 1
     assert "first bad index 3" in bad.output
+
+
+# The kind of the first problem each edit gives: a reader tells an edited entry from a lost
+# leaf or a moved one without parsing the words (verify_ledger's typed problems).
+FIRST_KIND = {
+    "byte flip in entry 23": Problem.ENTRY_CHANGED,
+    "entry and its hash rewritten (leaf 22)": Problem.SUBTREE_MISMATCH,
+    "deleted leaf 9": Problem.LEAF_MISSING,
+    "tail cut after 35": Problem.LEAVES_REMOVED,
+}
+
+
+@pytest.mark.parametrize("case", FIRST_KIND, ids=list(FIRST_KIND))
+def test_each_problem_says_its_kind(sealed: Ledger, store: Store, case: str) -> None:
+    edit, first_bad = CASES[case]
+    _edit(store, edit)
+    report = sealed.verify()
+    assert report.kinds[0] is FIRST_KIND[case], report.found
+    assert [f.text for f in report.found] == report.problems
+    assert report.as_dict()["problem_kinds"][0] == FIRST_KIND[case].value
+    assert min(f.index for f in report.found if f.index is not None) == first_bad
