@@ -176,26 +176,33 @@ run_audit(scope, Path({out!r}), SmallIndex(PLANTED), ledger=ledger, store=store)
 """
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_signalled_run_writes_its_report_and_marks_itself_interrupted(
-        tmp_path: Path, home: Path, signum: int) -> None:
+def _audit_until_its_first_finding(tmp_path: Path, out: Path) -> subprocess.Popen[bytes]:
+    """An audit (SCRIPT) in its own process, held by a dripping server after the planted
+    file's finding is durable: the moment the tests interrupt or kill it."""
     (tmp_path / "good").mkdir()
     (tmp_path / "good" / "planted.bin").write_bytes(PLANTED)
-    out = tmp_path / "run"
     script = SCRIPT.format(tests=str(Path(__file__).parent), root=str(tmp_path / "good"),
                            out=str(out))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    findings = out / "findings.jsonl"
+    for _ in range(600):
+        if (findings.exists() and findings.read_text().strip()) or proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    if proc.poll() is not None:
+        raise AssertionError(proc.communicate()[0].decode()[-3000:])
+    return proc
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signalled_run_writes_its_report_and_marks_itself_interrupted(
+        tmp_path: Path, home: Path, signum: int) -> None:
+    out = tmp_path / "run"
+    proc = _audit_until_its_first_finding(tmp_path, out)
+    findings = out / "findings.jsonl"
     try:
-        findings = out / "findings.jsonl"
-        for _ in range(600):  # the planted file's finding is durable: then interrupt
-            if findings.exists() and findings.read_text().strip():
-                break
-            if proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        assert proc.poll() is None, proc.communicate()[0].decode()[-3000:]
         proc.send_signal(signum)
         output = proc.communicate(timeout=120)[0].decode()
     finally:
@@ -251,27 +258,10 @@ def test_a_run_killed_9_is_marked_interrupted_by_the_next_audit(tmp_path: Path,
     so the next audit on this machine marks the dead run ``interrupted``."""
     from netwarden.store.models_runs import RunRow
 
-    (tmp_path / "good").mkdir()
-    (tmp_path / "good" / "planted.bin").write_bytes(PLANTED)
     out = tmp_path / "run"
-    script = SCRIPT.format(tests=str(Path(__file__).parent), root=str(tmp_path / "good"),
-                           out=str(out))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        findings = out / "findings.jsonl"
-        for _ in range(600):
-            if (findings.exists() and findings.read_text().strip()) or proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        assert proc.poll() is None, proc.communicate()[0].decode()[-3000:]
-        proc.kill()
-        proc.wait(60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    proc = _audit_until_its_first_finding(tmp_path, out)
+    proc.kill()
+    proc.wait(60)
     store = open_store()
     with store.session() as session:
         assert [r.status for r in session.query(RunRow).all()] == ["running"]

@@ -27,7 +27,7 @@ from netwarden.digest.vpdq import vpdq_from_bytes
 from netwarden.ledger import Ledger
 from netwarden.ledger.keys import init_key
 from netwarden.pipeline import run_audit
-from netwarden.store import open_store
+from netwarden.store import Store, open_store
 from perceptual.synthetic import encode_video, photo, scene_frames
 
 from .conftest import make_scope
@@ -39,6 +39,25 @@ TRACKER = "127.77.0.10"
 def _media_torrent(tmp: Path, name: str, data: bytes) -> MadeTorrent:
     """A v1 torrent of one file holding ``data`` (16 KiB pieces)."""
     return make_torrent(tmp, name, len(data), piece_length=16 * 1024, content=data)
+
+
+def bank_and_releases(tmp: Path) -> tuple[Store, BankStore, list[MadeTorrent]]:
+    """A bank that knows the film "Брат" only by its vPDQ signal and title, and three
+    torrents nobody banked: a rescaled re-release, an unrelated film under a sequel-like name,
+    and a file that is not media (shared by the tracker and the DHT discovery tests)."""
+    frames = scene_frames(4101, count=75, size=(320, 240), picture=photo)
+    original = encode_video(frames)
+    rescaled = encode_video(frames, size=(192, 144), bitrate=120_000)
+    unrelated = encode_video(scene_frames(8802, count=75, size=(320, 240), picture=photo))
+    store = open_store()
+    init_key()
+    banks = BankStore(store)
+    bank = tmp / "films-vpdq.txt"
+    bank.write_text(f"vpdq {vpdq_from_bytes(original).signal()} Брат\n", encoding="utf-8")
+    assert banks.import_file("films-vpdq", "films", "hma", bank).added == 1
+    return store, banks, [_media_torrent(tmp, "Brat.1997.480p.x264-NW.mp4", rescaled),
+                          _media_torrent(tmp, "Brat.2.2000.720p.x264.mp4", unrelated),
+                          _media_torrent(tmp, "distro-12.iso", b"\7" * 100_000)]
 
 
 # -- units ---------------------------------------------------------------------------------------
@@ -103,20 +122,7 @@ def test_a_rereleased_film_is_found_by_content(tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NETWARDEN_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("NETWARDEN_DB", raising=False)
-    frames = scene_frames(4101, count=75, size=(320, 240), picture=photo)
-    original = encode_video(frames)
-    rescaled = encode_video(frames, size=(192, 144), bitrate=120_000)
-    unrelated = encode_video(scene_frames(8802, count=75, size=(320, 240), picture=photo))
-    store = open_store()
-    init_key()
-    banks = BankStore(store)
-    bank = tmp_path / "films-vpdq.txt"
-    bank.write_text(f"vpdq {vpdq_from_bytes(original).signal()} Брат\n", encoding="utf-8")
-    assert banks.import_file("films-vpdq", "films", "hma", bank).added == 1
-
-    copy = _media_torrent(tmp_path, "Brat.1997.480p.x264-NW.mp4", rescaled)
-    decoy = _media_torrent(tmp_path, "Brat.2.2000.720p.x264.mp4", unrelated)
-    iso = _media_torrent(tmp_path, "distro-12.iso", b"\7" * 100_000)
+    store, banks, (copy, decoy, iso) = bank_and_releases(tmp_path)
     hashes = [copy.btih, decoy.btih, iso.btih]
     with opentracker(tmp_path / "tracker", hashes, TRACKER) as port:  # type: ignore[arg-type]
         announce = f"http://{TRACKER}:{port}/announce"

@@ -19,20 +19,16 @@ from pathlib import Path
 
 import pytest
 
-from netwarden.banks import BankStore
 from netwarden.codec.bencode import encode
 from netwarden.collect.bittorrent.dht import parse_response, sample_infohashes
-from netwarden.digest.vpdq import vpdq_from_bytes
 from netwarden.ledger import Ledger
-from netwarden.ledger.keys import init_key
 from netwarden.pipeline import run_audit
 from netwarden.scope import Decision
-from netwarden.store import open_store
-from perceptual.synthetic import encode_video, photo, scene_frames
 
 from .conftest import make_scope
-from .swarm import MadeTorrent, Seeder, free_port, make_torrent
+from .swarm import Seeder, free_port
 from .test_dht import DHT_SETTINGS
+from .test_discovery import bank_and_releases
 
 
 def test_sample_response_parsing_is_bounded_and_drops_partial_hashes() -> None:
@@ -85,28 +81,12 @@ def test_sampling_never_queries_a_node_outside_the_scope() -> None:
     outside.close()
 
 
-def _media_torrent(tmp: Path, name: str, data: bytes) -> MadeTorrent:
-    return make_torrent(tmp, name, len(data), piece_length=16 * 1024, content=data)
-
-
 @pytest.mark.slow
 def test_a_rereleased_film_seeded_into_the_dht_is_found_by_content(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NETWARDEN_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("NETWARDEN_DB", raising=False)
-    frames = scene_frames(4101, count=75, size=(320, 240), picture=photo)
-    original = encode_video(frames)
-    rescaled = encode_video(frames, size=(192, 144), bitrate=120_000)
-    unrelated = encode_video(scene_frames(8802, count=75, size=(320, 240), picture=photo))
-    store = open_store()
-    init_key()
-    banks = BankStore(store)
-    bank = tmp_path / "films-vpdq.txt"
-    bank.write_text(f"vpdq {vpdq_from_bytes(original).signal()} Брат\n", encoding="utf-8")
-    assert banks.import_file("films-vpdq", "films", "hma", bank).added == 1
-    copy = _media_torrent(tmp_path, "Brat.1997.480p.x264-NW.mp4", rescaled)
-    decoy = _media_torrent(tmp_path, "Brat.2.2000.720p.x264.mp4", unrelated)
-    iso = _media_torrent(tmp_path, "distro-12.iso", b"\7" * 100_000)
+    store, banks, (copy, decoy, iso) = bank_and_releases(tmp_path)
 
     nodes = [Seeder(f"127.77.3.{i + 1}", free_port(f"127.77.3.{i + 1}", socket.SOCK_DGRAM),
                     dht=True, extra=DHT_SETTINGS) for i in range(3)]

@@ -17,7 +17,7 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from netwarden.codec.bencode import BencodeError, decode, encode
 from netwarden.collect.bittorrent.tracker_http import PeerAddress, compact_peers
@@ -123,6 +123,72 @@ class _Proto(asyncio.DatagramProtocol):
             waiter[1].set_result(data)
 
 
+class _Counts(Protocol):
+    queries: int
+    responses: int
+    errors: int
+    refused_nodes: list[tuple[tuple[str, int], str]]
+
+
+class _Krpc:
+    """One UDP socket asking in-scope DHT nodes one KRPC query each, bounded by a deadline.
+
+    Shared by both walks: :meth:`ask` sends a query and waits (at most ``query_timeout``, never
+    past the walk's deadline) for the answer from that very address; :meth:`admit` passes nodes
+    an answer named through the scope check once each (outside: recorded, never queried).
+    """
+
+    def __init__(self, walk: _Counts, check: Callable[[str, int], Decision], deadline: float,
+                 query_timeout: float) -> None:
+        self.walk, self.check = walk, check
+        self.deadline, self.query_timeout = deadline, query_timeout
+        self.my_id = os.urandom(20)
+        self.seen: set[tuple[str, int]] = set()
+        self.transport: asyncio.DatagramTransport | None = None
+        self.proto = _Proto()
+
+    async def open(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.transport, _ = await loop.create_datagram_endpoint(lambda: self.proto,
+                                                                local_addr=("0.0.0.0", 0))
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def admit(self, host: str, port: int) -> bool:
+        """True the first time an in-scope node is named; a node outside is refused once."""
+        if (host, port) in self.seen:
+            return False
+        self.seen.add((host, port))
+        decision = self.check(host, port)
+        if not decision:
+            if len(self.walk.refused_nodes) < 1000:
+                self.walk.refused_nodes.append(((host, port), decision.reason))
+            return False
+        return True
+
+    async def ask(self, host: str, port: int, query: str, args: dict[str, Any]
+                  ) -> Response | None:
+        assert self.transport is not None, "open() first"
+        tid = os.urandom(4)
+        fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.proto.waiters[tid] = ((host, port), fut)
+        self.transport.sendto(encode({"t": tid, "y": "q", "q": query,
+                                      "a": {"id": self.my_id, **args}}), (host, port))
+        self.walk.queries += 1
+        try:
+            left = max(0.01, min(self.query_timeout, self.deadline - time.monotonic()))
+            response = parse_response(await asyncio.wait_for(fut, left))
+            self.walk.responses += 1
+            return response
+        except (TimeoutError, KrpcError):
+            self.walk.errors += 1
+            return None
+        finally:
+            self.proto.waiters.pop(tid, None)
+
+
 def _distance(a: bytes, b: bytes) -> int:
     return int.from_bytes(a, "big") ^ int.from_bytes(b, "big")
 
@@ -133,69 +199,31 @@ async def get_peers(info_hash: bytes, bootstrap: list[tuple[str, int]],
     """Iterative ``get_peers`` from in-scope ``bootstrap`` nodes, bounded in queries and time."""
     walk = Walk()
     start = time.monotonic()
-    deadline = start + timeout
-    my_id = os.urandom(20)
-    loop = asyncio.get_running_loop()
-    transport, proto = await loop.create_datagram_endpoint(_Proto, local_addr=("0.0.0.0", 0))
-    seen: set[tuple[str, int]] = set()
-    candidates: list[tuple[int, str, int]] = []
-    for host, port in bootstrap:
-        decision = check(host, port)
-        if decision:
-            seen.add((host, port))
-            candidates.append((0, host, port))
-        else:
-            walk.refused_nodes.append(((host, port), decision.reason))
-
-    async def query(host: str, port: int) -> Response | None:
-        tid = os.urandom(4)
-        fut: asyncio.Future[bytes] = loop.create_future()
-        proto.waiters[tid] = ((host, port), fut)
-        transport.sendto(encode({"t": tid, "y": "q", "q": "get_peers",
-                                 "a": {"id": my_id, "info_hash": info_hash}}), (host, port))
-        walk.queries += 1
-        try:
-            left = max(0.01, min(query_timeout, deadline - time.monotonic()))
-            data = await asyncio.wait_for(fut, left)
-            response = parse_response(data)
-            walk.responses += 1
-            return response
-        except (TimeoutError, KrpcError):
-            walk.errors += 1
-            return None
-        finally:
-            proto.waiters.pop(tid, None)
-
+    krpc = _Krpc(walk, check, start + timeout, query_timeout)
+    await krpc.open()
+    candidates = [(0, h, p) for h, p in bootstrap if krpc.admit(h, p)]
     try:
         while candidates:
             if walk.queries >= max_queries:
                 walk.stopped_by = "max_queries"
                 break
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= krpc.deadline:
                 walk.stopped_by = "timeout"
                 break
             candidates.sort()
             batch = candidates[:min(ALPHA, max_queries - walk.queries)]
             del candidates[:len(batch)]
-            results = await asyncio.gather(*(query(h, p) for _, h, p in batch))
-            for response in results:
+            for response in await asyncio.gather(*(
+                    krpc.ask(h, p, "get_peers", {"info_hash": info_hash}) for _, h, p in batch)):
                 if response is None:
                     continue
                 for peer in response.peers:
                     if peer not in walk.peers and len(walk.peers) < 10_000:
                         walk.peers.append(peer)
-                for nid, host, port in response.nodes:
-                    if (host, port) in seen:
-                        continue
-                    seen.add((host, port))
-                    decision = check(host, port)
-                    if not decision:
-                        if len(walk.refused_nodes) < 1000:
-                            walk.refused_nodes.append(((host, port), decision.reason))
-                        continue
-                    candidates.append((_distance(nid, info_hash), host, port))
+                candidates += [(_distance(nid, info_hash), h, p)
+                               for nid, h, p in response.nodes if krpc.admit(h, p)]
     finally:
-        transport.close()
+        krpc.close()
         walk.seconds = time.monotonic() - start
     return walk
 
@@ -235,49 +263,22 @@ async def sample_infohashes(bootstrap: list[tuple[str, int]],
     """
     walk = SampleWalk()
     start = time.monotonic()
-    deadline = start + timeout
-    my_id = os.urandom(20)
-    loop = asyncio.get_running_loop()
-    transport, proto = await loop.create_datagram_endpoint(_Proto, local_addr=("0.0.0.0", 0))
-    seen: set[tuple[str, int]] = set()
-    queue: list[tuple[str, int]] = []
-    for host, port in bootstrap:
-        decision = check(host, port)
-        if decision:
-            seen.add((host, port))
-            queue.append((host, port))
-        else:
-            walk.refused_nodes.append(((host, port), decision.reason))
-
-    async def query(host: str, port: int) -> Response | None:
-        tid = os.urandom(4)
-        fut: asyncio.Future[bytes] = loop.create_future()
-        proto.waiters[tid] = ((host, port), fut)
-        transport.sendto(encode({"t": tid, "y": "q", "q": "sample_infohashes",
-                                 "a": {"id": my_id, "target": os.urandom(20)}}), (host, port))
-        walk.queries += 1
-        try:
-            left = max(0.01, min(query_timeout, deadline - time.monotonic()))
-            response = parse_response(await asyncio.wait_for(fut, left))
-            walk.responses += 1
-            return response
-        except (TimeoutError, KrpcError):
-            walk.errors += 1
-            return None
-        finally:
-            proto.waiters.pop(tid, None)
-
+    krpc = _Krpc(walk, check, start + timeout, query_timeout)
+    await krpc.open()
+    queue = [(h, p) for h, p in bootstrap if krpc.admit(h, p)]
     try:
         while queue:
             if walk.queries >= max_queries:
                 walk.stopped_by = "max_queries"
                 break
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= krpc.deadline:
                 walk.stopped_by = "timeout"
                 break
             batch = queue[:min(ALPHA, max_queries - walk.queries)]
             del queue[:len(batch)]
-            for response in await asyncio.gather(*(query(h, p) for h, p in batch)):
+            for response in await asyncio.gather(*(
+                    krpc.ask(h, p, "sample_infohashes", {"target": os.urandom(20)})
+                    for h, p in batch)):
                 if response is None:
                     continue
                 walk.stored_claimed += response.num or 0
@@ -286,17 +287,8 @@ async def sample_infohashes(bootstrap: list[tuple[str, int]],
                         walk.samples[sample] += 1
                     elif len(walk.samples) < MAX_SAMPLED:
                         walk.samples[sample] = 1
-                for _nid, host, port in response.nodes:
-                    if (host, port) in seen:
-                        continue
-                    seen.add((host, port))
-                    decision = check(host, port)
-                    if not decision:
-                        if len(walk.refused_nodes) < 1000:
-                            walk.refused_nodes.append(((host, port), decision.reason))
-                        continue
-                    queue.append((host, port))
+                queue += [(h, p) for _nid, h, p in response.nodes if krpc.admit(h, p)]
     finally:
-        transport.close()
+        krpc.close()
         walk.seconds = time.monotonic() - start
     return walk
