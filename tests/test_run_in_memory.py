@@ -11,7 +11,6 @@ import builtins
 import hashlib
 import json
 import pathlib
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import pytest
 from sqlalchemy import select
 
 import netwarden.pipeline as pipeline
+from netwarden.banks.exact import Reference
 from netwarden.ledger import Ledger
 from netwarden.ledger.keys import init_key
 from netwarden.notices.formats.base import Party
@@ -39,22 +39,13 @@ PLANTED = b"synthetic planted file for the in-memory run " * 100
 RUN_FILES_READ_BACK = ("findings.jsonl", "summary.json", "assessment.json")
 
 
-@dataclass(frozen=True)
-class Ref:
-    bank: str
-    category: str
-    reference_id: str
-    title: str | None
-    algorithm: str
-    value: str
-
-
 class OneReference:
     """A bank index (netwarden.seams.BankIndex) holding the planted file's SHA-256."""
 
-    ref = Ref("films", "film", "ref-1", "planted", "sha256", hashlib.sha256(PLANTED).hexdigest())
+    ref = Reference("films", "film", "ref-1", "planted", "sha256",
+                    hashlib.sha256(PLANTED).hexdigest())
 
-    def lookup_many(self, digests: dict[str, str]) -> list[Ref]:
+    def lookup_many(self, digests: dict[str, str]) -> list[Reference]:
         return [self.ref] if digests.get("sha256") == self.ref.value else []
 
     def perceptual_matches(self, observation: Observation, banks: Any = None) -> list[Any]:

@@ -16,13 +16,13 @@ import subprocess
 import sys
 import textwrap
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from netwarden.banks.exact import Reference
 from netwarden.ledger import Ledger
 from netwarden.ledger.keys import init_key
 from netwarden.pipeline import _Recorder, run_audit
@@ -39,25 +39,15 @@ GOOD_HOST, HTTP_HOST, FTP_HOST, DRIP_HOST = "127.77.34.1", "127.77.34.2", "127.7
 PLANTED = b"synthetic planted file for the runaway audit " * 100
 
 
-@dataclass(frozen=True)
-class Ref:
-    bank: str
-    category: str
-    reference_id: str
-    title: str | None
-    algorithm: str
-    value: str
-
-
 class SmallIndex:
     """A bank index (netwarden.seams.BankIndex) of one reference: the planted file's SHA-256;
     nothing perceptual, nothing for collectors that ask by digest."""
 
     def __init__(self, data: bytes) -> None:
-        self.ref = Ref("films", "film", "ref-1", "planted", "sha256",
+        self.ref = Reference("films", "film", "ref-1", "planted", "sha256",
                        hashlib.sha256(data).hexdigest())
 
-    def lookup_many(self, digests: dict[str, str]) -> list[Ref]:
+    def lookup_many(self, digests: dict[str, str]) -> list[Reference]:
         return [self.ref] if digests.get("sha256") == self.ref.value else []
 
     def perceptual_matches(self, observation: Observation, banks: Any = None) -> list[Any]:

@@ -156,6 +156,14 @@ class _Krpc:
         if self.transport is not None:
             self.transport.close()
 
+    def spent(self, max_queries: int) -> str | None:
+        """Why the walk must stop now (``max_queries`` or ``timeout``), or None."""
+        if self.walk.queries >= max_queries:
+            return "max_queries"
+        if time.monotonic() >= self.deadline:
+            return "timeout"
+        return None
+
     def admit(self, host: str, port: int) -> bool:
         """True the first time an in-scope node is named; a node outside is refused once."""
         if (host, port) in self.seen:
@@ -204,11 +212,8 @@ async def get_peers(info_hash: bytes, bootstrap: list[tuple[str, int]],
     candidates = [(0, h, p) for h, p in bootstrap if krpc.admit(h, p)]
     try:
         while candidates:
-            if walk.queries >= max_queries:
-                walk.stopped_by = "max_queries"
-                break
-            if time.monotonic() >= krpc.deadline:
-                walk.stopped_by = "timeout"
+            if why := krpc.spent(max_queries):
+                walk.stopped_by = why
                 break
             candidates.sort()
             batch = candidates[:min(ALPHA, max_queries - walk.queries)]
@@ -268,11 +273,8 @@ async def sample_infohashes(bootstrap: list[tuple[str, int]],
     queue = [(h, p) for h, p in bootstrap if krpc.admit(h, p)]
     try:
         while queue:
-            if walk.queries >= max_queries:
-                walk.stopped_by = "max_queries"
-                break
-            if time.monotonic() >= krpc.deadline:
-                walk.stopped_by = "timeout"
+            if why := krpc.spent(max_queries):
+                walk.stopped_by = why
                 break
             batch = queue[:min(ALPHA, max_queries - walk.queries)]
             del queue[:len(batch)]
