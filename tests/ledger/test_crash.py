@@ -33,12 +33,36 @@ for i in range(100000):
 """
 
 
+#: bulk appends (append_canonical, with the WAL checkpoint on a second thread): a kill can
+#: land while that thread copies the WAL into the database file
+BULK_WRITER = """
+import sys
+from pathlib import Path
+from typing import Literal
+from netwarden.ledger import Ledger
+from netwarden.records import Record
+from netwarden.store import open_store
+class Note(Record):
+    record_type: Literal["note"] = "note"
+    n: int
+ledger = Ledger.open(open_store(sys.argv[1]), Path(sys.argv[2]))
+for i in range(100000):
+    taken = ledger.append_canonical([Ledger.prepare(Note(n=j)).data
+                                     for j in range(1024 + 97 * (i % 11))])
+    if i % 5 == 0:
+        ledger.checkpoint()
+    print(taken[-1], flush=True)  # acknowledged: durable from here on
+"""
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("kill_after", [40, 211])
-def test_kill_9_mid_append(tmp_path: Path, key_dir: Path, kill_after: int) -> None:
+@pytest.mark.parametrize(("writer", "kill_after"), [(WRITER, 40), (WRITER, 211),
+                                                    (BULK_WRITER, 3), (BULK_WRITER, 12)])
+def test_kill_9_mid_append(tmp_path: Path, key_dir: Path, writer: str,
+                           kill_after: int) -> None:
     url = f"sqlite:///{tmp_path / 'crash.sqlite'}"
     open_store(url).close()
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, url, str(key_dir)],
+    proc = subprocess.Popen([sys.executable, "-c", writer, url, str(key_dir)],
                             stdout=subprocess.PIPE, text=True)
     acknowledged = -1
     deadline = time.monotonic() + 120

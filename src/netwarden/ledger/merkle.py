@@ -46,6 +46,13 @@ def leaf_hash(entry: bytes) -> bytes:
     return hashlib.sha256(b"\x00" + entry).digest()
 
 
+def leaf_hashes(entries: Iterable[bytes]) -> list[bytes]:
+    """:func:`leaf_hash` of each entry, in one list comprehension with the hash bound locally
+    (a function call per entry was a fifth of a batch append)."""
+    sha256 = hashlib.sha256
+    return [sha256(b"\x00" + e).digest() for e in entries]
+
+
 def node_hash(left: bytes, right: bytes) -> bytes:
     """RFC 6962 interior node hash: SHA-256(0x01 || left || right)."""
     return hashlib.sha256(b"\x01" + left + right).digest()
