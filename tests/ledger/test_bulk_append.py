@@ -9,7 +9,6 @@ cannot run falls back to SQLite's own; two writers bulk-appending at once lose n
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from pathlib import Path
 
@@ -133,6 +132,35 @@ def test_two_bulk_writers_at_once(store: Store, key_dir: Path) -> None:
         assert len(writers[0].entries("note", run_id=run_id)) == 7_500
 
 
+def test_a_plan_made_stale_by_another_writer_is_made_again(
+        store: Store, key_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bulk append lays out its rows before it takes the write lock; when another writer
+    appends in between (here: 300 leaves, which complete the stored block), the rows are laid
+    out again at the new size instead of overwriting or forking the tree."""
+    bulk, other = Ledger.open(store, key_dir), Ledger.open(store, key_dir)
+    first = [Ledger.prepare(r).data for r in filler(100)]
+    bulk.append_canonical(first)
+    cut_in = [Ledger.prepare(r).data for r in filler(300)]
+    plan = Ledger._plan
+
+    def plan_then_cut_in(self: Ledger, datas: list[bytes], hashes: list[bytes]) -> object:
+        made = plan(self, datas, hashes)
+        if self is bulk:
+            other.append_canonical(cut_in)
+        return made
+
+    monkeypatch.setattr(Ledger, "_plan", plan_then_cut_in)
+    late = [Ledger.prepare(r).data for r in filler(2000)]
+    taken = bulk.append_canonical(late)
+    assert taken == range(400, 2400)
+    everything = first + cut_in + late
+    assert bulk.root() == merkle.root_of(merkle.leaf_hashes(everything))
+    assert [bulk.entry(i) for i in (0, 100, 399, 400, 2399)] == [
+        everything[i] for i in (0, 100, 399, 400, 2399)]
+    report = bulk.verify()
+    assert report.ok and report.size == 2400, report.problems
+
+
 def test_no_checkpointer_for_memory_or_uri_databases(tmp_path: Path, key_dir: Path) -> None:
     from netwarden.store import open_store
 
@@ -148,9 +176,26 @@ def test_no_checkpointer_for_memory_or_uri_databases(tmp_path: Path, key_dir: Pa
     assert not list(tmp_path.glob("file:*"))
 
 
-def test_checkpointer_connection_is_a_plain_file(store: Store, ledger: Ledger) -> None:
+def test_closing_the_store_leaves_no_wal(tmp_path: Path, key_dir: Path) -> None:
+    """The last bulk batch waits in the WAL for the next append; closing the store still
+    copies it into the database file and removes the WAL (no connection of the checkpointer
+    outlives the store's), so a copy of the database file alone has every leaf."""
+    import shutil
+
+    from netwarden.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'w.sqlite'}")
+    ledger = Ledger.open(store, key_dir)
     ledger.append_canonical(_bytes(1500))
     ledger.append_canonical(_bytes(1500))
-    wal = ledger._checkpointer()
-    assert wal is not None and isinstance(wal._conn, sqlite3.Connection)
-    assert wal._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert _wal(store).stat().st_size > 0  # the second batch is still in the WAL
+    root = ledger.root()
+    store.close()
+    assert not _wal(store).exists()
+    shutil.copy(tmp_path / "w.sqlite", tmp_path / "copy.sqlite")
+    copy = open_store(f"sqlite:///{tmp_path / 'copy.sqlite'}")
+    try:
+        assert Ledger.open(copy, require_key=False).root() == root
+        assert Ledger.open(copy, require_key=False).size == 3000
+    finally:
+        copy.close()

@@ -192,14 +192,14 @@ class Ledger:
     # -- transactions -------------------------------------------------------------------
 
     @contextmanager
-    def _write(self, checkpointed: Callable[[], bool] | None = None) -> Iterator[Connection]:
+    def _write(self, defer_checkpoint: bool = False) -> Iterator[Connection]:
         """A write transaction that holds SQLite's write lock from its first statement, so the
         size read at its start stays true until commit.
 
-        ``checkpointed`` (SQLite): called just before the commit; when it says the WAL was
-        already copied into the database by :class:`_WalCheckpointer`, this commit skips
-        SQLite's automatic checkpoint (the next bulk append's checkpointer copies what it
-        adds), and the connection gets the default back after the commit.
+        ``defer_checkpoint`` (SQLite): the WAL was copied into the database just before this
+        transaction (:class:`_WalCheckpointer`), so its commit skips SQLite's automatic
+        checkpoint (the next bulk append's checkpointer copies what it adds); the connection
+        gets the default back after the commit.
         """
         with self.store.engine.connect() as conn:
             # The appends below go through the raw DBAPI cursor, which SQLAlchemy does not see:
@@ -214,7 +214,7 @@ class Ledger:
             deferred = False
             try:
                 yield conn
-                if sqlite and checkpointed is not None and checkpointed():
+                if sqlite and defer_checkpoint:
                     conn.exec_driver_sql("PRAGMA wal_autocheckpoint = 0")
                     deferred = True
                 conn.commit()
@@ -310,15 +310,41 @@ class Ledger:
         raise AssertionError("unreachable")
 
     def _append_once(self, datas: list[bytes], hashes: list[bytes] | None) -> int:
-        checkpointer = self._checkpointer() if len(datas) >= BULK_APPEND else None
+        if hashes is None and len(datas) < BULK_APPEND:
+            hashes = merkle.leaf_hashes(datas)
+        if hashes is not None and len(datas) < BULK_APPEND:
+            return self._append_locked(datas, hashes, None, False)
+        # a bulk append: its Python work (leaf hashes, tree, blocks) is done from a snapshot
+        # before it takes the write lock, while a second thread checkpoints the WAL; the
+        # checkpoint must be over before the write transaction begins, or SQLite cannot
+        # restart the WAL from its beginning and it grows by a batch per append
+        checkpointer = self._checkpointer()
         wait = checkpointer.start() if checkpointer is not None else None
+        checkpointed = False
         try:
-            if hashes is None:  # while the checkpoint runs
+            if hashes is None:
                 hashes = merkle.leaf_hashes(datas)
-            return self._append_locked(datas, hashes, wait)
+            plan = self._plan(datas, hashes)
         finally:
             if wait is not None:
-                wait()
+                checkpointed = wait()
+        return self._append_locked(datas, hashes, plan, checkpointed)
+
+    def _plan(self, datas: list[bytes], hashes: list[bytes]) -> _Plan:
+        """The rows an append would write at the size stored now (read without the write
+        lock); the append uses them if nobody appended in between."""
+        with self._read() as conn:
+            size = self._stored_size(conn)
+            frontier = self._frontier_at(conn, size)
+            rows = _rows(conn, frontier, datas, hashes)
+        return _Plan(size, frontier, rows)
+
+    def _frontier_at(self, conn: Connection, size: int) -> merkle.Frontier:
+        """A copy of the frontier at ``size`` (the cached one when it is current)."""
+        frontier = self._frontier
+        if frontier is None or frontier.size != size:
+            frontier = self._load_frontier(conn, size)
+        return frontier.copy()
 
     def _checkpointer(self) -> _WalCheckpointer | None:
         """The SQLite file's :class:`_WalCheckpointer` (none for PostgreSQL or memory)."""
@@ -330,19 +356,20 @@ class Ledger:
             self._wal = _WalCheckpointer(str(url.database))
         return self._wal
 
-    def _append_locked(self, datas: list[bytes], hashes: list[bytes],
-                       checkpointed: Callable[[], bool] | None) -> int:
-        with self._write(checkpointed) as conn:
+    def _append_locked(self, datas: list[bytes], hashes: list[bytes], plan: _Plan | None,
+                       checkpointed: bool) -> int:
+        with self._write(defer_checkpoint=checkpointed) as conn:
             if conn.dialect.name != "sqlite":
                 # one appender at a time, as SQLite's BEGIN IMMEDIATE gives: an append that
                 # completes a block deletes the tail rows another one could be adding to
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({APPEND_LOCK})")
             size = self._stored_size(conn)
-            frontier = self._frontier
-            if frontier is None or frontier.size != size:
-                frontier = self._load_frontier(conn, size)
-            frontier = frontier.copy()
-            _store_leaves(conn, frontier, datas, hashes)
+            if plan is not None and plan.size == size:
+                frontier, rows = plan.frontier, plan.rows
+            else:  # none made, or another writer appended since
+                frontier = self._frontier_at(conn, size)
+                rows = _rows(conn, frontier, datas, hashes)
+            _write_rows(conn, rows)
         self._frontier = frontier
         return size
 
@@ -662,8 +689,8 @@ class _WalCheckpointer:
     Why: in WAL mode every page is written twice, to the WAL at commit and into the database
     file by the checkpoint that SQLite runs inside the commit once the WAL passes 1,000
     pages; for a 10,000-leaf batch that checkpoint was a third of the append. A bulk append
-    starts a checkpoint first (PASSIVE, of what earlier appends committed, on this object's
-    own connection, with the GIL released while SQLite copies and syncs), builds its tree
+    starts a checkpoint first (PASSIVE, of what earlier appends committed, on a connection
+    of its own, with the GIL released while SQLite copies and syncs), builds its tree
     meanwhile, waits for it before its commit and then commits without an automatic
     checkpoint. Nothing runs after the append returns, durability is untouched (what is in
     the WAL is committed), and the WAL stays at about one batch: the next bulk append copies
@@ -673,7 +700,6 @@ class _WalCheckpointer:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._conn: sqlite3.Connection | None = None
         self._busy = threading.Lock()
 
     def start(self) -> Callable[[], bool] | None:
@@ -684,13 +710,17 @@ class _WalCheckpointer:
         done: list[bool] = []
 
         def run() -> None:
+            # a connection per checkpoint, closed at once: one kept open would outlive the
+            # store's own (engine.dispose()), and SQLite copies the WAL into the database and
+            # removes it only when the last connection closes
             try:
-                if self._conn is None:
-                    self._conn = sqlite3.connect(self.path, isolation_level=None,
-                                                 check_same_thread=False)
-                    self._conn.execute("PRAGMA synchronous = FULL")
-                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                done.append(True)
+                conn = sqlite3.connect(self.path, isolation_level=None)
+                try:
+                    conn.execute("PRAGMA synchronous = FULL")
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    done.append(True)
+                finally:
+                    conn.close()
             except sqlite3.Error:
                 done.append(False)
             finally:
@@ -798,11 +828,22 @@ def inner_levels(hashes: Sequence[bytes]) -> list[list[bytes]]:
 
 
 Bundle = tuple[int, bytes, bytes, bytes]
+#: (bundle rows, ``ledger_nodes`` rows, tail rows, whether the stored tail became a bundle)
+Rows = tuple[list[Bundle], list[tuple[int, int, bytes]], list[tuple[int, bytes, bytes]], bool]
 
 
-def _store_leaves(conn: Connection, frontier: merkle.Frontier, datas: list[bytes],
-                  hashes: list[bytes]) -> None:
-    """Write leaves [frontier.size, +len) and every subtree they complete; grow ``frontier``."""
+class _Plan(NamedTuple):
+    """What an append will write, made before it takes the write lock."""
+
+    size: int
+    frontier: merkle.Frontier
+    rows: Rows
+
+
+def _rows(conn: Connection, frontier: merkle.Frontier, datas: list[bytes],
+          hashes: list[bytes]) -> Rows:
+    """The rows that write leaves [frontier.size, +len) and every subtree they complete;
+    grows ``frontier``. Reads the stored tail when the append completes its block."""
     size = frontier.size
 
     def tail_rows() -> list[tuple[bytes, bytes]]:
@@ -814,7 +855,11 @@ def _store_leaves(conn: Connection, frontier: merkle.Frontier, datas: list[bytes
                               "`netwarden ledger verify`")
         return [(bytes(h), bytes(e)) for _, h, e in old]
 
-    bundles, nodes, tail, folded = layout(frontier, datas, hashes, tail_rows)
+    return layout(frontier, datas, hashes, tail_rows)
+
+
+def _write_rows(conn: Connection, rows: Rows) -> None:
+    bundles, nodes, tail, folded = rows
     if folded:
         conn.exec_driver_sql("DELETE FROM ledger_tail")
         conn.exec_driver_sql(f"DELETE FROM ledger_nodes WHERE level < {HEIGHT}")
@@ -825,9 +870,7 @@ def _store_leaves(conn: Connection, frontier: merkle.Frontier, datas: list[bytes
 
 
 def layout(frontier: merkle.Frontier, datas: list[bytes], hashes: list[bytes],
-           tail_rows: Callable[[], list[tuple[bytes, bytes]]]
-           ) -> tuple[list[Bundle], list[tuple[int, int, bytes]], list[tuple[int, bytes, bytes]],
-                      bool]:
+           tail_rows: Callable[[], list[tuple[bytes, bytes]]]) -> Rows:
     """The rows an append of leaves [frontier.size, +len) writes; grows ``frontier``.
 
     Returns (bundle rows, ``ledger_nodes`` rows, tail rows, whether the stored tail became a
