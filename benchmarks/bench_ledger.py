@@ -75,6 +75,11 @@ def entries(start: int, count: int) -> list[dict[str, Any]]:
     return [r.entry() for r in records(start, count)]
 
 
+def columns(e: dict[str, Any]) -> tuple[str, str | None, str | None, str | None]:
+    """The look-up columns of an entry (``bench_ledger_layouts.py`` writes them per leaf)."""
+    return e["record_type"], e.get("id"), e.get("run_id"), e.get("match_id")
+
+
 def line(label: str, ours: float, theirs: float, count: int) -> None:
     print(f"{label:<34} netwarden {count / ours:10,.0f}/s   pymerkle {count / theirs:10,.0f}/s"
           f"   ratio {theirs / ours:6.2f}x", flush=True)

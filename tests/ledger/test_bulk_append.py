@@ -199,3 +199,16 @@ def test_closing_the_store_leaves_no_wal(tmp_path: Path, key_dir: Path) -> None:
         assert Ledger.open(copy, require_key=False).size == 3000
     finally:
         copy.close()
+
+
+def test_the_application_appends_records_not_bytes() -> None:
+    """``append_canonical`` trusts its bytes (checking them would cost what it saves), so
+    nothing outside ``ledger/`` may call it: the pipeline, the web UI and the CLI append
+    :class:`~netwarden.records.Record` objects (issue 18)."""
+    import netwarden
+
+    src = Path(netwarden.__file__).parent
+    callers = [str(p.relative_to(src)) for p in sorted(src.rglob("*.py"))
+               if "append_canonical" in p.read_text(encoding="utf-8")
+               and src / "ledger" not in p.parents]
+    assert not callers
