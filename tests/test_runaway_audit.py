@@ -16,6 +16,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -197,20 +198,27 @@ def _audit_until_its_first_finding(tmp_path: Path, out: Path,
     return proc
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_signalled_run_writes_its_report_and_marks_itself_interrupted(
-        tmp_path: Path, home: Path, signum: int) -> None:
-    out = tmp_path / "run"
-    proc = _audit_until_its_first_finding(tmp_path, out)
-    findings = out / "findings.jsonl"
+def _stop(proc: subprocess.Popen[bytes], signal_it: Callable[[], object]) -> str:
+    """Signal the audit, wait (at most 120 s) for it to end, check it ended failing; its
+    output. A run that does not end is killed, so the test fails instead of hanging."""
     try:
-        proc.send_signal(signum)
+        signal_it()
         output = proc.communicate(timeout=120)[0].decode()
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     assert proc.returncode != 0, output[-3000:]
+    return output
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signalled_run_writes_its_report_and_marks_itself_interrupted(
+        tmp_path: Path, home: Path, signum: int) -> None:
+    out = tmp_path / "run"
+    proc = _audit_until_its_first_finding(tmp_path, out)
+    findings = out / "findings.jsonl"
+    _stop(proc, lambda: proc.send_signal(signum))
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "interrupted", summary
     assert summary["interrupted"] == ("signal SIGTERM" if signum == signal.SIGTERM
@@ -244,14 +252,7 @@ def test_a_sigterm_taken_by_another_thread_still_stops_the_run(tmp_path: Path,
     loop every 0.2 s; it pins the behaviour, not that function.)"""
     out, trigger = tmp_path / "run", tmp_path / "signal-now"
     proc = _audit_until_its_first_finding(tmp_path, out, trigger)
-    try:
-        trigger.touch()
-        output = proc.communicate(timeout=60)[0].decode()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode != 0, output[-3000:]
+    _stop(proc, trigger.touch)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "interrupted" and summary["interrupted"] == "signal SIGTERM"
     assert summary["findings"] == 1

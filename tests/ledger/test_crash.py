@@ -14,7 +14,8 @@ import pytest
 from netwarden.ledger import Ledger
 from netwarden.store import open_store
 
-WRITER = """
+#: what both writers start with: a store, a ledger and a small record type
+START = """
 import sys
 from pathlib import Path
 from typing import Literal
@@ -25,7 +26,9 @@ class Note(Record):
     record_type: Literal["note"] = "note"
     n: int
 ledger = Ledger.open(open_store(sys.argv[1]), Path(sys.argv[2]))
-for i in range(100000):
+"""
+
+WRITER = START + """for i in range(100000):
     refs = ledger.append_many([Note(id=f"{i}-{j}", n=j) for j in range(1 + i % 7)])
     if i % 25 == 0:
         ledger.checkpoint()
@@ -35,18 +38,7 @@ for i in range(100000):
 
 #: bulk appends (append_canonical, with the WAL checkpoint on a second thread): a kill can
 #: land while that thread copies the WAL into the database file
-BULK_WRITER = """
-import sys
-from pathlib import Path
-from typing import Literal
-from netwarden.ledger import Ledger
-from netwarden.records import Record
-from netwarden.store import open_store
-class Note(Record):
-    record_type: Literal["note"] = "note"
-    n: int
-ledger = Ledger.open(open_store(sys.argv[1]), Path(sys.argv[2]))
-for i in range(100000):
+BULK_WRITER = START + """for i in range(100000):
     taken = ledger.append_canonical([Ledger.prepare(Note(n=j)).data
                                      for j in range(1024 + 97 * (i % 11))])
     if i % 5 == 0:

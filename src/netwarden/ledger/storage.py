@@ -310,10 +310,9 @@ class Ledger:
         raise AssertionError("unreachable")
 
     def _append_once(self, datas: list[bytes], hashes: list[bytes] | None) -> int:
-        if hashes is None and len(datas) < BULK_APPEND:
-            hashes = merkle.leaf_hashes(datas)
-        if hashes is not None and len(datas) < BULK_APPEND:
-            return self._append_locked(datas, hashes, None, False)
+        if len(datas) < BULK_APPEND:
+            return self._append_locked(
+                datas, merkle.leaf_hashes(datas) if hashes is None else hashes, None, False)
         # a bulk append: its Python work (leaf hashes, tree, blocks) is done from a snapshot
         # before it takes the write lock, while a second thread checkpoints the WAL; the
         # checkpoint must be over before the write transaction begins, or SQLite cannot
@@ -690,12 +689,14 @@ class _WalCheckpointer:
     file by the checkpoint that SQLite runs inside the commit once the WAL passes 1,000
     pages; for a 10,000-leaf batch that checkpoint was a third of the append. A bulk append
     starts a checkpoint first (PASSIVE, of what earlier appends committed, on a connection
-    of its own, with the GIL released while SQLite copies and syncs), builds its tree
-    meanwhile, waits for it before its commit and then commits without an automatic
-    checkpoint. Nothing runs after the append returns, durability is untouched (what is in
-    the WAL is committed), and the WAL stays at about one batch: the next bulk append copies
-    it. If the checkpoint fails, or another append of the same ledger is running one, the
-    commit checkpoints as SQLite always does.
+    of its own, with the GIL released while SQLite copies and syncs), lays out its rows
+    meanwhile, waits for it before its write transaction begins (SQLite restarts the WAL
+    only for a transaction that began on a fully copied WAL) and then commits without an
+    automatic checkpoint. Nothing runs after the append returns, durability is untouched
+    (what is in the WAL is committed), and the WAL stays at about one batch: the next bulk
+    append copies it. If the checkpoint fails or copies only part of the WAL (a reader holds
+    an old snapshot, another checkpoint is running), or another append of the same ledger is
+    running one, the commit checkpoints as SQLite always does.
     """
 
     def __init__(self, path: str) -> None:
@@ -717,8 +718,10 @@ class _WalCheckpointer:
                 conn = sqlite3.connect(self.path, isolation_level=None)
                 try:
                     conn.execute("PRAGMA synchronous = FULL")
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                    done.append(True)
+                    busy, frames, copied = conn.execute(
+                        "PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    # all of it copied, or the commit had better run SQLite's own checkpoint
+                    done.append(busy == 0 and frames == copied)
                 finally:
                     conn.close()
             except sqlite3.Error:
