@@ -728,7 +728,7 @@ def _wake_the_loop_on_termination(loop: asyncio.AbstractEventLoop) -> Callable[[
     process's signal to any of its threads). ``loop.add_signal_handler`` makes the loop's
     self-pipe the wakeup fd, so the signal wakes the loop whichever thread takes it. Seen
     before this: the SIGTERM test of ``tests/test_runaway_audit.py`` hung with the main thread
-    in ``select()`` in about one run in twenty-five (twice); 30 runs after it did not. That
+    in ``select()`` three times in about 35 runs; in about 85 runs after it, none did. That
     this was the cause is likely, not proven: the hang could not be made to happen on demand.
     """
     if threading.current_thread() is not threading.main_thread():
