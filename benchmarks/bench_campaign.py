@@ -135,6 +135,27 @@ def busy_cores() -> float:
     return sum(fields) / os.sysconf("SC_CLK_TCK")
 
 
+def _start_head(ray_bin: str, env: dict[str, str], tries: int = 3) -> tuple[int, Path]:
+    """``ray start --head`` with no CPUs; a failed start (it happened once right after the
+    previous cluster of this benchmark was stopped) is retried on a fresh port and temp dir,
+    then reported with Ray's own output instead of a bare exit status."""
+    failures = []
+    for _ in range(tries):
+        temp = Path(tempfile.mkdtemp(prefix="nwray-", dir="/tmp"))
+        port = _port()
+        done = subprocess.run([ray_bin, "start", "--head", "--node-ip-address=127.0.0.1",
+                               f"--port={port}", "--num-cpus=0", "--include-dashboard=false",
+                               f"--temp-dir={temp}", "--disable-usage-stats"],
+                              capture_output=True, text=True, env=env, timeout=180)
+        if done.returncode == 0:
+            return port, temp
+        failures.append(f"ray start --head (port {port}) exited {done.returncode}:\n"
+                        f"{done.stdout[-1500:]}\n{done.stderr[-2500:]}")
+        subprocess.run([ray_bin, "stop", "--force"], capture_output=True, env=env, timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)
+    raise RuntimeError("a local Ray head did not start:\n" + "\n\n".join(failures))
+
+
 @contextlib.contextmanager
 def ray_cluster(nodes: list[list[int] | None]):
     """A head node with no CPUs plus one worker node per entry of ``nodes``.
@@ -146,12 +167,8 @@ def ray_cluster(nodes: list[list[int] | None]):
     both cores hand one interpreter lock back and forth between cores.
     """
     ray_bin = str(Path(sys.executable).with_name("ray"))
-    temp = Path(tempfile.mkdtemp(prefix="nwray-", dir="/tmp"))
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    port = _port()
-    subprocess.run([ray_bin, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
-                    "--num-cpus=0", "--include-dashboard=false", f"--temp-dir={temp}",
-                    "--disable-usage-stats"], check=True, capture_output=True, env=env)
+    port, temp = _start_head(ray_bin, env)
     try:
         for cores in nodes:
             pinning = ["taskset", "-c", ",".join(map(str, cores))] if cores else []

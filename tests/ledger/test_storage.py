@@ -245,3 +245,32 @@ def test_look_ups_on_a_read_only_copy(ledger: Ledger, store: Store, key_dir: Pat
 
     with sqlite3.connect(copy) as con:  # nothing was written to the copy
         assert con.execute("SELECT count(*) FROM ledger_index").fetchone() == (300,)
+
+
+def test_a_checkpoint_overtaken_by_a_larger_one_is_not_stored(
+        store: Store, key_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two processes checkpointing one ledger (a campaign's workers): the one that read the
+    smaller size stores last. Stored as it was, the checkpoints went backwards and verify
+    reported a rollback (seen in the coordinator-kill campaign test); the larger checkpoint
+    covers every leaf the smaller one would, so that one is returned and nothing is stored."""
+    from netwarden.ledger import storage
+
+    a, b = Ledger.open(store, key_dir), Ledger.open(store, key_dir)
+    a.append_many(filler(10))
+    sign = storage.sign_checkpoint
+
+    def sign_then_be_overtaken(key, size, root):  # type: ignore[no-untyped-def]
+        note = sign(key, size, root)
+        monkeypatch.setattr(storage, "sign_checkpoint", sign)
+        b.append_many(filler(5))
+        assert b.checkpoint().size == 15
+        return note
+
+    monkeypatch.setattr(storage, "sign_checkpoint", sign_then_be_overtaken)
+    got = a.checkpoint()
+    assert got.size == 15
+    assert [c.size for c in a.checkpoints()] == [15]
+    report = a.verify()
+    assert report.ok, report.problems
+    a.append_many(filler(1))
+    assert [c.size for c in (a.checkpoint(), *a.checkpoints())] == [16, 15, 16]

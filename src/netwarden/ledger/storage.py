@@ -642,6 +642,18 @@ class Ledger:
             token = timestamp(note.encode(), self.tsa_url)
         now = datetime.now(UTC)
         with self._write() as conn:
+            if conn.dialect.name != "sqlite":  # SQLite's BEGIN IMMEDIATE serialises this
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({APPEND_LOCK})")
+            # Another process (a campaign's other worker) may have stored a checkpoint of a
+            # larger tree since the size above was read. Storing this one after it would make
+            # the stored checkpoints go backwards, which verify reports as a rollback; the
+            # larger one covers every leaf this one does, so it is returned instead.
+            newest = conn.execute(select(CHECKPOINTS).order_by(CHECKPOINTS.c.id.desc())
+                                  .limit(1)).first()
+            if newest is not None and newest.size > size:
+                return StoredCheckpoint(newest.id, newest.size, newest.root, newest.note,
+                                        newest.key_id, newest.created_at, newest.tsa_url,
+                                        newest.tsa_token)
             inserted = conn.execute(insert(CHECKPOINTS).values(
                 size=size, root=root, note=note, key_id=key.public.key_id.hex(), created_at=now,
                 tsa_url=self.tsa_url if token else None, tsa_token=token)).inserted_primary_key
