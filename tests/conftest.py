@@ -14,6 +14,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -32,6 +33,16 @@ os.environ["NETWARDEN_NET_GUARD"] = "loopback"
 def _loopback_only() -> Iterator[list[netguard.GuardRefusal]]:
     with netguard.guarded(netguard.loopback_policy) as refused:
         yield refused
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """NETWARDEN_HOME in the test's own directory (its database and keys), NETWARDEN_DB unset.
+    Modules that need more (a key, registered commands) define their own ``home``."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("NETWARDEN_HOME", str(home))
+    monkeypatch.delenv("NETWARDEN_DB", raising=False)
+    return home
+
 
 REQUIRED_PROGRAMS = ("rhash", "openssl", "smbd", "uhub", "eiskaltdcpp-daemon", "opentracker",
                      "transmission-daemon", "chromium", "nginx", "apache2")

@@ -25,14 +25,6 @@ from netwarden.testbed import DemoNetwork
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "home"
-    monkeypatch.setenv("NETWARDEN_HOME", str(home))
-    monkeypatch.delenv("NETWARDEN_DB", raising=False)
-    return home
-
-
 def test_audit_of_demo_network_finds_exactly_the_planted_copies(tmp_path: Path, home: Path
                                                                  ) -> None:
     store = open_store()

@@ -8,7 +8,6 @@ A real FTP server on loopback serves the planted file; a real ledger and databas
 from __future__ import annotations
 
 import builtins
-import hashlib
 import json
 import pathlib
 from datetime import UTC, datetime, timedelta
@@ -19,18 +18,17 @@ import pytest
 from sqlalchemy import select
 
 import netwarden.pipeline as pipeline
-from netwarden.banks.exact import Reference
+from fakes import OneReference
 from netwarden.ledger import Ledger
 from netwarden.ledger.keys import init_key
 from netwarden.notices.formats.base import Party
 from netwarden.notices.models import NoticeRow
 from netwarden.notices.outgoing import send_notices
-from netwarden.records import Observation
 from netwarden.rundir import read_run_dir
 from netwarden.scope import parse_scope
-from netwarden.store import open_store
+from netwarden.store import Store, open_store
 from netwarden.store.models_findings import FindingRow
-from netwarden.testbed.servers import serve_ftp
+from netwarden.testbed.servers import RunningServer, serve_ftp
 
 pytestmark = pytest.mark.slow
 
@@ -39,28 +37,13 @@ PLANTED = b"synthetic planted file for the in-memory run " * 100
 RUN_FILES_READ_BACK = ("findings.jsonl", "summary.json", "assessment.json")
 
 
-class OneReference:
-    """A bank index (netwarden.seams.BankIndex) holding the planted file's SHA-256."""
-
-    ref = Reference("films", "film", "ref-1", "planted", "sha256",
-                    hashlib.sha256(PLANTED).hexdigest())
-
-    def lookup_many(self, digests: dict[str, str]) -> list[Reference]:
-        return [self.ref] if digests.get("sha256") == self.ref.value else []
-
-    def perceptual_matches(self, observation: Observation, banks: Any = None) -> list[Any]:
-        return []
-
-    def references(self, names: Any = None) -> None:
-        return None
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "home"
-    monkeypatch.setenv("NETWARDEN_HOME", str(home))
-    monkeypatch.delenv("NETWARDEN_DB", raising=False)
-    return home
+def _planted_share(tmp_path: Path) -> tuple[Store, Ledger, RunningServer]:
+    """The installation (database, key, ledger) and a real FTP server with the planted file."""
+    store = open_store()
+    init_key()
+    (tmp_path / "share").mkdir()
+    (tmp_path / "share" / "planted.bin").write_bytes(PLANTED)
+    return store, Ledger.open(store), serve_ftp(tmp_path / "share", HOST)
 
 
 def _no_reads_of(out: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -93,14 +76,9 @@ def _no_reads_of(out: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def test_the_run_is_assessed_in_memory_and_its_directory_written_once(
         tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = open_store()
-    init_key()
-    ledger = Ledger.open(store)
-    (tmp_path / "share").mkdir()
-    (tmp_path / "share" / "planted.bin").write_bytes(PLANTED)
+    store, ledger, server = _planted_share(tmp_path)
     out = tmp_path / "run"
     now = datetime.now(UTC)
-    server = serve_ftp(tmp_path / "share", HOST)
     written: list[list[str]] = []
     write_run_dir = pipeline.write_run_dir
 
@@ -122,7 +100,8 @@ def test_the_run_is_assessed_in_memory_and_its_directory_written_once(
             "services": [{"url": server.url}]}, "test-scope")
         with pytest.MonkeyPatch.context() as guard:
             reads = _no_reads_of(out, guard)
-            result = pipeline.run_audit(scope, out, OneReference(), ledger=ledger, store=store)
+            result = pipeline.run_audit(scope, out, OneReference(PLANTED), ledger=ledger,
+                                        store=store)
             assert reads == []
             with pytest.raises(AssertionError):  # the guard sees a read back
                 read_run_dir(out)
@@ -179,14 +158,9 @@ def test_netwarden_assess_of_a_run_directory_keeps_the_findings_table_current(
     import netwarden.cli.notice  # noqa: F401  (registers the commands)
     from netwarden.cli import app
 
-    store = open_store()
-    init_key()
-    ledger = Ledger.open(store)
-    (tmp_path / "share").mkdir()
-    (tmp_path / "share" / "planted.bin").write_bytes(PLANTED)
+    store, ledger, server = _planted_share(tmp_path)
     out = tmp_path / "run"
     now = datetime.now(UTC)
-    server = serve_ftp(tmp_path / "share", HOST)
     try:
         scope = parse_scope({
             "check": {"id": "MEM-2", "authorization": "test",
@@ -194,7 +168,7 @@ def test_netwarden_assess_of_a_run_directory_keeps_the_findings_table_current(
                       "not_after": now + timedelta(hours=1), "jurisdiction": "ru"},
             "operator": {"name": "Test Telecom", "prefixes": ["127.77.35.0/24"]},
             "services": [{"url": server.url}]}, "test-scope")
-        result = pipeline.run_audit(scope, out, OneReference(), ledger=ledger, store=store)
+        result = pipeline.run_audit(scope, out, OneReference(PLANTED), ledger=ledger, store=store)
     finally:
         server.stop()
         store.close()

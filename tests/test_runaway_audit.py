@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from netwarden.banks.exact import Reference
+from fakes import OneReference
 from netwarden.ledger import Ledger
 from netwarden.ledger.keys import init_key
 from netwarden.pipeline import _Recorder, run_audit
@@ -40,22 +40,7 @@ GOOD_HOST, HTTP_HOST, FTP_HOST, DRIP_HOST = "127.77.34.1", "127.77.34.2", "127.7
 PLANTED = b"synthetic planted file for the runaway audit " * 100
 
 
-class SmallIndex:
-    """A bank index (netwarden.seams.BankIndex) of one reference: the planted file's SHA-256;
-    nothing perceptual, nothing for collectors that ask by digest."""
-
-    def __init__(self, data: bytes) -> None:
-        self.ref = Reference("films", "film", "ref-1", "planted", "sha256",
-                       hashlib.sha256(data).hexdigest())
-
-    def lookup_many(self, digests: dict[str, str]) -> list[Reference]:
-        return [self.ref] if digests.get("sha256") == self.ref.value else []
-
-    def perceptual_matches(self, observation: Observation, banks: Any = None) -> list[Any]:
-        return []
-
-    def references(self, names: Any = None) -> None:
-        return None
+SmallIndex = OneReference  # the name the audit scripts below import
 
 
 def scope_of(urls: list[str], **limits: Any) -> Any:
@@ -65,14 +50,6 @@ def scope_of(urls: list[str], **limits: Any) -> Any:
                   "not_after": now + timedelta(hours=1), "jurisdiction": "ru"},
         "operator": {"name": "Test Telecom", "prefixes": ["127.77.34.0/24"]},
         "services": [{"url": u} for u in urls], "limits": limits}, "test-scope")
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "home"
-    monkeypatch.setenv("NETWARDEN_HOME", str(home))
-    monkeypatch.delenv("NETWARDEN_DB", raising=False)
-    return home
 
 
 def test_a_record_the_ledger_cannot_take_becomes_an_error_not_the_end_of_the_run(

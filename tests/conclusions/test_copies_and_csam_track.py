@@ -56,13 +56,6 @@ def _image() -> bytes:
     return out.getvalue()
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("NETWARDEN_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("NETWARDEN_DB", raising=False)
-    return tmp_path / "home"
-
-
 def test_one_finding_per_copy_and_csam_routes(tmp_path: Path, home: Path) -> None:
     image, film = _image(), hashlib.sha256(b"seed").digest() * 4000  # synthetic bytes only
     pdq = pdq_from_bytes(image)

@@ -41,14 +41,6 @@ NOTIFIER = Party(entity="Kinokompaniya STV", contact="Rights desk", address="Mos
 RECIPIENT = Party(entity="Example Telecom (demo)", email="abuse@example.test")
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "home"
-    monkeypatch.setenv("NETWARDEN_HOME", str(home))
-    monkeypatch.delenv("NETWARDEN_DB", raising=False)
-    return home
-
-
 def _by_id(report_findings: list[dict]) -> dict[str, dict]:
     return {f["id"]: f for f in report_findings}
 
