@@ -27,14 +27,19 @@ from .conftest import filler
 N = 40
 
 
-@pytest.fixture
-def sealed(ledger: Ledger) -> Ledger:
-    ledger.append_many(filler(16))
+def _sealed(ledger: Ledger, first: int, size: int) -> Ledger:
+    """``size`` leaves with a checkpoint at ``first`` and one at ``size``; verifies."""
+    ledger.append_many(filler(first))
     ledger.checkpoint()
-    ledger.append_many(filler(N - 16))
+    ledger.append_many(filler(size - first))
     ledger.checkpoint()
     assert ledger.verify().ok
     return ledger
+
+
+@pytest.fixture
+def sealed(ledger: Ledger) -> Ledger:
+    return _sealed(ledger, 16, N)
 
 
 def _db(store: Store) -> sqlite3.Connection:
@@ -125,12 +130,7 @@ B = 600
 
 @pytest.fixture
 def sealed_blocks(ledger: Ledger) -> Ledger:
-    ledger.append_many(filler(300))
-    ledger.checkpoint()
-    ledger.append_many(filler(B - 300))
-    ledger.checkpoint()
-    assert ledger.verify().ok
-    return ledger
+    return _sealed(ledger, 300, B)
 
 
 def _block_edit(block: int, fn: Callable[[list[bytes], list[bytes]], None],

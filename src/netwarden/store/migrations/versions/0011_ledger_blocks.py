@@ -78,10 +78,7 @@ def upgrade() -> None:
     op.create_table(
         "ledger_index",
         sa.Column("idx", ROWID, primary_key=True, autoincrement=False),
-        sa.Column("record_type", sa.String(40), nullable=False),
-        sa.Column("record_id", sa.String(80)),
-        sa.Column("run_id", sa.String(80)),
-        sa.Column("match_id", sa.String(80)),
+        *_look_up_columns(),
     )
     for name, (columns, where) in INDEXES.items():
         op.create_index(name, "ledger_index", columns, **_where(where))
@@ -141,16 +138,21 @@ def upgrade() -> None:
     op.drop_table("ledger_leaves")
 
 
+def _look_up_columns() -> list[sa.Column[Any]]:
+    """What ``entries()`` filters by: in ``ledger_index`` now, in ``ledger_leaves`` before."""
+    return [sa.Column("record_type", sa.String(40), nullable=False),
+            sa.Column("record_id", sa.String(80)),
+            sa.Column("run_id", sa.String(80)),
+            sa.Column("match_id", sa.String(80))]
+
+
 def downgrade() -> None:
     op.create_table(
         "ledger_leaves",
         sa.Column("idx", ROWID, primary_key=True, autoincrement=False),
         sa.Column("leaf_hash", sa.LargeBinary(32), nullable=False),
         sa.Column("entry", sa.LargeBinary(), nullable=False),
-        sa.Column("record_type", sa.String(40), nullable=False),
-        sa.Column("record_id", sa.String(80)),
-        sa.Column("run_id", sa.String(80)),
-        sa.Column("match_id", sa.String(80)),
+        *_look_up_columns(),
     )
     for name, (columns, where) in OLD_INDEXES.items():
         op.create_index(name, "ledger_leaves", columns, **_where(where))
